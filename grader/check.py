@@ -1,0 +1,448 @@
+"""What a hidden check sees: calls into the submission as plain data, and verdicts.
+
+Checks are ordinary pytest tests in ``checks/NN_name/``. They receive the
+``submission`` fixture (a ``Submission``), call the student's functions
+through it and judge the plain data that comes back, here in the trusted
+process. A failed check raises ``CheckFailed`` with a hint id from the
+catalogs in ``templates/locale``; its parameters fill the hint's blanks.
+
+Nothing the child returns is trusted: decoding validates every field, and
+comparisons are plain Python arithmetic in this process, which the
+submission cannot patch.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, NoReturn
+
+import pytest
+
+from grader.executor import ChildGone, Timeout
+
+__all__ = [
+    "CheckFailed",
+    "fail",
+    "expect",
+    "points",
+    "close",
+    "expect_close",
+    "TensorValue",
+    "Opaque",
+    "CallResult",
+    "Submission",
+    "tensor",
+    "grad_mode_probe",
+    "raising",
+    "backward",
+]
+
+
+class CheckFailed(AssertionError):
+    """A check's verdict: failed, with the hint that says why."""
+
+    def __init__(self, hint: str, **params: Any) -> None:
+        self.hint = hint
+        self.params = {k: _plain(v) for k, v in params.items()}
+        super().__init__(f"{hint} {self.params}")
+
+
+def fail(hint: str, **params: Any) -> NoReturn:
+    """Fail the current check with a hint."""
+    raise CheckFailed(hint, **params)
+
+
+def expect(condition: bool, hint: str, **params: Any) -> None:
+    """Fail the current check with ``hint`` unless ``condition`` holds."""
+    if not condition:
+        raise CheckFailed(hint, **params)
+
+
+def points(n: float) -> pytest.MarkDecorator:
+    """Give a check its points (a check without the mark is worth 1)."""
+    return pytest.mark.points(n)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value][:20]
+    return str(value)
+
+
+# -- values from the child -------------------------------------------------
+@dataclass(frozen=True)
+class TensorValue:
+    """A tensor as the child described it: data and autograd metadata, no live object."""
+
+    data: list[float]
+    shape: list[int]
+    dtype: str
+    requires_grad: bool
+    is_leaf: bool
+    grad_fn: str | None
+    grad: TensorValue | None
+    type: str
+    id: int
+
+    @property
+    def is_floating(self) -> bool:
+        return self.dtype in ("float16", "bfloat16", "float32", "float64")
+
+    def item(self) -> float:
+        expect(len(self.data) == 1, "not_one_element", shape=self.shape)
+        return float(self.data[0])
+
+
+@dataclass(frozen=True)
+class Opaque:
+    """Any other object the submission returned: its type name and repr, nothing more."""
+
+    type: str
+    repr: str
+
+
+class _Malformed(Exception):
+    pass
+
+
+def _number(v: Any) -> float:
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        raise _Malformed("number expected")
+    return float(v)
+
+
+def decode(data: Any, depth: int = 0) -> Any:
+    """Turn the child's JSON into checked Python values; reject anything malformed."""
+    if depth > 30:
+        raise _Malformed("too deep")
+    if data is None or isinstance(data, (bool, int, float, str)):
+        return data
+    if isinstance(data, list):
+        return [decode(v, depth + 1) for v in data]
+    if not isinstance(data, dict) or len(data) != 1:
+        raise _Malformed("unexpected object")
+    (key, body), = data.items()
+    if key == "$tuple" and isinstance(body, list):
+        return tuple(decode(v, depth + 1) for v in body)
+    if key == "$dict" and isinstance(body, list):
+        return {str(k): decode(v, depth + 1) for k, v in body}
+    if key == "$object" and isinstance(body, dict):
+        return Opaque(type=str(body.get("type", "?")), repr=str(body.get("repr", "?")))
+    if key == "$tensor" and isinstance(body, dict):
+        return _tensor(body)
+    raise _Malformed("unknown tag")
+
+
+def _tensor(body: dict[str, Any]) -> TensorValue:
+    raw = body.get("data")
+    if isinstance(raw, (int, float, bool)):
+        raw = [raw]
+    if not isinstance(raw, list):
+        raise _Malformed("tensor data")
+    shape = body.get("shape")
+    if not isinstance(shape, list) or not all(isinstance(s, int) for s in shape):
+        raise _Malformed("tensor shape")
+    grad = body.get("grad")
+    return TensorValue(
+        data=[_number(v) for v in raw],
+        shape=shape,
+        dtype=str(body.get("dtype")),
+        requires_grad=body.get("requires_grad") is True,
+        is_leaf=body.get("is_leaf") is True,
+        grad_fn=str(body["grad_fn"]) if body.get("grad_fn") is not None else None,
+        grad=_tensor(grad) if isinstance(grad, dict) else None,
+        type=str(body.get("type")),
+        id=int(_number(body.get("id", 0))),
+    )
+
+
+# -- comparisons, in this process ------------------------------------------
+def close(actual: float, expected: float, rtol: float = 2e-4, atol: float = 1e-5) -> bool:
+    """Say whether two numbers agree within float32-friendly tolerances."""
+    if math.isnan(actual) or math.isnan(expected):
+        return math.isnan(actual) and math.isnan(expected)
+    return abs(actual - expected) <= atol + rtol * abs(expected)
+
+
+def flat_numbers(value: Any) -> list[float] | None:
+    """Flatten a tensor, number or nested list of numbers; None if it is something else."""
+    if isinstance(value, TensorValue):
+        return list(value.data)
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return [float(value)]
+    if isinstance(value, (list, tuple)):
+        out: list[float] = []
+        for v in value:
+            inner = flat_numbers(v)
+            if inner is None:
+                return None
+            out += inner
+        return out
+    return None
+
+
+def expect_close(actual: Any, expected: Sequence[float] | float, hint: str,
+                 rtol: float = 2e-4, atol: float = 1e-5, **params: Any) -> None:
+    """Fail with ``hint`` unless ``actual`` holds the numbers ``expected``.
+
+    The hint receives ``got`` and ``want`` (first few numbers) besides ``params``.
+    """
+    want = [float(expected)] if isinstance(expected, (int, float)) else [float(e) for e in expected]
+    got = flat_numbers(actual)
+    ok = got is not None and len(got) == len(want) and all(
+        close(g, w, rtol, atol) for g, w in zip(got, want, strict=True))
+    if not ok:
+        fail(hint, got=_preview(got), want=_preview(want), **params)
+
+
+def _preview(numbers: Iterable[float] | None) -> str:
+    if numbers is None:
+        return "(not numbers)"
+    numbers = list(numbers)
+    shown = ", ".join(f"{n:.4g}" for n in numbers[:6])
+    return f"[{shown}{', ...' if len(numbers) > 6 else ''}]"
+
+
+def describe_value(value: Any) -> str:
+    """Name what a submission returned, for hints like 'expected a tensor, got ...'."""
+    if isinstance(value, TensorValue):
+        return f"a {value.dtype} tensor of shape {tuple(value.shape)}"
+    if isinstance(value, Opaque):
+        return f"a {value.type}"
+    if isinstance(value, tuple):
+        return f"a tuple of {len(value)}"
+    if isinstance(value, list):
+        return f"a list of {len(value)}"
+    return f"a {type(value).__name__} ({value!r})"[:120]
+
+
+# -- arguments sent to the child -------------------------------------------
+def tensor(data: Any, requires_grad: bool = False, dtype: str = "float32",
+           grad: Any = None, ops: Sequence[str] = ()) -> dict[str, Any]:
+    """Ask the child to build a tensor argument.
+
+    ``ops`` derive it further, in order, from: square, sum, mean, detach, double
+    (e.g. ``ops=["square"]`` gives a non-leaf ``x ** 2``).
+    """
+    return {"$tensor": {"data": data, "dtype": dtype, "requires_grad": requires_grad,
+                        "grad": grad, "ops": list(ops)}}
+
+
+def grad_mode_probe() -> dict[str, Any]:
+    """A function argument that returns the grad mode it ran in and what it was given."""
+    return {"$fn": {"kind": "grad_mode"}}
+
+
+def raising(message: str) -> dict[str, Any]:
+    """A function argument that raises ValueError(message)."""
+    return {"$fn": {"kind": "raises", "message": message}}
+
+
+def backward(*path: int) -> dict[str, Any]:
+    """A follow-up step: call ``.backward()`` on ``result[path...]`` after the call."""
+    return {"backward": list(path)}
+
+
+# -- errors raised by student code, in autograd terms ------------------------
+_TORCH_ERRORS: list[tuple[str, str]] = [
+    (r"only tensors of floating point (and complex )?dtype can require gradients",
+     "int_requires_grad"),
+    (r"grad can be implicitly created only for (real )?scalar outputs", "backward_non_scalar"),
+    (r"a leaf variable that requires grad is being used in an in-place operation",
+     "inplace_leaf"),
+    (r"trying to backward through the graph a second time", "backward_twice"),
+    (r"does not require grad and does not have a grad_fn", "no_grad_fn"),
+    (r"'nonetype' object has no attribute 'zero_'", "grad_none_zero"),
+    (r"unsupported operand type\(s\) for .*'nonetype'", "grad_none_math"),
+    (r"can't call numpy\(\) on tensor that requires grad", "numpy_requires_grad"),
+]
+
+
+def error_hint(error: dict[str, Any], function: str) -> CheckFailed:
+    """Translate an error the student's code raised into a hint."""
+    kind = error.get("kind")
+    message = str(error.get("message", ""))
+    where = {"function": function, "line": error.get("line") or "?", "type": error.get("type", ""),
+             "message": message[:300]}
+    if kind == "missing_function":
+        return CheckFailed("missing_function", **where)
+    if kind == "memory":
+        return CheckFailed("memory_limit", **where)
+    if kind == "exit":
+        return CheckFailed("exited_in_call", **where)
+    if error.get("type") == "NotImplementedError":
+        return CheckFailed("not_implemented", **where)
+    lowered = message.lower()
+    for pattern, hint in _TORCH_ERRORS:
+        if re.search(pattern, lowered):
+            return CheckFailed(hint, **where)
+    return CheckFailed("raised", **where)
+
+
+@dataclass
+class CallResult:
+    """What one call of a student function gave back, as data."""
+
+    function: str
+    value: Any = None
+    error: dict[str, Any] | None = None
+    args: list[Any] = field(default_factory=list)
+    arg_ids: list[int] = field(default_factory=list)
+    backward_passes: int = 0
+    tripwire_backwards: int = 0
+    grad_enabled_after: bool = True
+    ops: list[tuple[str, bool]] = field(default_factory=list)
+    then: list[dict[str, Any]] = field(default_factory=list)
+
+    def returned(self) -> Any:
+        """Return the value, failing the check with a hint if the function raised."""
+        if self.error is not None:
+            raise error_hint(self.error, self.function)
+        return self.value
+
+    def tensor(self, value: Any = None, what: str = "the result") -> TensorValue:
+        """Return ``value`` (default: the returned value) as a tensor, or fail saying what it was."""
+        value = self.returned() if value is None else value
+        if not isinstance(value, TensorValue):
+            fail("not_a_tensor", function=self.function, what=what, got=describe_value(value))
+        return value
+
+    def pair(self) -> tuple[Any, Any]:
+        """Return the two items of a returned tuple, or fail saying what came back."""
+        value = self.returned()
+        if not isinstance(value, tuple) or len(value) != 2:
+            fail("not_a_pair", function=self.function, got=describe_value(value))
+        return value[0], value[1]
+
+    def step_ok(self, index: int = 0) -> None:
+        """Fail with the translated error if follow-up step ``index`` raised."""
+        step = self.then[index] if index < len(self.then) else {"ok": False, "error": {}}
+        if not step.get("ok"):
+            raise error_hint(step.get("error") or {}, self.function)
+
+
+class SubmissionBroken(Exception):
+    """The submission could not be loaded, timed out or kept crashing: no call can run."""
+
+    def __init__(self, failure: CheckFailed, status: str) -> None:
+        self.failure = failure
+        self.status = status
+        super().__init__(str(failure))
+
+
+class Submission:
+    """The student's module as the checks see it: callable by name, through the executor.
+
+    Starts the child on first use, loads the source, and restarts the child
+    after a crash so that one crashing function does not cost the others.
+    """
+
+    MAX_RESTARTS = 3
+
+    def __init__(self, start: Callable[[], Any], chunks: list[dict[str, str]],
+                 functions: Sequence[str] = ()) -> None:
+        self._start = start
+        self._chunks = chunks
+        self.functions = list(functions)
+        self._session: Any = None
+        self._loaded = False
+        self.broken: SubmissionBroken | None = None
+        self.restarts = 0
+        self.endings: list[Any] = []
+        self.crashes: list[str] = []
+        self.load_error: dict[str, Any] | None = None
+
+    def start_early(self) -> None:
+        """Start the child now, so it imports torch while pytest collects the checks."""
+        if self._session is None and self.broken is None:
+            self._session = self._start()
+            self._loaded = False
+
+    def _ensure(self) -> Any:
+        if self.broken is not None:
+            raise self.broken
+        if self._session is None:
+            self._session = self._start()
+            self._loaded = False
+        if not self._loaded:
+            self._loaded = True
+            reply = self._talk({"op": "load", "chunks": self._chunks}, "(loading)")
+            if not reply.get("ok"):
+                self.load_error = dict(reply.get("error") or {})
+                self._break(_load_failure(reply.get("error") or {}), "error")
+        return self._session
+
+    def _break(self, failure: CheckFailed, status: str) -> NoReturn:
+        self.broken = SubmissionBroken(failure, status)
+        self.close()
+        raise self.broken
+
+    def _talk(self, message: dict[str, Any], function: str) -> dict[str, Any]:
+        try:
+            return self._session.request(message)  # type: ignore[no-any-return]
+        except Timeout:
+            self._break(CheckFailed("timeout", function=function), "timeout")
+        except ChildGone as gone:
+            self._end_session()
+            reason = str(gone)
+            self.crashes.append(reason)
+            if message.get("op") == "load":
+                self._break(CheckFailed("crashed_at_load", reason=reason), "error")
+            self.restarts += 1
+            if self.restarts > self.MAX_RESTARTS:
+                self._break(CheckFailed("crashed_repeatedly", reason=reason), "error")
+            raise CheckFailed("crashed_in_call", function=function, reason=reason) from None
+
+    def _end_session(self) -> None:
+        if self._session is not None:
+            self.endings.append(self._session.close())
+            self._session = None
+
+    def call(self, function: str, *args: Any, then: Sequence[dict[str, Any]] = (),
+             trace: bool = False, **kwargs: Any) -> CallResult:
+        """Call ``function`` in the submission with plain-data arguments."""
+        self._ensure()
+        reply = self._talk({"op": "call", "function": function, "args": list(args),
+                            "kwargs": kwargs, "then": list(then), "trace": trace}, function)
+        try:
+            result = CallResult(
+                function=function,
+                value=decode(reply.get("value")) if reply.get("ok") else None,
+                error=None if reply.get("ok") else dict(reply.get("error") or {}),
+                args=[decode(a) for a in reply.get("args", [])],
+                arg_ids=[int(i) for i in reply.get("arg_ids", [])],
+                backward_passes=int(reply.get("backward_passes", 0)),
+                tripwire_backwards=int(reply.get("tripwire_backwards", 0)),
+                grad_enabled_after=reply.get("grad_enabled_after") is not False,
+                ops=[(str(o[0]), bool(o[1])) for o in reply.get("ops", [])],
+                then=[dict(t) for t in reply.get("then", []) if isinstance(t, dict)],
+            )
+        except (_Malformed, TypeError, ValueError, IndexError, AttributeError):
+            raise CheckFailed("malformed_reply", function=function) from None
+        if result.error is not None and result.error.get("kind") == "missing_function":
+            raise error_hint(result.error, function)
+        return result
+
+    def close(self) -> None:
+        """End the child, keeping how it ended for the report."""
+        self._end_session()
+
+
+def _load_failure(error: dict[str, Any]) -> CheckFailed:
+    kind = error.get("kind")
+    params = {"line": error.get("line") or "?", "type": error.get("type", ""),
+              "message": str(error.get("message", ""))[:300], "text": error.get("text", "")}
+    if kind == "syntax":
+        return CheckFailed("syntax_error", **params)
+    if kind == "memory":
+        return CheckFailed("memory_limit", function="(module level)", **params)
+    if kind == "exit":
+        return CheckFailed("exited_at_load", **params)
+    return CheckFailed("raised_at_load", **params)

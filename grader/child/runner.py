@@ -1,0 +1,409 @@
+"""Load a submission and answer the judge's requests, one JSON line at a time.
+
+This runs in the untrusted child. It turns plain-data requests into calls of
+the student's functions and turns whatever comes back into plain data: values,
+dtype, shape, requires_grad, is_leaf, grad and grad_fn name. It never judges:
+anything it reports may be forged by a hostile submission, so the trusted
+judge only compares the data against its own expectations.
+
+Requests (one JSON object per line on the protocol input):
+  {"op": "load", "chunks": [{"name": "exercise.py", "source": "..."}]}
+  {"op": "call", "function": "f", "args": [...], "kwargs": {...},
+   "then": [{"backward": [1]}], "trace": false}
+Replies: {"ok": true, ...} or {"ok": false, "error": {...}}.
+"""
+
+from __future__ import annotations
+
+import json
+import linecache
+import os
+import sys
+import traceback
+import types
+from typing import Any
+
+MAX_ELEMENTS = 100_000  # a tensor reply larger than this is cut: the judge never needs more
+MAX_TEXT = 2_000
+MAX_OPS = 2_000
+
+
+class Evidence:
+    """Count backward passes of the autograd engine while the student's code runs.
+
+    Saved-tensor hooks fire inside the engine whatever way backward was
+    reached (``x.backward()``, ``torch.autograd.grad`` imported under any name,
+    ``torch.autograd.backward``), so rebinding a Python name cannot hide it.
+    """
+
+    def __init__(self, torch: Any) -> None:
+        self.torch = torch
+        self.graph_tasks: set[int] = set()
+        self.tripwire_backwards = 0
+
+    def unpack(self, saved: Any) -> Any:
+        task = self.torch._C._current_graph_task_id()
+        if task != -1:
+            self.graph_tasks.add(task)
+        return saved
+
+    def hooks(self) -> Any:
+        return self.torch.autograd.graph.saved_tensors_hooks(lambda t: t, self.unpack)
+
+    def reset(self) -> None:
+        self.graph_tasks.clear()
+        self.tripwire_backwards = 0
+
+
+class OpTrace:
+    """Record which torch operations ran and whether grad mode was on for each."""
+
+    def __init__(self, torch: Any) -> None:
+        from torch.overrides import TorchFunctionMode
+
+        torch_ = torch
+        ops: list[list[Any]] = []
+
+        class _Mode(TorchFunctionMode):
+            def __torch_function__(self, func, types, args=(), kwargs=None):  # noqa: ANN001
+                if len(ops) < MAX_OPS:
+                    name = getattr(func, "__name__", None) or repr(func)
+                    ops.append([str(name), bool(torch_.is_grad_enabled())])
+                return func(*args, **(kwargs or {}))
+
+        self.ops = ops
+        self.mode = _Mode()
+
+
+class Runtime:
+    """Hold the loaded submission and answer requests about it."""
+
+    def __init__(self) -> None:
+        import torch
+
+        self.torch = torch
+        self.module: types.ModuleType | None = None
+        self.filenames: set[str] = set()
+        self.evidence = Evidence(torch)
+        self._tripwire = self._make_tripwire()
+
+    # -- requests ---------------------------------------------------------
+    def handle(self, request: dict[str, Any]) -> dict[str, Any]:
+        op = request.get("op")
+        try:
+            if op == "load":
+                return self.load(request["chunks"])
+            if op == "call":
+                return self.call(request)
+            return {"ok": False, "error": {"kind": "protocol", "message": f"unknown op {op!r}"}}
+        except BaseException as exc:  # the student's code may raise anything, even SystemExit
+            if isinstance(exc, KeyboardInterrupt):
+                raise
+            return {"ok": False, "error": self.describe(exc)}
+
+    def load(self, chunks: list[dict[str, str]]) -> dict[str, Any]:
+        module = types.ModuleType("exercise")
+        module.__file__ = chunks[0]["name"] if chunks else "exercise.py"
+        sys.modules["exercise"] = module
+        for chunk in chunks:
+            name, source = chunk["name"], chunk["source"]
+            self.filenames.add(name)
+            # Register the source so tracebacks can quote the student's lines.
+            linecache.cache[name] = (len(source), None, source.splitlines(True), name)
+            code = compile(source, name, "exec", dont_inherit=True)
+            with self.evidence.hooks():
+                exec(code, module.__dict__)
+        self.module = module
+        functions = sorted(
+            k for k, v in module.__dict__.items() if callable(v) and not k.startswith("__")
+        )
+        return {"ok": True, "functions": functions}
+
+    def call(self, request: dict[str, Any]) -> dict[str, Any]:
+        torch = self.torch
+        if self.module is None:
+            return {"ok": False, "error": {"kind": "protocol", "message": "nothing loaded"}}
+        name = request["function"]
+        func = getattr(self.module, name, None)
+        if func is None or not callable(func):
+            return {"ok": False, "error": {"kind": "missing_function", "function": name,
+                                           "message": f"no function named {name}"}}
+        args = [self.decode(a) for a in request.get("args", [])]
+        kwargs = {k: self.decode(v) for k, v in request.get("kwargs", {}).items()}
+        arg_ids = [id(a) for a in args]
+        self.evidence.reset()
+        trace = OpTrace(torch) if request.get("trace") else None
+        grad_mode_before = torch.is_grad_enabled()
+        reply: dict[str, Any] = {"ok": True}
+        try:
+            with self.evidence.hooks():
+                if trace is not None:
+                    with trace.mode:
+                        value = func(*args, **kwargs)
+                else:
+                    value = func(*args, **kwargs)
+        except BaseException as exc:
+            if isinstance(exc, KeyboardInterrupt):
+                raise
+            reply = {"ok": False, "error": self.describe(exc)}
+            value = None
+        reply["grad_enabled_after"] = torch.is_grad_enabled()
+        # A submission that leaves grad mode off must not poison the next call.
+        torch.set_grad_enabled(grad_mode_before)
+        reply["backward_passes"] = len(self.evidence.graph_tasks)
+        reply["tripwire_backwards"] = self.evidence.tripwire_backwards
+        if trace is not None:
+            reply["ops"] = trace.ops
+        if reply["ok"]:
+            reply["value"] = self.encode(value)
+            reply["then"] = [self.follow_up(step, value) for step in request.get("then", [])]
+        reply["args"] = [self.encode(a) for a in args]
+        reply["arg_ids"] = arg_ids
+        return reply
+
+    def follow_up(self, step: dict[str, Any], value: Any) -> dict[str, Any]:
+        """Run a judge-requested step on the returned value (e.g. backward on part of it)."""
+        try:
+            if "backward" in step:
+                target = value
+                for index in step["backward"]:
+                    target = target[index]
+                target.backward()
+                return {"ok": True}
+            return {"ok": False, "error": {"kind": "protocol", "message": "unknown step"}}
+        except BaseException as exc:
+            if isinstance(exc, KeyboardInterrupt):
+                raise
+            return {"ok": False, "error": self.describe(exc)}
+
+    # -- data in and out --------------------------------------------------
+    def decode(self, spec: Any) -> Any:
+        torch = self.torch
+        if isinstance(spec, list):
+            return [self.decode(s) for s in spec]
+        if not isinstance(spec, dict):
+            return spec
+        if "$tuple" in spec:
+            return tuple(self.decode(s) for s in spec["$tuple"])
+        if "$tensor" in spec:
+            t = spec["$tensor"]
+            tensor = torch.tensor(t["data"], dtype=getattr(torch, t.get("dtype", "float32")))
+            if t.get("requires_grad"):
+                tensor.requires_grad_(True)
+            if t.get("grad") is not None:
+                tensor.grad = torch.tensor(t["grad"], dtype=tensor.dtype)
+            for step in t.get("ops", []):
+                # Derived tensors (non-leaves, detached copies) for checks about the graph.
+                tensor = _TENSOR_STEPS[step](tensor)
+            return tensor
+        if "$fn" in spec:
+            return self.build_function(spec["$fn"])
+        return {k: self.decode(v) for k, v in spec.items()}
+
+    def encode(self, value: Any, depth: int = 0) -> Any:
+        torch = self.torch
+        if depth > 20:
+            return {"$object": {"type": "...", "repr": "(nested too deep)"}}
+        if isinstance(value, torch.Tensor):
+            return {"$tensor": self.describe_tensor(value)}
+        if value is None or isinstance(value, (bool, int, float)):
+            if isinstance(value, int) and not isinstance(value, bool) and abs(value) > 2**53:
+                return float(value)
+            return value
+        if isinstance(value, str):
+            return value[:MAX_TEXT]
+        if isinstance(value, tuple):
+            return {"$tuple": [self.encode(v, depth + 1) for v in value[:MAX_ELEMENTS]]}
+        if isinstance(value, list):
+            return [self.encode(v, depth + 1) for v in value[:MAX_ELEMENTS]]
+        if isinstance(value, dict):
+            return {"$dict": [[str(k)[:MAX_TEXT], self.encode(v, depth + 1)]
+                              for k, v in list(value.items())[:1000]]}
+        return {"$object": {"type": type(value).__qualname__, "repr": _safe_repr(value)}}
+
+    def describe_tensor(self, t: Any, with_grad: bool = True) -> dict[str, Any]:
+        torch = self.torch
+        # Read through the base class so a Tensor subclass cannot dress up its data.
+        base = torch.Tensor
+        plain = base.detach(t)
+        numel = base.numel(plain)
+        flat = base.reshape(plain, (-1,))[:MAX_ELEMENTS]
+        if flat.is_complex():
+            flat = flat.real
+        data = base.tolist(flat)
+        info: dict[str, Any] = {
+            "data": data,
+            "shape": list(base.size(plain)),
+            "numel": int(numel),
+            "dtype": str(plain.dtype).replace("torch.", ""),
+            "requires_grad": bool(t.requires_grad),
+            "is_leaf": bool(t.is_leaf),
+            "grad_fn": type(t.grad_fn).__name__ if t.grad_fn is not None else None,
+            "type": type(t).__qualname__,
+            "id": id(t),
+        }
+        if with_grad:
+            grad = t.grad if t.is_leaf else None
+            info["grad"] = self.describe_tensor(grad, with_grad=False) if grad is not None else None
+        return info
+
+    # -- unseen test functions -------------------------------------------
+    def _make_tripwire(self) -> Any:
+        torch = self.torch
+        evidence = self.evidence
+
+        class Tripwire(torch.autograd.Function):
+            """Identity whose backward can only run inside the autograd engine."""
+
+            @staticmethod
+            def forward(ctx: Any, x: Any) -> Any:
+                return x.view_as(x)
+
+            @staticmethod
+            def backward(ctx: Any, grad: Any) -> Any:
+                evidence.tripwire_backwards += 1
+                return grad
+
+        return Tripwire.apply
+
+    def build_function(self, spec: dict[str, Any]) -> Any:
+        torch = self.torch
+        tripwire = self._tripwire
+        kind = spec.get("kind", "expr")
+        if kind == "grad_mode":
+            # Report the grad mode it was called in, and echo what it was given.
+            def probe(*args: Any, **kwargs: Any) -> Any:
+                return {"grad_enabled": torch.is_grad_enabled(), "args": list(args),
+                        "kwargs": kwargs}
+            return probe
+        if kind == "raises":
+            message = spec.get("message", "raised on purpose by the check")
+
+            def raiser(*args: Any, **kwargs: Any) -> Any:
+                raise ValueError(message)
+            return raiser
+        tree = spec["expr"]
+
+        def evaluate(node: Any, inputs: tuple[Any, ...]) -> Any:
+            if isinstance(node, (int, float)):
+                return node
+            if "var" in node:
+                return tripwire(inputs[node["var"]])
+            op, operands = node["op"], [evaluate(n, inputs) for n in node["args"]]
+            return _TORCH_OPS[op](torch, *operands)
+
+        def unseen(*inputs: Any) -> Any:
+            return evaluate(tree, inputs)
+
+        unseen.__name__ = spec.get("name", "f")
+        return unseen
+
+    # -- errors -----------------------------------------------------------
+    def describe(self, exc: BaseException) -> dict[str, Any]:
+        """Describe an exception with the submission's own frames only."""
+        info: dict[str, Any] = {
+            "kind": "exception",
+            "type": type(exc).__name__,
+            "message": _safe_str(exc)[:MAX_TEXT],
+        }
+        if isinstance(exc, SyntaxError):
+            info.update(kind="syntax", line=exc.lineno, file=exc.filename,
+                        text=(exc.text or "").rstrip()[:MAX_TEXT], message=str(exc.msg))
+        elif isinstance(exc, SystemExit):
+            info.update(kind="exit", message=f"sys.exit({exc.code!r})"[:MAX_TEXT])
+        elif isinstance(exc, MemoryError) or (
+            isinstance(exc, RuntimeError) and "can't allocate memory" in info["message"]
+        ):
+            info["kind"] = "memory"
+        frames = [
+            f for f in traceback.extract_tb(exc.__traceback__) if f.filename in self.filenames
+        ]
+        if frames:
+            info["line"] = frames[-1].lineno
+            info["file"] = frames[-1].filename
+        lines = traceback.format_list(frames)
+        lines += traceback.format_exception_only(type(exc), exc)
+        info["traceback"] = "".join(lines)[-8 * MAX_TEXT :]
+        return info
+
+
+_TORCH_OPS = {
+    "add": lambda t, a, b: a + b,
+    "sub": lambda t, a, b: a - b,
+    "mul": lambda t, a, b: a * b,
+    "neg": lambda t, a: -a,
+    "square": lambda t, a: a**2,
+    "sin": lambda t, a: t.sin(a),
+    "cos": lambda t, a: t.cos(a),
+    "exp": lambda t, a: t.exp(a),
+    "tanh": lambda t, a: t.tanh(a),
+    "sigmoid": lambda t, a: t.sigmoid(a),
+    "softplus": lambda t, a: t.nn.functional.softplus(a),
+}
+
+
+_TENSOR_STEPS = {
+    "square": lambda x: x**2,
+    "sum": lambda x: x.sum(),
+    "mean": lambda x: x.mean(),
+    "detach": lambda x: x.detach(),
+    "double": lambda x: x * 2,
+}
+
+
+def _safe_repr(value: Any) -> str:
+    try:
+        return repr(value)[:MAX_TEXT]
+    except BaseException:
+        return f"<{type(value).__qualname__} whose repr() failed>"
+
+
+def _safe_str(exc: BaseException) -> str:
+    try:
+        return str(exc)
+    except BaseException:
+        return f"<{type(exc).__name__} whose str() failed>"
+
+
+def serve(proto_in: Any, proto_out: Any, runtime: Runtime) -> None:
+    """Answer requests until the judge closes the protocol input."""
+    for line in proto_in:
+        reply = runtime.handle(json.loads(line))
+        try:
+            data = json.dumps(reply)
+        except (TypeError, ValueError) as exc:
+            data = json.dumps({"ok": False, "error": {"kind": "protocol", "message": str(exc)}})
+        proto_out.write(data.encode("utf-8") + b"\n")
+        proto_out.flush()
+
+
+def take_protocol_fds() -> tuple[Any, Any]:
+    """Move the protocol off stdin/stdout so the student's prints cannot corrupt it."""
+    proto_in = os.fdopen(os.dup(0), "rb")
+    proto_out = os.fdopen(os.dup(1), "wb")
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)  # no stdin: input() gets EOF at once instead of hanging
+    os.close(devnull)
+    os.dup2(2, 1)  # print() lands in the captured output stream
+    sys.stdin = open(0, encoding="utf-8", closefd=False)  # noqa: SIM115
+    sys.stdout = open(1, "w", encoding="utf-8", errors="replace", closefd=False,  # noqa: SIM115
+                      buffering=1)
+    sys.stderr = open(2, "w", encoding="utf-8", errors="replace", closefd=False,  # noqa: SIM115
+                      buffering=1)
+    return proto_in, proto_out
+
+
+def main(argv: list[str]) -> None:
+    """Enter the sandbox, import torch, then serve the judge."""
+    from grader.child import confine
+
+    config = json.loads(argv[1]) if len(argv) > 1 else {}
+    proto_in, proto_out = take_protocol_fds()
+    confine.enter(config)
+    runtime = Runtime()
+    confine.limit_memory(config)
+    serve(proto_in, proto_out, runtime)
+
+
+if __name__ == "__main__":
+    main(sys.argv)

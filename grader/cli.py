@@ -1,0 +1,226 @@
+"""The ``grade`` command: parse arguments, call the library, set the exit status.
+
+Exit status: 0 at full marks (or at least ``--min-score``), 1 otherwise, 2 for
+a usage error (unknown exercise, missing file) with a one-line message.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from grader.course import Course, CourseError, Exercise
+from grader.executor import Limits
+from grader.judge import JudgeError
+
+__all__ = ["main"]
+
+
+class _GradeGroup(click.Group):
+    """``grade 03`` means ``grade exercise 03``: a bare target goes to the default command."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if not args or (args[0] not in self.commands and args[0] not in ("--help", "-h",
+                                                                           "--version")):
+            args = ["exercise", *args]
+        return super().parse_args(ctx, args)
+
+
+def _fail(message: str) -> None:
+    click.echo(f"grade: error: {message}", err=True)
+    sys.exit(2)
+
+
+def _course(path: str | None) -> Course:
+    try:
+        return Course.load(Path(path)) if path else Course.find()
+    except CourseError as exc:
+        _fail(str(exc))
+        raise  # unreachable
+
+
+def _seed(seed: int | None) -> int:
+    return seed if seed is not None else random.SystemRandom().randrange(1, 10**6)
+
+
+def _limits(timeout: float, memory: int, output: int) -> Limits:
+    return Limits(timeout=timeout, memory=memory * 1024**2, output=output * 1024)
+
+
+_common_limits = [
+    click.option("--timeout", default=60.0, show_default=True,
+                 help="Wall-clock seconds per exercise (loading and every call)."),
+    click.option("--memory", default=2048, show_default=True,
+                 help="Memory limit per exercise, in MiB."),
+    click.option("--output-limit", "output", default=1024, show_default=True,
+                 help="KiB of printed output kept per exercise; the rest is dropped."),
+]
+
+
+def _with_limits(f: Any) -> Any:
+    for option in reversed(_common_limits):
+        f = option(f)
+    return f
+
+
+@click.group(cls=_GradeGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="autograd-grader")
+def cli() -> None:
+    """Grade the autograd course's exercises.
+
+    \b
+    grade 03                  grade exercise 03 (also: exercises/03, 03_multi_input_grads)
+    grade                     grade every exercise and show a table of scores
+    grade batch DIR --out O   grade a whole class
+    grade verify              self-test of the course (for instructors' CI)
+    grade release DEST        write the student copy of the course
+    """
+
+
+@cli.command("exercise")
+@click.argument("target", required=False)
+@click.option("--exercise", "exercise_ref", help="The exercise a file given as TARGET is for.")
+@click.option("--seed", type=int, help="Seed of the random inputs (printed on every run).")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False),
+              help="Write results.json here.")
+@click.option("--html", "html_path", type=click.Path(dir_okay=False),
+              help="Write the HTML report here (default: reports/ in the course).")
+@click.option("--junit", "junit_path", type=click.Path(dir_okay=False),
+              help="Write JUnit XML here (a test case per check).")
+@click.option("--gradescope", "gradescope_path", type=click.Path(dir_okay=False),
+              help="Write Gradescope's results.json here.")
+@click.option("--github-summary", is_flag=True,
+              help="Append a Markdown score table to $GITHUB_STEP_SUMMARY.")
+@click.option("--min-score", type=float,
+              help="Exit 0 when the score reaches this many points, instead of full marks.")
+@click.option("--lang", type=click.Choice(["en", "zh"]), default="en", show_default=True,
+              help="Language of the report and hints.")
+@click.option("--course", "course_dir", type=click.Path(file_okay=False),
+              help="The course folder (default: found from the current folder).")
+@_with_limits
+def exercise_command(target: str | None, exercise_ref: str | None, seed: int | None,
+                     json_path: str | None, html_path: str | None, junit_path: str | None,
+                     gradescope_path: str | None, github_summary: bool, min_score: float | None,
+                     lang: str, course_dir: str | None, timeout: float, memory: int,
+                     output: int) -> None:
+    """Grade one exercise (TARGET: 03, exercises/03, a file), or all when TARGET is omitted."""
+    from grader import student
+
+    course = _course(course_dir)
+    try:
+        work = _resolve(course, target, exercise_ref)
+    except CourseError as exc:
+        _fail(str(exc))
+        return
+    settings = student.Settings(seed=_seed(seed), limits=_limits(timeout, memory, output),
+                                lang=lang)
+    try:
+        outcome = student.grade_student(course, work, settings)
+    except JudgeError as exc:
+        _fail(str(exc))
+        return
+    student.publish(course, outcome, settings, json_path=json_path, html_path=html_path,
+                    junit_path=junit_path, gradescope_path=gradescope_path,
+                    github_summary=github_summary, single=target is not None)
+    record = outcome["students"][0]
+    threshold = record["max_score"] if min_score is None else min_score
+    sys.exit(0 if record["score"] >= threshold and record["max_score"] > 0 else 1)
+
+
+def _resolve(course: Course, target: str | None, exercise_ref: str | None
+             ) -> list[tuple[Exercise, Path | None]]:
+    """Pair each exercise to grade with the file that holds the student's work."""
+    from grader.submission import find_in_folder
+
+    if target is None:
+        if exercise_ref:
+            raise CourseError("--exercise goes with a file: grade FILE --exercise 03")
+        return [(e, find_in_folder(e.folder)) for e in course.exercises]
+    path = Path(target)
+    if path.suffix in (".py", ".ipynb"):
+        if not path.is_file():
+            raise CourseError(f"{target}: no such file")
+        if not exercise_ref:
+            raise CourseError(f"which exercise is {target} for? add --exercise NN")
+        return [(course.exercise(exercise_ref), path)]
+    exercise = course.exercise(exercise_ref or target)
+    found = find_in_folder(exercise.folder)
+    if found is None:
+        raise CourseError(f"{exercise.folder} has no exercise.py or exercise.ipynb")
+    return [(exercise, found)]
+
+
+@cli.command("batch")
+@click.argument("submissions", type=click.Path(exists=True))
+@click.option("--out", required=True, type=click.Path(file_okay=False),
+              help="Folder for results.json, grades.csv, index.html and the reports.")
+@click.option("--jobs", type=int, default=None, help="Worker processes (default: the cores).")
+@click.option("--exercises", "exercise_refs", help="Only these exercises, e.g. 03,07.")
+@click.option("--force", is_flag=True, help="Grade everything again, changed or not.")
+@click.option("--seed", type=int, help="Seed of the random inputs (default: kept from OUT).")
+@click.option("--lang", type=click.Choice(["en", "zh"]), default="en", show_default=True)
+@click.option("--course", "course_dir", type=click.Path(file_okay=False))
+@_with_limits
+def batch_command(submissions: str, out: str, jobs: int | None, exercise_refs: str | None,
+                  force: bool, seed: int | None, lang: str, course_dir: str | None,
+                  timeout: float, memory: int, output: int) -> None:
+    """Grade a whole class: SUBMISSIONS holds one folder per student (or is a .zip of that)."""
+    from grader import batch
+
+    course = _course(course_dir)
+    try:
+        exercises = course.select(exercise_refs)
+        summary = batch.run(course, Path(submissions), Path(out), exercises=exercises,
+                            jobs=jobs or os.cpu_count() or 1, force=force, seed=seed, lang=lang,
+                            limits=_limits(timeout, memory, output))
+    except (CourseError, batch.BatchError) as exc:
+        _fail(str(exc))
+        return
+    click.echo(summary)
+
+
+@cli.command("verify")
+@click.option("--course", "course_dir", type=click.Path(file_okay=False))
+@click.option("--seed", type=int, help="First seed (a second, different one is drawn).")
+def verify_command(course_dir: str | None, seed: int | None) -> None:
+    """Self-test the course: solutions pass, stubs score zero, every known mistake is caught."""
+    from grader import verify
+
+    course = _course(course_dir)
+    problems = verify.run(course, seed=_seed(seed), echo=click.echo)
+    if problems:
+        click.echo(f"grade verify: {len(problems)} problem(s):", err=True)
+        for problem in problems:
+            click.echo(f"  - {problem}", err=True)
+        sys.exit(1)
+    click.echo("grade verify: the course is sound")
+
+
+@cli.command("release")
+@click.argument("dest", type=click.Path(file_okay=False))
+@click.option("--course", "course_dir", type=click.Path(file_okay=False))
+def release_command(dest: str, course_dir: str | None) -> None:
+    """Write the student copy of the course to DEST, without reference solutions."""
+    from grader.release import ReleaseError, release
+
+    course = _course(course_dir)
+    try:
+        written = release(course.root, Path(dest))
+    except ReleaseError as exc:
+        _fail(str(exc))
+        return
+    click.echo(f"released {len(written)} files to {dest}")
+
+
+def main() -> None:
+    """Run the ``grade`` command."""
+    try:
+        cli.main(prog_name="grade")
+    except KeyboardInterrupt:
+        click.echo("grade: interrupted", err=True)
+        sys.exit(130)

@@ -1,0 +1,317 @@
+"""Run a submission somewhere and exchange plain-data requests with it.
+
+One interface, two implementations (as an HTTP client has a real transport
+and a mock one):
+
+- ``SandboxExecutor`` starts the submission in a separate, confined child
+  process (``grader.child.runner``) and talks to it over pipes in JSON lines.
+  This is the only executor used to grade.
+- ``InProcessExecutor`` runs the same child-side code in this process, with
+  no isolation at all. Unit tests and the benchmark's floor use it; it must
+  never see an untrusted submission.
+
+Both enforce the same wall-clock deadline semantics for the judge.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+__all__ = [
+    "Limits",
+    "Ending",
+    "Session",
+    "Executor",
+    "SandboxExecutor",
+    "InProcessExecutor",
+    "ChildGone",
+    "Timeout",
+]
+
+MAX_REPLY = 64 * 1024 * 1024  # a reply past this is an attack on the judge's memory, not data
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Per-exercise limits: wall-clock seconds, bytes of memory, bytes of kept output."""
+
+    timeout: float = 60.0
+    memory: int = 2 * 1024**3
+    output: int = 1024**2
+
+
+@dataclass
+class Ending:
+    """How a child ended: what it printed and how it exited."""
+
+    output: str = ""
+    dropped: int = 0
+    returncode: int | None = None
+
+
+class ChildGone(Exception):
+    """The child process ended while the judge waited for a reply."""
+
+    def __init__(self, returncode: int | None) -> None:
+        self.returncode = returncode
+        super().__init__(describe_exit(returncode))
+
+
+class Timeout(Exception):
+    """The exercise ran past its wall-clock limit."""
+
+
+def describe_exit(returncode: int | None) -> str:
+    """Say in words how a child process ended."""
+    if returncode is None:
+        return "the submission's process ended unexpectedly"
+    if returncode < 0:
+        sig = -returncode
+        names = {signal.SIGSEGV: "a segmentation fault (SIGSEGV)", signal.SIGKILL: "SIGKILL",
+                 signal.SIGABRT: "an abort (SIGABRT)", signal.SIGBUS: "a bus error (SIGBUS)",
+                 signal.SIGFPE: "a floating-point exception (SIGFPE)"}
+        try:
+            name = names.get(signal.Signals(sig), signal.Signals(sig).name)
+        except ValueError:
+            name = f"signal {sig}"
+        return f"the submission's process was killed by {name}"
+    return f"the submission's process exited with status {returncode}"
+
+
+class Session(Protocol):
+    """A running submission that answers requests until closed."""
+
+    def request(self, message: dict[str, Any]) -> dict[str, Any]: ...
+
+    def close(self) -> Ending: ...
+
+
+class Executor(Protocol):
+    """Start sessions for submissions."""
+
+    def start(self, limits: Limits, deadline: float) -> Session: ...
+
+
+class _OutputSink:
+    """Drain the child's output, keeping the first ``limit`` bytes.
+
+    Draining everything keeps a flooding child from blocking on a full pipe;
+    only the kept part costs memory.
+    """
+
+    def __init__(self, stream: Any, limit: int) -> None:
+        self.kept = bytearray()
+        self.dropped = 0
+        self._limit = limit
+        self._thread = threading.Thread(target=self._drain, args=(stream,), daemon=True)
+        self._thread.start()
+
+    def _drain(self, stream: Any) -> None:
+        while True:
+            chunk = stream.read1(65536) if hasattr(stream, "read1") else stream.read(65536)
+            if not chunk:
+                break
+            room = self._limit - len(self.kept)
+            if room > 0:
+                self.kept += chunk[:room]
+            self.dropped += max(0, len(chunk) - max(room, 0))
+
+    def finish(self, wait: float) -> tuple[str, int]:
+        self._thread.join(wait)
+        return self.kept.decode("utf-8", errors="replace"), self.dropped
+
+
+class _ReplyReader:
+    """Read JSON-line replies on a thread so waiting can honour a deadline on every OS."""
+
+    def __init__(self, stream: Any) -> None:
+        self.replies: queue.Queue[bytes | None] = queue.Queue()
+        self._thread = threading.Thread(target=self._read, args=(stream,), daemon=True)
+        self._thread.start()
+
+    def _read(self, stream: Any) -> None:
+        try:
+            while True:
+                line = stream.readline(MAX_REPLY)
+                if not line:
+                    break
+                self.replies.put(line)
+        except (OSError, ValueError):
+            pass
+        self.replies.put(None)
+
+
+class ProcessSession:
+    """A submission in a child process, spoken to over its stdin and stdout."""
+
+    def __init__(self, process: subprocess.Popen[bytes], limits: Limits, deadline: float,
+                 kill: Any = None) -> None:
+        self.process = process
+        self.deadline = deadline
+        self._kill = kill or self._kill_process
+        assert process.stdout is not None and process.stderr is not None
+        self._reader = _ReplyReader(process.stdout)
+        self._sink = _OutputSink(process.stderr, limits.output)
+        self._ended: Ending | None = None
+
+    def request(self, message: dict[str, Any]) -> dict[str, Any]:
+        if self._ended is not None:
+            raise ChildGone(self._ended.returncode)
+        try:
+            assert self.process.stdin is not None
+            self.process.stdin.write(json.dumps(message).encode("utf-8") + b"\n")
+            self.process.stdin.flush()
+        except (BrokenPipeError, OSError):
+            pass  # the child is gone; the reader reports it below
+        remaining = self.deadline - time.monotonic()
+        try:
+            line = self._reader.replies.get(timeout=max(remaining, 0.0))
+        except queue.Empty:
+            self._stop()
+            raise Timeout() from None
+        if line is None:
+            self._stop()
+            raise ChildGone(self._ended.returncode if self._ended else None)
+        if not line.endswith(b"\n"):
+            self._stop()
+            raise ChildGone(None)
+        try:
+            reply = json.loads(line)
+        except ValueError:
+            self._stop()
+            raise ChildGone(None) from None
+        if not isinstance(reply, dict):
+            raise ChildGone(None)
+        return reply
+
+    def close(self) -> Ending:
+        return self._stop()
+
+    def _kill_process(self) -> None:
+        try:
+            if sys.platform == "win32":
+                self.process.kill()
+            else:
+                # The whole process group: children the submission forked go too.
+                os.killpg(self.process.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError, OSError):
+            pass
+
+    def _stop(self) -> Ending:
+        if self._ended is not None:
+            return self._ended
+        if self.process.stdin is not None:
+            try:
+                self.process.stdin.close()
+            except OSError:
+                pass
+        try:
+            self.process.wait(timeout=0.5)
+        except subprocess.TimeoutExpired:
+            pass
+        self._kill()
+        try:
+            returncode = self.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            returncode = None
+        output, dropped = self._sink.finish(wait=2.0)
+        for stream in (self.process.stdout, self.process.stderr):
+            if stream is not None:
+                stream.close()
+        self._ended = Ending(output=output, dropped=dropped, returncode=returncode)
+        return self._ended
+
+
+def child_environment() -> dict[str, str]:
+    """Return the environment the child starts with: the grader's secrets stay out."""
+    keep = ("PATH", "LANG", "LC_ALL", "SYSTEMROOT", "TEMP", "TMP", "HOME", "USERPROFILE")
+    env = {k: v for k, v in os.environ.items() if k in keep}
+    # One thread per child: a batch runs one child per core already.
+    env.update(OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", MPLBACKEND="Agg",
+               PYTHONDONTWRITEBYTECODE="1", PYTHONIOENCODING="utf-8")
+    return env
+
+
+def sandbox_uid() -> int | None:
+    """Return the unprivileged user the child becomes when the grader is root (nobody)."""
+    if sys.platform == "win32" or os.geteuid() != 0:
+        return None
+    try:
+        import pwd
+
+        return pwd.getpwnam("nobody").pw_uid
+    except (ImportError, KeyError):
+        return 65534
+
+
+@dataclass
+class SandboxExecutor:
+    """Start each submission in a fresh, confined ``python -m grader.child.runner``."""
+
+    hide: list[str] = field(default_factory=list)
+    namespaces: bool = True
+
+    def config(self, limits: Limits) -> dict[str, Any]:
+        uid = sandbox_uid()
+        return {"hide": self.hide, "uid": uid, "gid": uid, "memory": limits.memory,
+                "namespaces": self.namespaces}
+
+    def start(self, limits: Limits, deadline: float) -> ProcessSession:
+        # -I: the student's PYTHON* variables and folders are not consulted; the
+        # grader's own folder is put on sys.path explicitly instead.
+        bootstrap = (f"import sys; sys.path.insert(0, {_grader_parent()!r}); "
+                     "from grader.child.runner import main; main(sys.argv)")
+        argv = [sys.executable, "-I", "-c", bootstrap, json.dumps(self.config(limits))]
+        kwargs: dict[str, Any] = {}
+        if sys.platform == "win32":
+            kwargs["creationflags"] = subprocess.CREATE_NEW_PROCESS_GROUP  # type: ignore[attr-defined]
+        else:
+            kwargs["start_new_session"] = True
+        process = subprocess.Popen(
+            argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            env=child_environment(), cwd=_grader_parent(), **kwargs,
+        )
+        return ProcessSession(process, limits, deadline)
+
+
+def _grader_parent() -> str:
+    return os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+class InProcessSession:
+    """Answer requests with the child-side runtime in this very process (no isolation)."""
+
+    def __init__(self, deadline: float) -> None:
+        from grader.child.runner import Runtime
+
+        self.runtime = Runtime()
+        self.deadline = deadline
+
+    def request(self, message: dict[str, Any]) -> dict[str, Any]:
+        # Round-trip through JSON so both executors hand the judge identical data.
+        reply = self.runtime.handle(json.loads(json.dumps(message)))
+        if time.monotonic() > self.deadline:
+            raise Timeout()
+        return json.loads(json.dumps(reply))
+
+    def close(self) -> Ending:
+        import sys as _sys
+
+        _sys.modules.pop("exercise", None)
+        return Ending(returncode=0)
+
+
+class InProcessExecutor:
+    """Run trusted code (reference solutions) in-process; for tests and benchmarks only."""
+
+    def start(self, limits: Limits, deadline: float) -> InProcessSession:
+        return InProcessSession(deadline)

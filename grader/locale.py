@@ -1,0 +1,73 @@
+"""Look up user-facing strings and hints in the catalogs beside the templates.
+
+Catalogs are TOML files under ``templates/locale/<lang>/``: ``ui.toml`` holds the
+report's and terminal's words, ``<exercise>.toml`` the hints of one exercise
+(a ``[hints]`` table) and ``torch_errors.toml`` the hints for torch's own errors.
+A key missing in a language falls back to English, so a partial translation
+never hides a hint.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+__all__ = ["Locale", "LANGUAGES"]
+
+LANGUAGES = ("en", "zh")
+
+
+class _Params(dict[str, Any]):
+    # A hint whose parameters a check forgot still renders, showing the gap.
+    def __missing__(self, key: str) -> str:
+        return "{" + key + "}"
+
+
+@cache
+def _catalog(folder: Path) -> dict[str, dict[str, Any]]:
+    catalog: dict[str, dict[str, Any]] = {}
+    if folder.is_dir():
+        for path in sorted(folder.glob("*.toml")):
+            with path.open("rb") as f:
+                catalog[path.stem] = tomllib.load(f)
+    return catalog
+
+
+def _lookup(tables: dict[str, Any], dotted: str) -> str | None:
+    node: Any = tables
+    for part in dotted.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return None
+        node = node[part]
+    return node if isinstance(node, str) else None
+
+
+class Locale:
+    """Render catalog strings of one language, with English as the fallback."""
+
+    def __init__(self, templates: Path, lang: str = "en") -> None:
+        if lang not in LANGUAGES:
+            raise ValueError(f"unknown language {lang!r} (choose from {', '.join(LANGUAGES)})")
+        self.lang = lang
+        self._chain = [_catalog(templates / "locale" / lang)]
+        if lang != "en":
+            self._chain.append(_catalog(templates / "locale" / "en"))
+
+    def text(self, key: str, **params: Any) -> str:
+        """Return the string at ``catalog.dotted.key`` filled with ``params``."""
+        for catalog in self._chain:
+            found = _lookup(catalog, key)
+            if found is not None:
+                return found.format_map(_Params(params))
+        return key
+
+    def hint(self, exercise: str, hint_id: str, params: dict[str, Any]) -> str:
+        """Return the hint ``hint_id`` of ``exercise`` (or of torch_errors/common)."""
+        for catalog_key in (f"{exercise}.hints.{hint_id}", f"torch_errors.hints.{hint_id}",
+                            f"common.hints.{hint_id}"):
+            text = self.text(catalog_key, **params)
+            if text != catalog_key:
+                return text
+        return hint_id

@@ -1,0 +1,262 @@
+"""Render the HTML reports: one page per student and the class overview.
+
+Everything in the results (output, messages, tracebacks, names, even plot
+data) comes from untrusted student code. The templates autoescape all of it;
+only the SVG this module draws itself is marked safe. The pages load nothing
+from anywhere: CSS, script and plots are inline, and a Content-Security-Policy
+forbids every fetch, so a report opened years later or offline looks the same
+and leaks nothing.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import math
+import re
+import statistics
+from collections.abc import Callable
+from functools import cache
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import jinja2
+from markupsafe import Markup
+
+from grader import plots
+from grader.locale import Locale
+
+__all__ = ["render_student_report", "render_class_overview"]
+
+STATUSES = ("graded", "missing", "error", "timeout")
+
+_PLOTTERS = {"descent": plots.descent, "fit_line": plots.fit_line}
+
+
+def render_student_report(
+    student: dict[str, Any], *, seed: int, lang: str, templates: Path, title: str
+) -> str:
+    """Return the self-contained HTML report of one student's results."""
+    locale = Locale(templates, lang)
+    view = _student_view(student, locale)
+    return _render(templates, "report.html.j2", locale, title=title, seed=seed, student=view)
+
+
+def render_class_overview(
+    results: dict[str, Any],
+    *,
+    lang: str,
+    templates: Path,
+    title: str,
+    report_href: Callable[[str], str],
+) -> str:
+    """Return the HTML class overview; ``report_href(name)`` is a plain relative path."""
+    locale = Locale(templates, lang)
+    students = sorted(results.get("students") or [], key=lambda s: str(s.get("student", "")))
+    views = [_student_view(s, locale, with_plots=False) for s in students]
+    exercises = _exercise_columns(views)
+    totals = [v["score"] for v in views]
+    max_score = max((v["max_score"] for v in views), default=0.0)
+    rows = [
+        {
+            **view,
+            "href": _safe_href(report_href(view["name"])),
+            "cells": [view["by_exercise"].get(e["exercise"]) for e in exercises],
+        }
+        for view in views
+    ]
+    return _render(
+        templates,
+        "overview.html.j2",
+        locale,
+        title=title,
+        seed=results.get("seed"),
+        students=rows,
+        exercises=exercises,
+        checks=_check_rates(views),
+        mean=statistics.fmean(totals) if totals else None,
+        median=statistics.median(totals) if totals else None,
+        max_score=max_score,
+        histogram=Markup(plots.score_histogram(totals, max_score, locale=locale)),
+    )
+
+
+def _render(templates: Path, name: str, locale: Locale, **context: Any) -> str:
+    def t(key: str, **params: Any) -> str:
+        return locale.text("ui." + key, **params)
+
+    return _environment(templates).get_template(name).render(t=t, **context)
+
+
+@cache
+def _environment(templates: Path) -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(templates),
+        # Not select_autoescape: the templates end in .j2, which it would skip.
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["points"] = _points
+    env.filters["csp_hash"] = _csp_hash
+    return env
+
+
+def _student_view(
+    student: dict[str, Any], locale: Locale, *, with_plots: bool = True
+) -> dict[str, Any]:
+    exercises = [_exercise_view(e, locale, with_plots) for e in student.get("exercises") or []]
+    score = _number(student.get("score"))
+    max_score = _number(student.get("max_score"))
+    return {
+        "name": str(student.get("student", "")),
+        "score": score,
+        "max_score": max_score,
+        "percent": _percent(score, max_score),
+        "exercises": exercises,
+        "by_exercise": {e["exercise"]: e for e in exercises},
+    }
+
+
+def _exercise_view(exercise: dict[str, Any], locale: Locale, with_plots: bool) -> dict[str, Any]:
+    name = str(exercise.get("exercise", ""))
+    status = str(exercise.get("status", ""))
+    known = status in STATUSES
+    error = exercise.get("error") or None
+    score = _number(exercise.get("score"))
+    max_score = _number(exercise.get("max_score"))
+    return {
+        "exercise": name,
+        "arg": _exercise_arg(name),
+        "title": str(exercise.get("title") or name),
+        # The status also names a CSS class, so only known words get there.
+        "status": status if known else "unknown",
+        "status_text": locale.text(f"ui.status.{status}") if known else status,
+        "message": str(exercise.get("message") or ""),
+        "score": score,
+        "max_score": max_score,
+        "percent": _percent(score, max_score),
+        "full_marks": max_score > 0 and score >= max_score,
+        "checks": [_check_view(c, name, locale) for c in exercise.get("checks") or []],
+        "output": str(exercise.get("output") or ""),
+        "output_dropped": int(_number(exercise.get("output_dropped"))),
+        "error": {k: str(error.get(k) or "") for k in ("kind", "summary", "traceback")}
+        if isinstance(error, dict)
+        else None,
+        "plots": [_plot_view(p, locale) for p in exercise.get("plots") or []] if with_plots else [],
+    }
+
+
+def _check_view(check: dict[str, Any], exercise: str, locale: Locale) -> dict[str, Any]:
+    passed = check.get("passed") is True
+    return {
+        "name": str(check.get("name", "")),
+        "title": str(check.get("title") or check.get("name", "")),
+        "passed": passed,
+        "score": _number(check.get("score")),
+        "max_score": _number(check.get("max_score")),
+        "hint": "" if passed else _hint(check, exercise, locale),
+    }
+
+
+def _hint(check: dict[str, Any], exercise: str, locale: Locale) -> str:
+    # Re-render from the hint's id so `--lang zh` translates a report graded
+    # in English; the stored message covers hints the catalog doesn't know.
+    hint = check.get("hint")
+    if isinstance(hint, dict) and isinstance(hint.get("id"), str):
+        params = hint.get("params")
+        params = params if isinstance(params, dict) else {}
+        text = locale.hint(exercise, hint["id"], params)
+        if text != hint["id"]:
+            return text
+    return str(check.get("message") or "")
+
+
+def _plot_view(plot: Any, locale: Locale) -> dict[str, Any]:
+    kind = str(plot.get("kind", "")) if isinstance(plot, dict) else ""
+    plotter = _PLOTTERS.get(kind)
+    if plotter is None:
+        return {
+            "kind": kind,
+            "svg": None,
+            "problem": locale.text("ui.report.plot_unknown", kind=kind),
+        }
+    try:
+        svg = plotter(plot, locale=locale)
+    # The data is whatever the student's function returned; a plot that
+    # cannot be drawn must not cost the student their whole report.
+    except (TypeError, ValueError, KeyError, OverflowError):
+        return {"kind": kind, "svg": None, "problem": locale.text("ui.report.plot_failed")}
+    return {"kind": kind, "svg": Markup(svg), "problem": ""}
+
+
+def _exercise_columns(views: list[dict[str, Any]]) -> list[dict[str, str]]:
+    columns: dict[str, dict[str, str]] = {}
+    for view in views:
+        for e in view["exercises"]:
+            columns.setdefault(
+                e["exercise"], {"exercise": e["exercise"], "title": e["title"], "arg": e["arg"]}
+            )
+    return sorted(columns.values(), key=lambda c: c["exercise"])
+
+
+def _check_rates(views: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    # Only submissions whose checks ran count: a missing exercise says
+    # nothing about which concept is hard.
+    rates: dict[tuple[str, str], dict[str, Any]] = {}
+    for view in views:
+        for e in view["exercises"]:
+            for c in e["checks"]:
+                row = rates.setdefault(
+                    (e["exercise"], c["name"]),
+                    {
+                        "exercise": e["exercise"],
+                        "name": c["name"],
+                        "title": c["title"],
+                        "passed": 0,
+                        "ran": 0,
+                    },
+                )
+                row["ran"] += 1
+                row["passed"] += c["passed"]
+    for row in rates.values():
+        row["percent"] = round(100 * row["passed"] / row["ran"])
+    return sorted(rates.values(), key=lambda r: (r["passed"] / r["ran"], r["exercise"], r["name"]))
+
+
+def _exercise_arg(name: str) -> str:
+    # `grade 03` names exercise 03_...; the number is what a student types.
+    match = re.match(r"(\d+)_", name)
+    return match.group(1) if match else name
+
+
+def _safe_href(href: str) -> str:
+    # A student folder named `javascript:alert(1)` must stay a relative path:
+    # quoting the colon stops a browser from reading it as a scheme.
+    return quote(href, safe="/")
+
+
+def _number(value: Any) -> float:
+    # A malformed or non-finite score shows as 0 rather than breaking the page.
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return 0.0
+    return float(value) if math.isfinite(value) else 0.0
+
+
+def _percent(score: float, max_score: float) -> int:
+    return round(100 * score / max_score) if max_score > 0 else 0
+
+
+def _points(value: Any) -> str:
+    """Format a score without a trailing .0 (7 points, 7.5 points)."""
+    if value is None:
+        return "–"
+    return f"{round(float(value), 2):g}"
+
+
+def _csp_hash(script: str) -> Markup:
+    """Return the CSP source that allows exactly this inline script."""
+    digest = hashlib.sha256(str(script).encode()).digest()
+    return Markup("'sha256-" + base64.b64encode(digest).decode() + "'")

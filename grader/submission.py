@@ -1,0 +1,142 @@
+"""Find a student's file for an exercise and turn it into source to run.
+
+A ``.py`` file is one chunk of source; a notebook is one chunk per code cell,
+in order, with IPython magics and shell lines blanked out (they are not
+errors). Everything here only reads bytes: nothing of the submission runs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import re
+import tokenize
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["Source", "SubmissionError", "read_source", "find_in_folder", "find_for_student"]
+
+MAX_BYTES = 2 * 1024 * 1024  # no honest exercise is larger; a huge file is an attack on the grader
+# `%time x = f()`, `!pip install torch`, `files = !ls`: IPython syntax, not Python.
+_MAGIC = re.compile(r"^(\s*)([A-Za-z_][\w, ]*=\s*)?(%|!)(?!=)")
+# Cell magics whose body is still Python: the magic line goes, the body stays.
+_PYTHON_CELL_MAGICS = ("%%time", "%%timeit", "%%capture", "%%prun")
+
+
+class SubmissionError(Exception):
+    """A one-line reason why a submission cannot be read (it earns no points)."""
+
+
+@dataclass(frozen=True)
+class Source:
+    """A submission ready to run: named chunks of source and the digest of its bytes."""
+
+    path: Path
+    chunks: tuple[tuple[str, str], ...]
+    digest: str
+
+    def wire(self) -> list[dict[str, str]]:
+        return [{"name": name, "source": text} for name, text in self.chunks]
+
+
+def find_in_folder(folder: Path) -> Path | None:
+    """Return the exercise file in an exercise folder: ``exercise.py`` or ``exercise.ipynb``.
+
+    When both exist the one changed last is the student's work (the other is
+    usually the untouched stub).
+    """
+    found = [p for p in (folder / "exercise.py", folder / "exercise.ipynb") if p.is_file()]
+    if not found:
+        return None
+    return max(found, key=lambda p: p.stat().st_mtime_ns)
+
+
+def find_for_student(student: Path, exercise: str) -> Path | None:
+    """Return a student's file for ``exercise`` in any of the contract's four forms."""
+    for candidate in (student / exercise / "exercise.py", student / exercise / "exercise.ipynb",
+                      student / f"{exercise}.py", student / f"{exercise}.ipynb"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def read_source(path: Path) -> Source:
+    """Read ``path`` (a .py file or a notebook) into chunks, or raise SubmissionError."""
+    try:
+        if not path.is_file():
+            raise SubmissionError(f"{path}: no such file")
+        if path.stat().st_size > MAX_BYTES:
+            raise SubmissionError(f"{path}: larger than {MAX_BYTES // 1024 // 1024} MiB")
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise SubmissionError(f"{path}: cannot be read ({exc.strerror})") from None
+    digest = hashlib.sha256(raw).hexdigest()
+    if path.suffix == ".ipynb":
+        chunks = _notebook_chunks(path, raw)
+    elif path.suffix == ".py":
+        chunks = ((path.name, _decode_python(path, raw)),)
+    else:
+        raise SubmissionError(f"{path}: expected a .py file or a .ipynb notebook")
+    return Source(path=path, chunks=chunks, digest=digest)
+
+
+def _decode_python(path: Path, raw: bytes) -> str:
+    try:
+        # Honour a PEP 263 coding line, as Python itself would.
+        encoding, _ = tokenize.detect_encoding(io.BytesIO(raw).readline)
+        text = raw.decode(encoding)
+    except SyntaxError as exc:
+        raise SubmissionError(f"{path}: {exc}") from None
+    except (UnicodeDecodeError, LookupError) as exc:
+        line = raw[: getattr(exc, "start", 0)].count(b"\n") + 1
+        raise SubmissionError(
+            f"{path}: not valid UTF-8 text (line {line}); save the file as UTF-8"
+        ) from None
+    return text.removeprefix("\ufeff")
+
+
+def _notebook_chunks(path: Path, raw: bytes) -> tuple[tuple[str, str], ...]:
+    import nbformat
+
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise SubmissionError(f"{path}: not a notebook (not UTF-8 JSON)") from None
+    try:
+        notebook = nbformat.reads(text, as_version=4)
+    except (json.JSONDecodeError, nbformat.reader.NotJSONError) as exc:
+        raise SubmissionError(f"{path}: corrupt notebook (not valid JSON: {exc})") from None
+    except Exception as exc:  # nbformat raises several unrelated types for bad documents
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise SubmissionError(f"{path}: corrupt notebook ({first[:200]})") from None
+    chunks = []
+    for number, cell in enumerate(notebook.get("cells", []), start=1):
+        if cell.get("cell_type") != "code":
+            continue
+        source = cell.get("source", "")
+        if isinstance(source, list):
+            source = "".join(source)
+        if not isinstance(source, str):
+            raise SubmissionError(f"{path}: corrupt notebook (cell {number} has no text)")
+        chunks.append((f"cell {number}", strip_magics(source)))
+    return tuple(chunks)
+
+
+def strip_magics(source: str) -> str:
+    """Blank IPython magics and shell lines, keeping line numbers and indentation valid."""
+    lines = source.splitlines()
+    if lines and lines[0].lstrip().startswith("%%"):
+        if not lines[0].lstrip().startswith(_PYTHON_CELL_MAGICS):
+            return ""  # %%bash, %%html...: not Python at all
+        lines[0] = ""
+    out = []
+    for line in lines:
+        match = _MAGIC.match(line)
+        if match:
+            indent = match.group(1)
+            # Indented magics live inside a block: `pass` keeps the block valid.
+            out.append(f"{indent}pass" if indent else "")
+        else:
+            out.append(line)
+    return "\n".join(out) + "\n"

@@ -1,0 +1,150 @@
+"""Make differentiable functions the student has never seen, and know their derivatives.
+
+A check sends a function to the submission as an expression tree (plain data);
+the child builds it from torch operations. The judge evaluates the same tree
+here with dual numbers in float64, so it knows the exact gradient without
+torch and without trusting anything the child says.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["Dual", "TestFunction", "random_function", "named_function"]
+
+
+@dataclass(frozen=True)
+class Dual:
+    """A value with its derivatives along each input: ``value + sum(d_i * eps_i)``."""
+
+    value: float
+    d: tuple[float, ...]
+
+    def _lift(self, other: Dual | float) -> Dual:
+        return other if isinstance(other, Dual) else Dual(float(other), (0.0,) * len(self.d))
+
+    def __add__(self, other: Dual | float) -> Dual:
+        o = self._lift(other)
+        return Dual(self.value + o.value, tuple(a + b for a, b in zip(self.d, o.d, strict=True)))
+
+    def __sub__(self, other: Dual | float) -> Dual:
+        return self + (-1.0) * self._lift(other)
+
+    def __mul__(self, other: Dual | float) -> Dual:
+        o = self._lift(other)
+        return Dual(self.value * o.value,
+                    tuple(a * o.value + self.value * b for a, b in zip(self.d, o.d, strict=True)))
+
+    __rmul__ = __mul__
+
+    def chain(self, value: float, slope: float) -> Dual:
+        """Apply a scalar function with the given value and derivative at self.value."""
+        return Dual(value, tuple(slope * a for a in self.d))
+
+
+def _sigmoid(v: float) -> float:
+    return 1.0 / (1.0 + math.exp(-v)) if v >= 0 else math.exp(v) / (1.0 + math.exp(v))
+
+
+def _softplus(v: float) -> float:
+    return max(v, 0.0) + math.log1p(math.exp(-abs(v)))
+
+
+_UNARY = {
+    "neg": lambda a: a.chain(-a.value, -1.0),
+    "square": lambda a: a.chain(a.value**2, 2.0 * a.value),
+    "sin": lambda a: a.chain(math.sin(a.value), math.cos(a.value)),
+    "cos": lambda a: a.chain(math.cos(a.value), -math.sin(a.value)),
+    "exp": lambda a: a.chain(math.exp(a.value), math.exp(a.value)),
+    "tanh": lambda a: a.chain(math.tanh(a.value), 1.0 - math.tanh(a.value) ** 2),
+    "sigmoid": lambda a: a.chain(_sigmoid(a.value), _sigmoid(a.value) * (1 - _sigmoid(a.value))),
+    "softplus": lambda a: a.chain(_softplus(a.value), _sigmoid(a.value)),
+}
+_BINARY = {
+    "add": lambda a, b: a + b,
+    "sub": lambda a, b: a - b,
+    "mul": lambda a, b: a * b,
+}
+# Unary operations that stay tame on inputs in [-3, 3] when nested twice.
+_BOUNDED = ("sin", "cos", "tanh", "sigmoid", "softplus")
+
+
+@dataclass(frozen=True)
+class TestFunction:
+    """An element-wise function of ``arity`` tensors, as data for the child and maths here."""
+
+    __test__ = False  # not a pytest test class, despite the name
+
+    name: str
+    expr: Any
+    arity: int = 1
+
+    def spec(self) -> dict[str, Any]:
+        """Return the argument spec that makes the child build this function."""
+        return {"$fn": {"kind": "expr", "expr": self.expr, "name": self.name}}
+
+    def at(self, *point: float) -> Dual:
+        """Evaluate value and partial derivatives at one point (one scalar per input)."""
+        n = len(point)
+        inputs = [Dual(float(v), tuple(1.0 if j == i else 0.0 for j in range(n)))
+                  for i, v in enumerate(point)]
+        return self._eval(self.expr, inputs)
+
+    def _eval(self, node: Any, inputs: list[Dual]) -> Dual:
+        if isinstance(node, (int, float)):
+            return Dual(float(node), (0.0,) * len(inputs))
+        if "var" in node:
+            return inputs[node["var"]]
+        args = [self._eval(a, inputs) for a in node["args"]]
+        table = _UNARY if len(args) == 1 else _BINARY
+        return table[node["op"]](*args)  # type: ignore[operator]
+
+    def describe(self) -> str:
+        """Render the expression as readable Python-like text for hints."""
+        return _render(self.expr)
+
+
+def _render(node: Any) -> str:
+    if isinstance(node, (int, float)):
+        return repr(node)
+    if "var" in node:
+        return ("x", "y", "z")[node["var"]]
+    args = [_render(a) for a in node["args"]]
+    symbols = {"add": "+", "sub": "-", "mul": "*"}
+    if node["op"] in symbols:
+        return f"({args[0]} {symbols[node['op']]} {args[1]})"
+    if node["op"] == "square":
+        return f"{args[0]} ** 2"
+    if node["op"] == "neg":
+        return f"-{args[0]}"
+    return f"torch.{node['op']}({args[0]})"
+
+
+def named_function(name: str, expr: Any, arity: int = 1) -> TestFunction:
+    """Wrap a hand-written expression tree, e.g. ``{"op": "sin", "args": [{"var": 0}]}``."""
+    return TestFunction(name=name, expr=expr, arity=arity)
+
+
+def random_function(rng: random.Random, arity: int = 1) -> TestFunction:
+    """Draw a small random composition that no student has seen, bounded on [-3, 3]."""
+    def var() -> Any:
+        return {"var": rng.randrange(arity)}
+
+    def leaf() -> Any:
+        node = {"op": rng.choice(_BOUNDED), "args": [var()]}
+        if rng.random() < 0.5:
+            node = {"op": "mul", "args": [round(rng.uniform(0.5, 2.0), 3), node]}
+        return node
+
+    expr: Any = {"op": rng.choice(("add", "mul", "sub")), "args": [leaf(), leaf()]}
+    if arity == 2:
+        # Both inputs must matter, or a gradient of zeros would pass for one of them.
+        expr = {"op": "add", "args": [{"op": rng.choice(_BOUNDED), "args": [{"var": 0}]},
+                                      {"op": "mul", "args": [expr, {"op": "sin", "args": [
+                                          {"var": 1}]}]}]}
+    else:
+        expr = {"op": "add", "args": [expr, {"op": rng.choice(_BOUNDED), "args": [{"var": 0}]}]}
+    return TestFunction(name="unseen", expr=expr, arity=arity)

@@ -1,0 +1,29 @@
+# mistake: forgets the sum() and calls backward() on a vector, which autograd refuses for non-scalar outputs
+# caught-by: test_vector_pair_grads_values
+import torch
+from torch import Tensor
+
+
+def scalar_pair_grads(x1: float, x2: float) -> tuple[Tensor, Tensor]:
+    a = torch.tensor(x1, dtype=torch.float32, requires_grad=True)
+    b = torch.tensor(x2, dtype=torch.float32, requires_grad=True)
+    z = a**2 + 7 * b
+    z.backward()
+    return a.grad, b.grad
+
+
+def vector_pair_grads(x1, x2) -> tuple[Tensor, Tensor]:
+    a = torch.tensor(x1, dtype=torch.float32, requires_grad=True)
+    b = torch.tensor(x2, dtype=torch.float32, requires_grad=True)
+    z = a**2 + 7 * b  # MISTAKE: still a vector
+    z.backward()
+    return a.grad, b.grad
+
+
+def pair_grads(f, x1, x2) -> tuple[Tensor, Tensor]:
+    a = torch.tensor(x1, dtype=torch.float32, requires_grad=True)
+    b = torch.tensor(x2, dtype=torch.float32, requires_grad=True)
+    f(a, b).sum().backward()
+    grad_a = a.grad if a.grad is not None else torch.zeros_like(a)
+    grad_b = b.grad if b.grad is not None else torch.zeros_like(b)
+    return grad_a, grad_b

@@ -1,0 +1,28 @@
+# mistake: in gradient_descent, steps with the derivative of x ** 2 (2 * x) instead of the gradient of f
+# caught-by: test_gradient_descent_any_function
+import torch
+
+
+def minimize_square(x0=3.0, lr=0.1, epochs=50) -> tuple[float, list[tuple[float, float]]]:
+    x = torch.tensor([x0], dtype=torch.float32, requires_grad=True)
+    history = []
+    for _ in range(epochs):
+        y = x**2
+        history.append((x.item(), y.item()))
+        if x.grad is not None:
+            x.grad.zero_()
+        y.backward()
+        with torch.no_grad():
+            x -= lr * x.grad
+    return x.item(), history
+
+
+def gradient_descent(f, x0, lr, epochs) -> tuple[float, list[tuple[float, float]]]:
+    x = torch.tensor([x0], dtype=torch.float32, requires_grad=True)
+    history = []
+    for _ in range(epochs):
+        y = f(x).sum()
+        history.append((x.item(), y.item()))
+        with torch.no_grad():
+            x -= lr * 2 * x  # MISTAKE: only right when f is x ** 2
+    return x.item(), history

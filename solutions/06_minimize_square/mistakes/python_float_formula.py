@@ -1,0 +1,27 @@
+# mistake: runs the descent on Python floats with the hand-derived derivative 2 * x, without autograd
+# caught-by: test_uses_autograd
+import torch
+
+
+def minimize_square(x0=3.0, lr=0.1, epochs=50) -> tuple[float, list[tuple[float, float]]]:
+    x = x0
+    history = []
+    for _ in range(epochs):
+        y = x**2
+        history.append((x, y))
+        x = x - lr * 2 * x  # MISTAKE: derivative written by hand
+    return x, history
+
+
+def gradient_descent(f, x0, lr, epochs) -> tuple[float, list[tuple[float, float]]]:
+    x = torch.tensor([x0], dtype=torch.float32, requires_grad=True)
+    history = []
+    for _ in range(epochs):
+        y = f(x).sum()
+        history.append((x.item(), y.item()))
+        if x.grad is not None:
+            x.grad.zero_()
+        y.backward()
+        with torch.no_grad():
+            x -= lr * x.grad
+    return x.item(), history

@@ -1,0 +1,31 @@
+# mistake: returns the tensor x itself as x_final instead of a Python float
+# caught-by: test_returns_floats
+import torch
+
+
+def minimize_square(x0=3.0, lr=0.1, epochs=50) -> tuple[float, list[tuple[float, float]]]:
+    x = torch.tensor([x0], dtype=torch.float32, requires_grad=True)
+    history = []
+    for _ in range(epochs):
+        y = x**2
+        history.append((x.item(), y.item()))
+        if x.grad is not None:
+            x.grad.zero_()
+        y.backward()
+        with torch.no_grad():
+            x -= lr * x.grad
+    return x, history  # MISTAKE: a tensor, not x.item()
+
+
+def gradient_descent(f, x0, lr, epochs) -> tuple[float, list[tuple[float, float]]]:
+    x = torch.tensor([x0], dtype=torch.float32, requires_grad=True)
+    history = []
+    for _ in range(epochs):
+        y = f(x).sum()
+        history.append((x.item(), y.item()))
+        if x.grad is not None:
+            x.grad.zero_()
+        y.backward()
+        with torch.no_grad():
+            x -= lr * x.grad
+    return x.item(), history
