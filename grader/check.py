@@ -295,6 +295,7 @@ class CallResult:
     error: dict[str, Any] | None = None
     args: list[Any] = field(default_factory=list)
     arg_ids: list[int] = field(default_factory=list)
+    arg_grad_ids: list[int | None] = field(default_factory=list)
     backward_passes: int = 0
     tripwire_backwards: int = 0
     grad_enabled_after: bool = True
@@ -406,11 +407,17 @@ class Submission:
             self._session = None
 
     def call(self, function: str, *args: Any, then: Sequence[dict[str, Any]] = (),
-             trace: bool = False, **kwargs: Any) -> CallResult:
-        """Call ``function`` in the submission with plain-data arguments."""
+             trace: bool = False, grad_enabled: bool = True, **kwargs: Any) -> CallResult:
+        """Call ``function`` in the submission with plain-data arguments.
+
+        ``then`` lists follow-up steps run on the result (see ``backward``);
+        ``trace`` records every torch operation with the grad mode it ran in
+        (``CallResult.ops``); ``grad_enabled`` is the grad mode the call starts in.
+        """
         self._ensure()
         reply = self._talk({"op": "call", "function": function, "args": list(args),
-                            "kwargs": kwargs, "then": list(then), "trace": trace}, function)
+                            "kwargs": kwargs, "then": list(then), "trace": trace,
+                            "grad_enabled": grad_enabled}, function)
         try:
             result = CallResult(
                 function=function,
@@ -418,6 +425,8 @@ class Submission:
                 error=None if reply.get("ok") else dict(reply.get("error") or {}),
                 args=[decode(a) for a in reply.get("args", [])],
                 arg_ids=[int(i) for i in reply.get("arg_ids", [])],
+                arg_grad_ids=[None if i is None else int(i)
+                              for i in reply.get("arg_grad_ids", [])],
                 backward_passes=int(reply.get("backward_passes", 0)),
                 tripwire_backwards=int(reply.get("tripwire_backwards", 0)),
                 grad_enabled_after=reply.get("grad_enabled_after") is not False,

@@ -7,9 +7,10 @@ checks in ``checks/NN_name``. Adding one needs no change here.
 from __future__ import annotations
 
 import re
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
+
+import tomllib
 
 __all__ = ["Course", "Exercise", "CourseError"]
 

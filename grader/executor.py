@@ -23,6 +23,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -150,27 +151,31 @@ class _ReplyReader:
         self.replies.put(None)
 
 
-class ProcessSession:
-    """A submission in a child process, spoken to over its stdin and stdout."""
+class PipeSession:
+    """A submission in a child process, spoken to over pipes: requests in, replies out.
 
-    def __init__(self, process: subprocess.Popen[bytes], limits: Limits, deadline: float,
-                 kill: Any = None) -> None:
-        self.process = process
+    ``kill`` ends the child and everything it started; ``wait`` returns its
+    exit status (negative for a signal), or None when it cannot be known.
+    """
+
+    def __init__(self, stdin: Any, stdout: Any, stderr: Any, limits: Limits, deadline: float,
+                 kill: Callable[[], None], wait: Callable[[float], int | None]) -> None:
+        self.stdin = stdin
         self.deadline = deadline
-        self._kill = kill or self._kill_process
-        assert process.stdout is not None and process.stderr is not None
-        self._reader = _ReplyReader(process.stdout)
-        self._sink = _OutputSink(process.stderr, limits.output)
+        self._kill = kill
+        self._wait = wait
+        self._streams = (stdout, stderr)
+        self._reader = _ReplyReader(stdout)
+        self._sink = _OutputSink(stderr, limits.output)
         self._ended: Ending | None = None
 
     def request(self, message: dict[str, Any]) -> dict[str, Any]:
         if self._ended is not None:
             raise ChildGone(self._ended.returncode)
         try:
-            assert self.process.stdin is not None
-            self.process.stdin.write(json.dumps(message).encode("utf-8") + b"\n")
-            self.process.stdin.flush()
-        except (BrokenPipeError, OSError):
+            self.stdin.write(json.dumps(message).encode("utf-8") + b"\n")
+            self.stdin.flush()
+        except (BrokenPipeError, OSError, ValueError):
             pass  # the child is gone; the reader reports it below
         remaining = self.deadline - time.monotonic()
         try:
@@ -178,57 +183,57 @@ class ProcessSession:
         except queue.Empty:
             self._stop()
             raise Timeout() from None
-        if line is None:
-            self._stop()
-            raise ChildGone(self._ended.returncode if self._ended else None)
-        if not line.endswith(b"\n"):
-            self._stop()
-            raise ChildGone(None)
+        if line is None or not line.endswith(b"\n"):
+            raise ChildGone(self._stop().returncode)
         try:
             reply = json.loads(line)
         except ValueError:
-            self._stop()
-            raise ChildGone(None) from None
+            reply = None
         if not isinstance(reply, dict):
-            raise ChildGone(None)
+            raise ChildGone(self._stop().returncode)
         return reply
 
     def close(self) -> Ending:
         return self._stop()
 
-    def _kill_process(self) -> None:
-        try:
-            if sys.platform == "win32":
-                self.process.kill()
-            else:
-                # The whole process group: children the submission forked go too.
-                os.killpg(self.process.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError, OSError):
-            pass
-
     def _stop(self) -> Ending:
         if self._ended is not None:
             return self._ended
-        if self.process.stdin is not None:
-            try:
-                self.process.stdin.close()
-            except OSError:
-                pass
         try:
-            self.process.wait(timeout=0.5)
-        except subprocess.TimeoutExpired:
+            self.stdin.close()
+        except OSError:
             pass
+        returncode = self._wait(0.5)  # a child that ended on its own keeps its own status
         self._kill()
-        try:
-            returncode = self.process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            returncode = None
+        if returncode is None:
+            returncode = self._wait(5.0)
         output, dropped = self._sink.finish(wait=2.0)
-        for stream in (self.process.stdout, self.process.stderr):
-            if stream is not None:
-                stream.close()
+        for stream in self._streams:
+            stream.close()
         self._ended = Ending(output=output, dropped=dropped, returncode=returncode)
         return self._ended
+
+
+def _popen_session(process: subprocess.Popen[bytes], limits: Limits, deadline: float
+                   ) -> PipeSession:
+    def kill() -> None:
+        try:
+            if sys.platform == "win32":
+                process.kill()
+            else:
+                # The whole process group: children the submission forked go too.
+                os.killpg(process.pid, signal.SIGKILL)
+        except OSError:
+            pass
+
+    def wait(timeout: float) -> int | None:
+        try:
+            return process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return None
+
+    return PipeSession(process.stdin, process.stdout, process.stderr, limits, deadline,
+                       kill, wait)
 
 
 def child_environment() -> dict[str, str]:
@@ -280,7 +285,7 @@ class SandboxExecutor:
             argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             env=child_environment(), cwd=_grader_parent(), **kwargs,
         )
-        return ProcessSession(process, limits, deadline)
+        return _popen_session(process, limits, deadline)
 
 
 def _grader_parent() -> str:

@@ -9,10 +9,11 @@ never hides a hint.
 
 from __future__ import annotations
 
-import tomllib
 from functools import cache
 from pathlib import Path
 from typing import Any
+
+import tomllib
 
 __all__ = ["Locale", "LANGUAGES"]
 

@@ -54,9 +54,10 @@ def descent(plot: dict[str, Any], *, locale: Locale) -> str:
         reach = max(1.0, max(abs(x) for x in xs)) * 1.1
         grid = [-reach + 2 * reach * k / 200 for k in range(201)]
         ax.plot(grid, [x * x for x in grid], color="#777777", linewidth=1, label="y = x²")
+        # The reference on top: its thin crosses show inside the hollow circles.
         for points, style, key in (
-            (reference, _REFERENCE, "reference"),
             (student, _STUDENT, "student"),
+            (reference, _REFERENCE, "reference"),
         ):
             ax.plot(
                 [x for x, _ in points],
@@ -93,7 +94,7 @@ def fit_line(plot: dict[str, Any], *, locale: Locale) -> str:
         loss_ax, data_ax = fig.subplots(1, 2)
         finite_x = [v for v in x if math.isfinite(v)] or [0.0, 1.0]
         ends = [min(finite_x), max(finite_x)]
-        for key, style in (("reference", _REFERENCE), ("student", _STUDENT)):
+        for key, style in (("student", _STUDENT), ("reference", _REFERENCE)):
             name = locale.text(f"ui.plots.{key}")
             epochs = range(len(losses[key]))
             # Log scale: a converging loss spans many decades. Markers on 1000
@@ -171,9 +172,11 @@ def _render(draw: Any, size: tuple[float, float], label: str, data: Any) -> str:
     scope = "svg" + hashlib.sha256(json.dumps(data, default=str).encode()).hexdigest()[:10]
     rc: Any = {**_RC, "svg.hashsalt": scope}
     with matplotlib.rc_context(rc), warnings.catch_warnings():
-        # Labels in Chinese are measured with a Latin font; the browser draws
-        # them with its own fonts anyway (fonttype none), so the warning is noise.
-        warnings.filterwarnings("ignore", message="Glyph .* missing from")
+        # Student data can be degenerate (no positive loss for the log scale,
+        # all iterates equal) and Chinese labels are measured with a Latin
+        # font the browser does not use (fonttype none): matplotlib warns and
+        # draws what it can, which is what we want, so the warnings are noise.
+        warnings.simplefilter("ignore", UserWarning)
         fig = Figure(figsize=size, layout="constrained")
         draw(fig)
         buffer = io.StringIO()

@@ -62,13 +62,19 @@ def enter(config: dict[str, Any]) -> None:
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     except (ImportError, ValueError, OSError):
         pass
-    if sys.platform != "linux" or not config.get("namespaces", True):
+    if sys.platform == "linux" and config.get("namespaces", True):
+        try:
+            _enter_namespaces(config)
+            return
+        except OSError as exc:
+            state["reason"] = f"namespaces unavailable: {exc}"
+    else:
         state["reason"] = "namespaces are Linux-only" if sys.platform != "linux" else "disabled"
-        return
-    try:
-        _enter_namespaces(config)
-    except OSError as exc:
-        state["reason"] = f"namespaces unavailable: {exc}"
+    if config.get("status_fd") is not None:
+        # Started by the zygote: a monitor must still report how the runner ends.
+        pid = os.fork()
+        if pid:
+            _mirror_child(pid, config["status_fd"])
 
 
 def limit_memory(config: dict[str, Any]) -> None:
@@ -123,7 +129,7 @@ def _enter_namespaces(config: dict[str, Any]) -> None:
             f.write(f"0 {gid} 1")
     pid = os.fork()
     if pid:
-        _mirror_child(pid)
+        _mirror_child(pid, config.get("status_fd"))
     try:
         _confine_inside(libc, config, root)
     except OSError as exc:
@@ -244,8 +250,12 @@ def _die_with_parent(libc: Any) -> None:
         os._exit(137)  # the monitor is already gone
 
 
-def _mirror_child(pid: int) -> None:
-    """Wait for the confined child and exit the way it did, so the judge sees its status."""
+def _mirror_child(pid: int, status_fd: int | None) -> None:
+    """Wait for the confined child and exit the way it did, so the judge sees its status.
+
+    With ``status_fd`` (started by the zygote, so not the judge's own child)
+    the status is also written there as a number: negative for a signal.
+    """
     # The monitor never runs student code; it only waits.
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, lambda *_: os.kill(pid, signal.SIGKILL))
@@ -255,6 +265,12 @@ def _mirror_child(pid: int) -> None:
             break
         except InterruptedError:
             continue
+    if status_fd is not None:
+        code = -os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status)
+        try:
+            os.write(status_fd, f"{code}\n".encode())
+        except OSError:
+            pass
     if os.WIFSIGNALED(status):
         sig = os.WTERMSIG(status)
         signal.signal(sig, signal.SIG_DFL)

@@ -131,9 +131,15 @@ class Runtime:
         args = [self.decode(a) for a in request.get("args", [])]
         kwargs = {k: self.decode(v) for k, v in request.get("kwargs", {}).items()}
         arg_ids = [id(a) for a in args]
+        # ids of the .grad of tensor arguments, to tell an in-place update from a new tensor.
+        grad_ids = [id(a.grad) if isinstance(a, torch.Tensor) and a.grad is not None else None
+                    for a in args]
         self.evidence.reset()
         trace = OpTrace(torch) if request.get("trace") else None
         grad_mode_before = torch.is_grad_enabled()
+        torch.set_grad_enabled(True)
+        if "grad_enabled" in request:
+            torch.set_grad_enabled(bool(request["grad_enabled"]))
         reply: dict[str, Any] = {"ok": True}
         try:
             with self.evidence.hooks():
@@ -159,6 +165,7 @@ class Runtime:
             reply["then"] = [self.follow_up(step, value) for step in request.get("then", [])]
         reply["args"] = [self.encode(a) for a in args]
         reply["arg_ids"] = arg_ids
+        reply["arg_grad_ids"] = grad_ids
         return reply
 
     def follow_up(self, step: dict[str, Any], value: Any) -> dict[str, Any]:

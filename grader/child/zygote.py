@@ -1,0 +1,71 @@
+"""A warm parent for submissions: import torch once, fork a fresh child per submission.
+
+The zygote never runs student code and never loads checks or solutions: it
+imports torch and the runner, then waits on its control socket. For each
+request it forks a monitor (new session) that confines and starts the runner
+and reports the runner's exit status on a status pipe. Linux and macOS only
+(it needs fork and SCM_RIGHTS); other platforms start a fresh child instead.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import sys
+
+
+def main(argv: list[str]) -> None:
+    """Serve fork requests on the control socket whose fd is ``argv[1]``."""
+    control = socket.socket(fileno=int(argv[1]))
+    import torch  # noqa: F401  -- the whole point: children inherit it already imported
+
+    from grader.child import runner
+
+    runner.Runtime()  # warm the runtime's own imports too
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # monitors are reaped by the kernel
+    while True:
+        try:
+            message, fds, _, _ = socket.recv_fds(control, 1 << 20, 4)
+        except OSError:
+            return
+        if not message:
+            return  # the judge is gone: so are we
+        config = json.loads(message)
+        pid = os.fork()
+        if pid == 0:
+            control.close()
+            _become_child(config, fds)
+        for fd in fds:
+            os.close(fd)
+        control.sendall(json.dumps({"pid": pid}).encode() + b"\n")
+
+
+def _become_child(config: dict, fds: list[int]) -> None:
+    from grader.child import confine, runner
+
+    try:
+        os.setsid()
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        stdin, stdout, stderr, status = fds
+        for fd, target in ((stdin, 0), (stdout, 1), (stderr, 2)):
+            os.dup2(fd, target)
+            os.close(fd)
+        config["status_fd"] = status
+        proto_in, proto_out = runner.take_protocol_fds()
+        confine.enter(config)
+        os.close(status)  # only the monitor reports the status
+        runtime = runner.Runtime()
+        confine.limit_memory(config)
+        runner.serve(proto_in, proto_out, runtime)
+    except BaseException as exc:  # never fall back into the zygote's loop
+        try:
+            os.write(2, f"grader: child setup failed: {exc!r}\n".encode())
+        finally:
+            os._exit(70)
+    os._exit(0)
+
+
+if __name__ == "__main__":
+    main(sys.argv)
