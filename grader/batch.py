@@ -73,11 +73,14 @@ def _opened(submissions: Path) -> Iterator[Path]:
                     target = (root / info.filename).resolve()
                     # Zip slip: an entry like ../../etc/cron.d/x must not land outside.
                     if not target.is_relative_to(root):
-                        raise BatchError(f"{submissions}: entry {info.filename!r} would be "
-                                         "written outside the extraction folder; refusing")
+                        raise BatchError(
+                            f"{submissions}: entry {info.filename!r} would be "
+                            "written outside the extraction folder; refusing"
+                        )
                     if (info.external_attr >> 16) & 0o170000 == 0o120000:
-                        raise BatchError(f"{submissions}: entry {info.filename!r} is a "
-                                         "symbolic link; refusing")
+                        raise BatchError(
+                            f"{submissions}: entry {info.filename!r} is a symbolic link; refusing"
+                        )
                     total += info.file_size
                     if total > MAX_UNZIPPED:
                         raise BatchError(f"{submissions}: unpacks to more than 2 GiB; refusing")
@@ -98,8 +101,9 @@ def _looks_like_student(folder: Path) -> bool:
 
 def students_in(root: Path) -> list[Path]:
     """Return the student folders under ``root``, sorted by name."""
-    return sorted(p for p in root.iterdir()
-                  if p.is_dir() and not p.name.startswith((".", "__MACOSX")))
+    return sorted(
+        p for p in root.iterdir() if p.is_dir() and not p.name.startswith((".", "__MACOSX"))
+    )
 
 
 # -- the state of OUT ---------------------------------------------------------
@@ -139,10 +143,15 @@ def _init_worker(course_root: str, settings: Settings, hide: list[str]) -> None:
     from grader.zygote import ZygoteExecutor
 
     course = Course.load(Path(course_root))
-    executor: Executor = (ZygoteExecutor(hide=hide) if ZygoteExecutor.available()
-                          else SandboxExecutor(hide=hide))
-    _worker.update(course=course, settings=settings, executor=executor,
-                   locale=Locale(course.templates, settings.lang))
+    executor: Executor = (
+        ZygoteExecutor(hide=hide) if ZygoteExecutor.available() else SandboxExecutor(hide=hide)
+    )
+    _worker.update(
+        course=course,
+        settings=settings,
+        executor=executor,
+        locale=Locale(course.templates, settings.lang),
+    )
 
 
 def _grade_job(job: _Job) -> tuple[str, dict[str, dict[str, Any]]]:
@@ -151,22 +160,40 @@ def _grade_job(job: _Job) -> tuple[str, dict[str, dict[str, Any]]]:
     for name in job.exercises:
         exercise = course.exercise(name)
         path = find_for_student(Path(job.folder), exercise.name)
-        result = grade_exercise(course, exercise, path, _worker["executor"], _worker["settings"],
-                                _worker["locale"], shown_as=path.name if path else "")
+        result = grade_exercise(
+            course,
+            exercise,
+            path,
+            _worker["executor"],
+            _worker["settings"],
+            _worker["locale"],
+            shown_as=path.name if path else "",
+        )
         done[name] = result
     return job.student, done
 
 
-def _grade_inline(course: Course, settings: Settings, hide: list[str], job: _Job
-                  ) -> tuple[str, dict[str, dict[str, Any]]]:
+def _grade_inline(
+    course: Course, settings: Settings, hide: list[str], job: _Job
+) -> tuple[str, dict[str, dict[str, Any]]]:
     if not _worker:
         _init_worker(str(course.root), settings, hide)
     return _grade_job(job)
 
 
 # -- the batch ----------------------------------------------------------------
-def run(course: Course, submissions: Path, out: Path, *, exercises: list[Exercise], jobs: int,
-        force: bool, seed: int | None, lang: str, limits: Limits) -> str:
+def run(
+    course: Course,
+    submissions: Path,
+    out: Path,
+    *,
+    exercises: list[Exercise],
+    jobs: int,
+    force: bool,
+    seed: int | None,
+    lang: str,
+    limits: Limits,
+) -> str:
     """Grade every student in ``submissions`` into ``out``; return a one-line summary."""
     out = out.resolve()
     previous = _previous_seed(out)
@@ -198,10 +225,12 @@ def run(course: Course, submissions: Path, out: Path, *, exercises: list[Exercis
             if todo:
                 pending.append(_Job(folder.name, str(folder), tuple(todo)))
         graded = _grade_all(course, settings, hide, pending, jobs, out, states, students)
-    results = _assemble(course, out, exercises, states, seed, lang)
+    _assemble(course, out, exercises, states, seed, lang)
     elapsed = time.monotonic() - started
-    return (f"graded {graded} student(s), kept {len(students) - graded} unchanged, "
-            f"in {elapsed:.1f}s (seed {seed}); results in {out}")
+    return (
+        f"graded {graded} student(s), kept {len(students) - graded} unchanged, "
+        f"in {elapsed:.1f}s (seed {seed}); results in {out}"
+    )
 
 
 def _fresh_seed() -> int:
@@ -218,9 +247,16 @@ def _previous_seed(out: Path) -> int | None:
         return None
 
 
-def _grade_all(course: Course, settings: Settings, hide: list[str], pending: list[_Job],
-               jobs: int, out: Path, states: dict[str, dict[str, Any]],
-               students: list[Path]) -> int:
+def _grade_all(
+    course: Course,
+    settings: Settings,
+    hide: list[str],
+    pending: list[_Job],
+    jobs: int,
+    out: Path,
+    states: dict[str, dict[str, Any]],
+    students: list[Path],
+) -> int:
     folders = {p.name: p for p in students}
 
     def record(student: str, done: dict[str, dict[str, Any]]) -> None:
@@ -241,10 +277,15 @@ def _grade_all(course: Course, settings: Settings, hide: list[str], pending: lis
             progress.step(student, done)
         return len(pending)
     context = multiprocessing.get_context("spawn")  # workers never inherit a torch or a thread
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=_init_worker,
-                             initargs=(str(course.root), settings, hide)) as pool:
+    with ProcessPoolExecutor(
+        max_workers=jobs,
+        mp_context=context,
+        initializer=_init_worker,
+        initargs=(str(course.root), settings, hide),
+    ) as pool:
         waiting: set[Future[tuple[str, dict[str, dict[str, Any]]]]] = {
-            pool.submit(_grade_job, job) for job in pending}
+            pool.submit(_grade_job, job) for job in pending
+        }
         try:
             while waiting:
                 finished, waiting = wait(waiting, return_when=FIRST_COMPLETED)
@@ -268,8 +309,9 @@ class _Progress:
         self.tty = sys.stderr.isatty()
         self._bar = None
         if self.tty and total:
-            self._bar = click.progressbar(length=total, label="grading", show_eta=True,
-                                          file=sys.stderr)
+            self._bar = click.progressbar(
+                length=total, label="grading", show_eta=True, file=sys.stderr
+            )
             self._bar.__enter__()
 
     def step(self, student: str, done: dict[str, dict[str, Any]]) -> None:
@@ -283,12 +325,20 @@ class _Progress:
 
         score = sum(r["score"] for r in done.values())
         maximum = sum(r["max_score"] for r in done.values())
-        click.echo(f"[{self.count}/{self.total}] {clean_for_terminal(student)}: "
-                   f"{score:g}/{maximum:g}", err=True)
+        click.echo(
+            f"[{self.count}/{self.total}] {clean_for_terminal(student)}: {score:g}/{maximum:g}",
+            err=True,
+        )
 
 
-def _assemble(course: Course, out: Path, exercises: list[Exercise],
-              states: dict[str, dict[str, Any]], seed: int, lang: str) -> dict[str, Any]:
+def _assemble(
+    course: Course,
+    out: Path,
+    exercises: list[Exercise],
+    states: dict[str, dict[str, Any]],
+    seed: int,
+    lang: str,
+) -> dict[str, Any]:
     from grader import export
     from grader.report import render_class_overview, render_student_report
 
@@ -303,14 +353,19 @@ def _assemble(course: Course, out: Path, exercises: list[Exercise],
         students.append(student_result(student, records))
     results = results_document(students, seed=seed, lang=lang)
     for record in students:
-        page = render_student_report(record, seed=seed, lang=lang, templates=course.templates,
-                                     title=course.title)
+        page = render_student_report(
+            record, seed=seed, lang=lang, templates=course.templates, title=course.title
+        )
         write_atomic(out / _safe_folder(record["student"]) / "report.html", page)
     write_atomic(out / "results.json", json.dumps(results, indent=2, ensure_ascii=False))
     write_atomic(out / "grades.csv", export.grades_csv(results))
     overview = render_class_overview(
-        results, lang=lang, templates=course.templates, title=course.title,
-        report_href=lambda s: f"{quote(_safe_folder(s))}/report.html")
+        results,
+        lang=lang,
+        templates=course.templates,
+        title=course.title,
+        report_href=lambda s: f"{quote(_safe_folder(s))}/report.html",
+    )
     write_atomic(out / "index.html", overview)
     return results
 

@@ -126,7 +126,7 @@ def decode(data: Any, depth: int = 0) -> Any:
         return [decode(v, depth + 1) for v in data]
     if not isinstance(data, dict) or len(data) != 1:
         raise _Malformed("unexpected object")
-    (key, body), = data.items()
+    ((key, body),) = data.items()
     if key == "$tuple" and isinstance(body, list):
         return tuple(decode(v, depth + 1) for v in body)
     if key == "$dict" and isinstance(body, list):
@@ -188,16 +188,25 @@ def flat_numbers(value: Any) -> list[float] | None:
     return None
 
 
-def expect_close(actual: Any, expected: Sequence[float] | float, hint: str,
-                 rtol: float = 2e-4, atol: float = 1e-5, **params: Any) -> None:
+def expect_close(
+    actual: Any,
+    expected: Sequence[float] | float,
+    hint: str,
+    rtol: float = 2e-4,
+    atol: float = 1e-5,
+    **params: Any,
+) -> None:
     """Fail with ``hint`` unless ``actual`` holds the numbers ``expected``.
 
     The hint receives ``got`` and ``want`` (first few numbers) besides ``params``.
     """
     want = [float(expected)] if isinstance(expected, (int, float)) else [float(e) for e in expected]
     got = flat_numbers(actual)
-    ok = got is not None and len(got) == len(want) and all(
-        close(g, w, rtol, atol) for g, w in zip(got, want, strict=True))
+    ok = (
+        got is not None
+        and len(got) == len(want)
+        and all(close(g, w, rtol, atol) for g, w in zip(got, want, strict=True))
+    )
     if not ok:
         fail(hint, got=_preview(got), want=_preview(want), **params)
 
@@ -224,15 +233,27 @@ def describe_value(value: Any) -> str:
 
 
 # -- arguments sent to the child -------------------------------------------
-def tensor(data: Any, requires_grad: bool = False, dtype: str = "float32",
-           grad: Any = None, ops: Sequence[str] = ()) -> dict[str, Any]:
+def tensor(
+    data: Any,
+    requires_grad: bool = False,
+    dtype: str = "float32",
+    grad: Any = None,
+    ops: Sequence[str] = (),
+) -> dict[str, Any]:
     """Ask the child to build a tensor argument.
 
     ``ops`` derive it further, in order, from: square, sum, mean, detach, double
     (e.g. ``ops=["square"]`` gives a non-leaf ``x ** 2``).
     """
-    return {"$tensor": {"data": data, "dtype": dtype, "requires_grad": requires_grad,
-                        "grad": grad, "ops": list(ops)}}
+    return {
+        "$tensor": {
+            "data": data,
+            "dtype": dtype,
+            "requires_grad": requires_grad,
+            "grad": grad,
+            "ops": list(ops),
+        }
+    }
 
 
 def grad_mode_probe() -> dict[str, Any]:
@@ -252,11 +273,12 @@ def backward(*path: int) -> dict[str, Any]:
 
 # -- errors raised by student code, in autograd terms ------------------------
 _TORCH_ERRORS: list[tuple[str, str]] = [
-    (r"only tensors of floating point (and complex )?dtype can require gradients",
-     "int_requires_grad"),
+    (
+        r"only tensors of floating point (and complex )?dtype can require gradients",
+        "int_requires_grad",
+    ),
     (r"grad can be implicitly created only for (real )?scalar outputs", "backward_non_scalar"),
-    (r"a leaf variable that requires grad is being used in an in-place operation",
-     "inplace_leaf"),
+    (r"a leaf variable that requires grad is being used in an in-place operation", "inplace_leaf"),
     (r"trying to backward through the graph a second time", "backward_twice"),
     (r"does not require grad and does not have a grad_fn", "no_grad_fn"),
     (r"'nonetype' object has no attribute 'zero_'", "grad_none_zero"),
@@ -269,8 +291,12 @@ def error_hint(error: dict[str, Any], function: str) -> CheckFailed:
     """Translate an error the student's code raised into a hint."""
     kind = error.get("kind")
     message = str(error.get("message", ""))
-    where = {"function": function, "line": error.get("line") or "?", "type": error.get("type", ""),
-             "message": message[:300]}
+    where = {
+        "function": function,
+        "line": error.get("line") or "?",
+        "type": error.get("type", ""),
+        "message": message[:300],
+    }
     if kind == "missing_function":
         return CheckFailed("missing_function", **where)
     if kind == "memory":
@@ -309,7 +335,7 @@ class CallResult:
         return self.value
 
     def tensor(self, value: Any = None, what: str = "the result") -> TensorValue:
-        """Return ``value`` (default: the returned value) as a tensor, or fail saying what it was."""
+        """Return ``value`` (default: the returned value) as a tensor, or fail naming it."""
         value = self.returned() if value is None else value
         if not isinstance(value, TensorValue):
             fail("not_a_tensor", function=self.function, what=what, got=describe_value(value))
@@ -326,7 +352,8 @@ class CallResult:
         """Fail with the translated error if follow-up step ``index`` raised."""
         step = self.then[index] if index < len(self.then) else {"ok": False, "error": {}}
         if not step.get("ok"):
-            raise error_hint(step.get("error") or {}, self.function)
+            error = step.get("error")
+            raise error_hint(error if isinstance(error, dict) else {}, self.function)
 
 
 class SubmissionBroken(Exception):
@@ -347,8 +374,9 @@ class Submission:
 
     MAX_RESTARTS = 3
 
-    def __init__(self, start: Callable[[], Any], chunks: list[dict[str, str]],
-                 functions: Sequence[str] = ()) -> None:
+    def __init__(
+        self, start: Callable[[], Any], chunks: list[dict[str, str]], functions: Sequence[str] = ()
+    ) -> None:
         self._start = start
         self._chunks = chunks
         self.functions = list(functions)
@@ -387,7 +415,7 @@ class Submission:
 
     def _talk(self, message: dict[str, Any], function: str) -> dict[str, Any]:
         try:
-            return self._session.request(message)  # type: ignore[no-any-return]
+            return self._session.request(message)
         except Timeout:
             self._break(CheckFailed("timeout", function=function), "timeout")
         except ChildGone as gone:
@@ -406,8 +434,15 @@ class Submission:
             self.endings.append(self._session.close())
             self._session = None
 
-    def call(self, function: str, *args: Any, then: Sequence[dict[str, Any]] = (),
-             trace: bool = False, grad_enabled: bool = True, **kwargs: Any) -> CallResult:
+    def call(
+        self,
+        function: str,
+        *args: Any,
+        then: Sequence[dict[str, Any]] = (),
+        trace: bool = False,
+        grad_enabled: bool = True,
+        **kwargs: Any,
+    ) -> CallResult:
         """Call ``function`` in the submission with plain-data arguments.
 
         ``then`` lists follow-up steps run on the result (see ``backward``);
@@ -415,9 +450,18 @@ class Submission:
         (``CallResult.ops``); ``grad_enabled`` is the grad mode the call starts in.
         """
         self._ensure()
-        reply = self._talk({"op": "call", "function": function, "args": list(args),
-                            "kwargs": kwargs, "then": list(then), "trace": trace,
-                            "grad_enabled": grad_enabled}, function)
+        reply = self._talk(
+            {
+                "op": "call",
+                "function": function,
+                "args": list(args),
+                "kwargs": kwargs,
+                "then": list(then),
+                "trace": trace,
+                "grad_enabled": grad_enabled,
+            },
+            function,
+        )
         try:
             result = CallResult(
                 function=function,
@@ -425,8 +469,7 @@ class Submission:
                 error=None if reply.get("ok") else dict(reply.get("error") or {}),
                 args=[decode(a) for a in reply.get("args", [])],
                 arg_ids=[int(i) for i in reply.get("arg_ids", [])],
-                arg_grad_ids=[None if i is None else int(i)
-                              for i in reply.get("arg_grad_ids", [])],
+                arg_grad_ids=[None if i is None else int(i) for i in reply.get("arg_grad_ids", [])],
                 backward_passes=int(reply.get("backward_passes", 0)),
                 tripwire_backwards=int(reply.get("tripwire_backwards", 0)),
                 grad_enabled_after=reply.get("grad_enabled_after") is not False,
@@ -446,8 +489,12 @@ class Submission:
 
 def _load_failure(error: dict[str, Any]) -> CheckFailed:
     kind = error.get("kind")
-    params = {"line": error.get("line") or "?", "type": error.get("type", ""),
-              "message": str(error.get("message", ""))[:300], "text": error.get("text", "")}
+    params = {
+        "line": error.get("line") or "?",
+        "type": error.get("type", ""),
+        "message": str(error.get("message", ""))[:300],
+        "text": error.get("text", ""),
+    }
     if kind == "syntax":
         return CheckFailed("syntax_error", **params)
     if kind == "memory":

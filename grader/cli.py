@@ -25,8 +25,9 @@ class _GradeGroup(click.Group):
     """``grade 03`` means ``grade exercise 03``: a bare target goes to the default command."""
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        if not args or (args[0] not in self.commands and args[0] not in ("--help", "-h",
-                                                                           "--version")):
+        if not args or (
+            args[0] not in self.commands and args[0] not in ("--help", "-h", "--version")
+        ):
             args = ["exercise", *args]
         return super().parse_args(ctx, args)
 
@@ -53,12 +54,22 @@ def _limits(timeout: float, memory: int, output: int) -> Limits:
 
 
 _common_limits = [
-    click.option("--timeout", default=60.0, show_default=True,
-                 help="Wall-clock seconds per exercise (loading and every call)."),
-    click.option("--memory", default=2048, show_default=True,
-                 help="Memory limit per exercise, in MiB."),
-    click.option("--output-limit", "output", default=1024, show_default=True,
-                 help="KiB of printed output kept per exercise; the rest is dropped."),
+    click.option(
+        "--timeout",
+        default=60.0,
+        show_default=True,
+        help="Wall-clock seconds per exercise (loading and every call).",
+    ),
+    click.option(
+        "--memory", default=2048, show_default=True, help="Memory limit per exercise, in MiB."
+    ),
+    click.option(
+        "--output-limit",
+        "output",
+        default=1024,
+        show_default=True,
+        help="KiB of printed output kept per exercise; the rest is dropped.",
+    ),
 ]
 
 
@@ -86,28 +97,65 @@ def cli() -> None:
 @click.argument("target", required=False)
 @click.option("--exercise", "exercise_ref", help="The exercise a file given as TARGET is for.")
 @click.option("--seed", type=int, help="Seed of the random inputs (printed on every run).")
-@click.option("--json", "json_path", type=click.Path(dir_okay=False),
-              help="Write results.json here.")
-@click.option("--html", "html_path", type=click.Path(dir_okay=False),
-              help="Write the HTML report here (default: reports/ in the course).")
-@click.option("--junit", "junit_path", type=click.Path(dir_okay=False),
-              help="Write JUnit XML here (a test case per check).")
-@click.option("--gradescope", "gradescope_path", type=click.Path(dir_okay=False),
-              help="Write Gradescope's results.json here.")
-@click.option("--github-summary", is_flag=True,
-              help="Append a Markdown score table to $GITHUB_STEP_SUMMARY.")
-@click.option("--min-score", type=float,
-              help="Exit 0 when the score reaches this many points, instead of full marks.")
-@click.option("--lang", type=click.Choice(["en", "zh"]), default="en", show_default=True,
-              help="Language of the report and hints.")
-@click.option("--course", "course_dir", type=click.Path(file_okay=False),
-              help="The course folder (default: found from the current folder).")
+@click.option(
+    "--json", "json_path", type=click.Path(dir_okay=False), help="Write results.json here."
+)
+@click.option(
+    "--html",
+    "html_path",
+    type=click.Path(dir_okay=False),
+    help="Write the HTML report here (default: reports/ in the course).",
+)
+@click.option(
+    "--junit",
+    "junit_path",
+    type=click.Path(dir_okay=False),
+    help="Write JUnit XML here (a test case per check).",
+)
+@click.option(
+    "--gradescope",
+    "gradescope_path",
+    type=click.Path(dir_okay=False),
+    help="Write Gradescope's results.json here.",
+)
+@click.option(
+    "--github-summary", is_flag=True, help="Append a Markdown score table to $GITHUB_STEP_SUMMARY."
+)
+@click.option(
+    "--min-score",
+    type=float,
+    help="Exit 0 when the score reaches this many points, instead of full marks.",
+)
+@click.option(
+    "--lang",
+    type=click.Choice(["en", "zh"]),
+    default="en",
+    show_default=True,
+    help="Language of the report and hints.",
+)
+@click.option(
+    "--course",
+    "course_dir",
+    type=click.Path(file_okay=False),
+    help="The course folder (default: found from the current folder).",
+)
 @_with_limits
-def exercise_command(target: str | None, exercise_ref: str | None, seed: int | None,
-                     json_path: str | None, html_path: str | None, junit_path: str | None,
-                     gradescope_path: str | None, github_summary: bool, min_score: float | None,
-                     lang: str, course_dir: str | None, timeout: float, memory: int,
-                     output: int) -> None:
+def exercise_command(
+    target: str | None,
+    exercise_ref: str | None,
+    seed: int | None,
+    json_path: str | None,
+    html_path: str | None,
+    junit_path: str | None,
+    gradescope_path: str | None,
+    github_summary: bool,
+    min_score: float | None,
+    lang: str,
+    course_dir: str | None,
+    timeout: float,
+    memory: int,
+    output: int,
+) -> None:
     """Grade one exercise (TARGET: 03, exercises/03, a file), or all when TARGET is omitted."""
     from grader import student
 
@@ -117,23 +165,33 @@ def exercise_command(target: str | None, exercise_ref: str | None, seed: int | N
     except CourseError as exc:
         _fail(str(exc))
         return
-    settings = student.Settings(seed=_seed(seed), limits=_limits(timeout, memory, output),
-                                lang=lang)
+    settings = student.Settings(
+        seed=_seed(seed), limits=_limits(timeout, memory, output), lang=lang
+    )
     try:
         outcome = student.grade_student(course, work, settings)
     except JudgeError as exc:
         _fail(str(exc))
         return
-    student.publish(course, outcome, settings, json_path=json_path, html_path=html_path,
-                    junit_path=junit_path, gradescope_path=gradescope_path,
-                    github_summary=github_summary, single=target is not None)
+    student.publish(
+        course,
+        outcome,
+        settings,
+        json_path=json_path,
+        html_path=html_path,
+        junit_path=junit_path,
+        gradescope_path=gradescope_path,
+        github_summary=github_summary,
+        single=target is not None,
+    )
     record = outcome["students"][0]
     threshold = record["max_score"] if min_score is None else min_score
     sys.exit(0 if record["score"] >= threshold and record["max_score"] > 0 else 1)
 
 
-def _resolve(course: Course, target: str | None, exercise_ref: str | None
-             ) -> list[tuple[Exercise, Path | None]]:
+def _resolve(
+    course: Course, target: str | None, exercise_ref: str | None
+) -> list[tuple[Exercise, Path | None]]:
     """Pair each exercise to grade with the file that holds the student's work."""
     from grader.submission import find_in_folder
 
@@ -157,8 +215,12 @@ def _resolve(course: Course, target: str | None, exercise_ref: str | None
 
 @cli.command("batch")
 @click.argument("submissions", type=click.Path(exists=True))
-@click.option("--out", required=True, type=click.Path(file_okay=False),
-              help="Folder for results.json, grades.csv, index.html and the reports.")
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(file_okay=False),
+    help="Folder for results.json, grades.csv, index.html and the reports.",
+)
 @click.option("--jobs", type=int, default=None, help="Worker processes (default: the cores).")
 @click.option("--exercises", "exercise_refs", help="Only these exercises, e.g. 03,07.")
 @click.option("--force", is_flag=True, help="Grade everything again, changed or not.")
@@ -166,18 +228,36 @@ def _resolve(course: Course, target: str | None, exercise_ref: str | None
 @click.option("--lang", type=click.Choice(["en", "zh"]), default="en", show_default=True)
 @click.option("--course", "course_dir", type=click.Path(file_okay=False))
 @_with_limits
-def batch_command(submissions: str, out: str, jobs: int | None, exercise_refs: str | None,
-                  force: bool, seed: int | None, lang: str, course_dir: str | None,
-                  timeout: float, memory: int, output: int) -> None:
+def batch_command(
+    submissions: str,
+    out: str,
+    jobs: int | None,
+    exercise_refs: str | None,
+    force: bool,
+    seed: int | None,
+    lang: str,
+    course_dir: str | None,
+    timeout: float,
+    memory: int,
+    output: int,
+) -> None:
     """Grade a whole class: SUBMISSIONS holds one folder per student (or is a .zip of that)."""
     from grader import batch
 
     course = _course(course_dir)
     try:
         exercises = course.select(exercise_refs)
-        summary = batch.run(course, Path(submissions), Path(out), exercises=exercises,
-                            jobs=jobs or os.cpu_count() or 1, force=force, seed=seed, lang=lang,
-                            limits=_limits(timeout, memory, output))
+        summary = batch.run(
+            course,
+            Path(submissions),
+            Path(out),
+            exercises=exercises,
+            jobs=jobs or os.cpu_count() or 1,
+            force=force,
+            seed=seed,
+            lang=lang,
+            limits=_limits(timeout, memory, output),
+        )
     except (CourseError, batch.BatchError) as exc:
         _fail(str(exc))
         return

@@ -66,9 +66,13 @@ def _points_of(node: object) -> float:
 
     assert isinstance(node, ast.FunctionDef)
     for deco in node.decorator_list:
-        if (isinstance(deco, ast.Call) and getattr(deco.func, "id", getattr(deco.func, "attr", ""))
-                == "points" and deco.args and isinstance(deco.args[0], ast.Constant)):
-            return float(deco.args[0].value)
+        if (
+            isinstance(deco, ast.Call)
+            and getattr(deco.func, "id", getattr(deco.func, "attr", "")) == "points"
+            and deco.args
+            and isinstance(deco.args[0], ast.Constant)
+        ):
+            return float(deco.args[0].value)  # type: ignore[arg-type]
     return 1.0
 
 
@@ -110,17 +114,23 @@ class Course:
         exercises = []
         folder = root / "exercises"
         for path in sorted(folder.iterdir() if folder.is_dir() else []):
-            if path.is_dir() and _EXERCISE.match(path.name) and (root / "checks" / path.name).is_dir():
-                exercises.append(Exercise(
-                    name=path.name,
-                    folder=path,
-                    checks=root / "checks" / path.name,
-                    solution=root / "solutions" / path.name / "solution.py",
-                ))
+            if (
+                path.is_dir()
+                and _EXERCISE.match(path.name)
+                and (root / "checks" / path.name).is_dir()
+            ):
+                exercises.append(
+                    Exercise(
+                        name=path.name,
+                        folder=path,
+                        checks=root / "checks" / path.name,
+                        solution=root / "solutions" / path.name / "solution.py",
+                    )
+                )
         return cls(root=root, title=str(meta.get("title", root.name)), exercises=tuple(exercises))
 
     def exercise(self, ref: str) -> Exercise:
-        """Resolve ``03``, ``3``, ``03_multi``, ``exercises/03`` or a folder path to one exercise."""
+        """Resolve ``03``, ``3``, ``03_multi``, ``exercises/03`` or a folder to one exercise."""
         text = ref.strip().rstrip("/\\").replace("\\", "/")
         key = text.rsplit("/", 1)[-1]
         if key.isdigit():
@@ -132,7 +142,9 @@ class Course:
         names = ", ".join(e.name for e in self.exercises) or "none"
         if not matches:
             raise CourseError(f"unknown exercise {ref!r} (exercises: {names})")
-        raise CourseError(f"{ref!r} matches several exercises: {', '.join(e.name for e in matches)}")
+        raise CourseError(
+            f"{ref!r} matches several exercises: {', '.join(e.name for e in matches)}"
+        )
 
     def select(self, refs: str | None) -> list[Exercise]:
         """Resolve a comma-separated list such as ``03,07``; all exercises when empty."""

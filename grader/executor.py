@@ -77,9 +77,13 @@ def describe_exit(returncode: int | None) -> str:
         return "the submission's process ended unexpectedly"
     if returncode < 0:
         sig = -returncode
-        names = {signal.SIGSEGV: "a segmentation fault (SIGSEGV)", signal.SIGKILL: "SIGKILL",
-                 signal.SIGABRT: "an abort (SIGABRT)", signal.SIGBUS: "a bus error (SIGBUS)",
-                 signal.SIGFPE: "a floating-point exception (SIGFPE)"}
+        names = {
+            signal.SIGSEGV: "a segmentation fault (SIGSEGV)",
+            signal.SIGKILL: "SIGKILL",
+            signal.SIGABRT: "an abort (SIGABRT)",
+            signal.SIGBUS: "a bus error (SIGBUS)",
+            signal.SIGFPE: "a floating-point exception (SIGFPE)",
+        }
         try:
             name = names.get(signal.Signals(sig), signal.Signals(sig).name)
         except ValueError:
@@ -158,8 +162,16 @@ class PipeSession:
     exit status (negative for a signal), or None when it cannot be known.
     """
 
-    def __init__(self, stdin: Any, stdout: Any, stderr: Any, limits: Limits, deadline: float,
-                 kill: Callable[[], None], wait: Callable[[float], int | None]) -> None:
+    def __init__(
+        self,
+        stdin: Any,
+        stdout: Any,
+        stderr: Any,
+        limits: Limits,
+        deadline: float,
+        kill: Callable[[], None],
+        wait: Callable[[float], int | None],
+    ) -> None:
         self.stdin = stdin
         self.deadline = deadline
         self._kill = kill
@@ -214,8 +226,9 @@ class PipeSession:
         return self._ended
 
 
-def _popen_session(process: subprocess.Popen[bytes], limits: Limits, deadline: float
-                   ) -> PipeSession:
+def _popen_session(
+    process: subprocess.Popen[bytes], limits: Limits, deadline: float
+) -> PipeSession:
     def kill() -> None:
         try:
             if sys.platform == "win32":
@@ -232,8 +245,7 @@ def _popen_session(process: subprocess.Popen[bytes], limits: Limits, deadline: f
         except subprocess.TimeoutExpired:
             return None
 
-    return PipeSession(process.stdin, process.stdout, process.stderr, limits, deadline,
-                       kill, wait)
+    return PipeSession(process.stdin, process.stdout, process.stderr, limits, deadline, kill, wait)
 
 
 def child_environment() -> dict[str, str]:
@@ -241,8 +253,13 @@ def child_environment() -> dict[str, str]:
     keep = ("PATH", "LANG", "LC_ALL", "SYSTEMROOT", "TEMP", "TMP", "HOME", "USERPROFILE")
     env = {k: v for k, v in os.environ.items() if k in keep}
     # One thread per child: a batch runs one child per core already.
-    env.update(OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", MPLBACKEND="Agg",
-               PYTHONDONTWRITEBYTECODE="1", PYTHONIOENCODING="utf-8")
+    env.update(
+        OMP_NUM_THREADS="1",
+        MKL_NUM_THREADS="1",
+        MPLBACKEND="Agg",
+        PYTHONDONTWRITEBYTECODE="1",
+        PYTHONIOENCODING="utf-8",
+    )
     return env
 
 
@@ -267,14 +284,21 @@ class SandboxExecutor:
 
     def config(self, limits: Limits) -> dict[str, Any]:
         uid = sandbox_uid()
-        return {"hide": self.hide, "uid": uid, "gid": uid, "memory": limits.memory,
-                "namespaces": self.namespaces}
+        return {
+            "hide": self.hide,
+            "uid": uid,
+            "gid": uid,
+            "memory": limits.memory,
+            "namespaces": self.namespaces,
+        }
 
-    def start(self, limits: Limits, deadline: float) -> ProcessSession:
+    def start(self, limits: Limits, deadline: float) -> PipeSession:
         # -I: the student's PYTHON* variables and folders are not consulted; the
         # grader's own folder is put on sys.path explicitly instead.
-        bootstrap = (f"import sys; sys.path.insert(0, {_grader_parent()!r}); "
-                     "from grader.child.runner import main; main(sys.argv)")
+        bootstrap = (
+            f"import sys; sys.path.insert(0, {_grader_parent()!r}); "
+            "from grader.child.runner import main; main(sys.argv)"
+        )
         argv = [sys.executable, "-I", "-c", bootstrap, json.dumps(self.config(limits))]
         kwargs: dict[str, Any] = {}
         if sys.platform == "win32":
@@ -282,8 +306,13 @@ class SandboxExecutor:
         else:
             kwargs["start_new_session"] = True
         process = subprocess.Popen(
-            argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            env=child_environment(), cwd=_grader_parent(), **kwargs,
+            argv,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=child_environment(),
+            cwd=_grader_parent(),
+            **kwargs,
         )
         return _popen_session(process, limits, deadline)
 

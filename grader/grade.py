@@ -32,18 +32,31 @@ def secrets_of(course: Course) -> list[str]:
     return [str(course.root / "checks"), str(course.root / "solutions")]
 
 
-def grade_exercise(course: Course, exercise: Exercise, path: Path | None, executor: Executor,
-                   settings: Settings, locale: Locale, shown_as: str = "") -> dict[str, Any]:
+def grade_exercise(
+    course: Course,
+    exercise: Exercise,
+    path: Path | None,
+    executor: Executor,
+    settings: Settings,
+    locale: Locale,
+    shown_as: str = "",
+) -> dict[str, Any]:
     """Grade ``path`` (or record it missing) for ``exercise``."""
     shown = shown_as or (path.name if path else "")
     if path is None:
-        return unjudged_result(exercise.name, exercise.title, "missing",
-                               locale.text("common.status.missing"), exercise.max_score)
+        return unjudged_result(
+            exercise.name,
+            exercise.title,
+            "missing",
+            locale.text("common.status.missing"),
+            exercise.max_score,
+        )
     try:
         source = read_source(path)
     except SubmissionError as exc:
-        return unjudged_result(exercise.name, exercise.title, "error", str(exc),
-                               exercise.max_score, source=shown)
+        return unjudged_result(
+            exercise.name, exercise.title, "error", str(exc), exercise.max_score, source=shown
+        )
     started = time.monotonic()
     deadline = started + settings.limits.timeout
     submission = Submission(lambda: executor.start(settings.limits, deadline), source.wire())
@@ -52,8 +65,14 @@ def grade_exercise(course: Course, exercise: Exercise, path: Path | None, execut
     output = "".join(ending.output for ending in submission.endings)
     dropped = sum(ending.dropped for ending in submission.endings)
     return exercise_result(
-        exercise.name, exercise.title, verdict, locale,
-        source=shown, digest=source.digest, duration=time.monotonic() - started,
-        output=output[: settings.limits.output], dropped=dropped,
+        exercise.name,
+        exercise.title,
+        verdict,
+        locale,
+        source=shown,
+        digest=source.digest,
+        duration=time.monotonic() - started,
+        output=output[: settings.limits.output],
+        dropped=dropped,
         load_error=submission.load_error,
     )

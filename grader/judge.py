@@ -76,12 +76,13 @@ class _JudgePlugin:
     def pytest_configure(self, config: pytest.Config) -> None:
         config.addinivalue_line("markers", "points(n): the points a check is worth")
 
-    def pytest_json_runtest_metadata(self, item: pytest.Item, call: pytest.CallInfo[Any]
-                                     ) -> dict[str, Any]:
+    def pytest_json_runtest_metadata(
+        self, item: pytest.Item, call: pytest.CallInfo[Any]
+    ) -> dict[str, Any]:
         if call.when != "call":
             return {}
         marker = item.get_closest_marker("points")
-        doc = (getattr(item, "obj", None).__doc__ or "").strip().splitlines()  # type: ignore[union-attr]
+        doc = (getattr(getattr(item, "obj", None), "__doc__", None) or "").strip().splitlines()
         meta: dict[str, Any] = {
             "points": float(marker.args[0]) if marker and marker.args else 1.0,
             "title": doc[0] if doc else item.name,
@@ -93,8 +94,10 @@ class _JudgePlugin:
             if isinstance(error, CheckFailed):
                 meta["hint"] = {"id": error.hint, "params": error.params}
             else:
-                meta["hint"] = {"id": "check_error",
-                                "params": {"message": f"{type(error).__name__}: {error}"[:300]}}
+                meta["hint"] = {
+                    "id": "check_error",
+                    "params": {"message": f"{type(error).__name__}: {error}"[:300]},
+                }
         return meta
 
 
@@ -107,9 +110,18 @@ def judge(checks_dir: Path, submission: Submission, seed: int) -> Verdict:
     plugin = _JudgePlugin(submission, seed)
     report = JSONReport()
     args = [
-        str(checks_dir), "-c", os.devnull, "--rootdir", str(checks_dir),
-        "-p", "pytest_jsonreport.plugin", "-p", "no:cacheprovider",
-        "--import-mode=importlib", "--json-report-file=none", "-q",
+        str(checks_dir),
+        "-c",
+        os.devnull,
+        "--rootdir",
+        str(checks_dir),
+        "-p",
+        "pytest_jsonreport.plugin",
+        "-p",
+        "no:cacheprovider",
+        "--import-mode=importlib",
+        "--json-report-file=none",
+        "-q",
     ]
     sink = io.StringIO()
     try:
@@ -118,9 +130,11 @@ def judge(checks_dir: Path, submission: Submission, seed: int) -> Verdict:
     finally:
         submission.close()
     tests = (report.report or {}).get("tests", [])
-    if code in (pytest.ExitCode.INTERNAL_ERROR, pytest.ExitCode.USAGE_ERROR) or (
-        code == pytest.ExitCode.INTERRUPTED
-    ) or not tests:
+    if (
+        code in (pytest.ExitCode.INTERNAL_ERROR, pytest.ExitCode.USAGE_ERROR)
+        or (code == pytest.ExitCode.INTERRUPTED)
+        or not tests
+    ):
         detail = sink.getvalue().strip().splitlines()[-1:] or ["no checks found"]
         raise JudgeError(f"the checks in {checks_dir} could not run: {detail[0]}")
     outcomes = []
@@ -129,12 +143,14 @@ def judge(checks_dir: Path, submission: Submission, seed: int) -> Verdict:
         if "points" not in meta:
             raise JudgeError(f"check {test['nodeid']} failed before it ran (a bug in the check)")
         hint = meta.get("hint") or {}
-        outcomes.append(CheckOutcome(
-            name=test["nodeid"].rsplit("::", 1)[-1],
-            title=meta.get("title", ""),
-            passed=test.get("outcome") == "passed",
-            max_score=meta["points"],
-            hint=hint.get("id", ""),
-            params=hint.get("params", {}),
-        ))
+        outcomes.append(
+            CheckOutcome(
+                name=test["nodeid"].rsplit("::", 1)[-1],
+                title=meta.get("title", ""),
+                passed=test.get("outcome") == "passed",
+                max_score=meta["points"],
+                hint=hint.get("id", ""),
+                params=hint.get("params", {}),
+            )
+        )
     return Verdict(checks=outcomes, broken=submission.broken, plots=plugin.recorded_plots)

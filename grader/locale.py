@@ -66,8 +66,11 @@ class Locale:
 
     def hint(self, exercise: str, hint_id: str, params: dict[str, Any]) -> str:
         """Return the hint ``hint_id`` of ``exercise`` (or of torch_errors/common)."""
-        for catalog_key in (f"{exercise}.hints.{hint_id}", f"torch_errors.hints.{hint_id}",
-                            f"common.hints.{hint_id}"):
+        for catalog_key in (
+            f"{exercise}.hints.{hint_id}",
+            f"torch_errors.hints.{hint_id}",
+            f"common.hints.{hint_id}",
+        ):
             text = self.text(catalog_key, **params)
             if text != catalog_key:
                 return text

@@ -14,8 +14,9 @@ __all__ = ["exercise_result", "unjudged_result", "student_result", "results_docu
 FORMAT = 1
 
 
-def _error_detail(verdict: Verdict, load_error: dict[str, Any] | None, message: str
-                  ) -> dict[str, Any] | None:
+def _error_detail(
+    verdict: Verdict, load_error: dict[str, Any] | None, message: str
+) -> dict[str, Any] | None:
     if verdict.broken is None:
         return None
     error = load_error or {}
@@ -26,9 +27,19 @@ def _error_detail(verdict: Verdict, load_error: dict[str, Any] | None, message: 
     }
 
 
-def exercise_result(name: str, title: str, verdict: Verdict, locale: Locale, *,
-                    source: str, digest: str, duration: float, output: str, dropped: int,
-                    load_error: dict[str, Any] | None) -> dict[str, Any]:
+def exercise_result(
+    name: str,
+    title: str,
+    verdict: Verdict,
+    locale: Locale,
+    *,
+    source: str,
+    digest: str,
+    duration: float,
+    output: str,
+    dropped: int,
+    load_error: dict[str, Any] | None,
+) -> dict[str, Any]:
     """Score one judged exercise."""
     checks = [
         {
@@ -65,8 +76,16 @@ def exercise_result(name: str, title: str, verdict: Verdict, locale: Locale, *,
     }
 
 
-def unjudged_result(name: str, title: str, status: str, message: str, max_score: float, *,
-                    source: str = "", digest: str = "") -> dict[str, Any]:
+def unjudged_result(
+    name: str,
+    title: str,
+    status: str,
+    message: str,
+    max_score: float,
+    *,
+    source: str = "",
+    digest: str = "",
+) -> dict[str, Any]:
     """Record an exercise that never reached the checks: missing, or unreadable."""
     return {
         "exercise": name,
@@ -80,8 +99,9 @@ def unjudged_result(name: str, title: str, status: str, message: str, max_score:
         "duration": 0.0,
         "output": "",
         "output_dropped": 0,
-        "error": None if status == "missing" else
-        {"kind": "unreadable", "summary": message, "traceback": ""},
+        "error": None
+        if status == "missing"
+        else {"kind": "unreadable", "summary": message, "traceback": ""},
         "checks": [],
         "plots": [],
     }
@@ -97,8 +117,9 @@ def student_result(student: str, exercises: list[dict[str, Any]]) -> dict[str, A
     }
 
 
-def results_document(students: list[dict[str, Any]], *, seed: int, lang: str,
-                     course: Path | None = None) -> dict[str, Any]:
+def results_document(
+    students: list[dict[str, Any]], *, seed: int, lang: str, course: Path | None = None
+) -> dict[str, Any]:
     """Wrap student results in the versioned results document."""
     return {
         "format": FORMAT,

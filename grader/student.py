@@ -38,21 +38,29 @@ def executor_for(course: Course, count: int) -> Executor:
     return SandboxExecutor(hide=secrets_of(course))
 
 
-def grade_student(course: Course, work: list[tuple[Exercise, Path | None]], settings: Settings,
-                  executor: Executor | None = None) -> dict[str, Any]:
+def grade_student(
+    course: Course,
+    work: list[tuple[Exercise, Path | None]],
+    settings: Settings,
+    executor: Executor | None = None,
+) -> dict[str, Any]:
     """Grade each (exercise, file) pair and return the results document."""
     locale = Locale(course.templates, settings.lang)
     executor = executor or executor_for(course, len(work))
     try:
-        exercises = [grade_exercise(course, exercise, path, executor, settings, locale,
-                                    shown_as=_shown(course, path))
-                     for exercise, path in work]
+        exercises = [
+            grade_exercise(
+                course, exercise, path, executor, settings, locale, shown_as=_shown(course, path)
+            )
+            for exercise, path in work
+        ]
     finally:
         close = getattr(executor, "close", None)
         if close is not None:
             close()
-    return results_document([student_result(STUDENT, exercises)], seed=settings.seed,
-                            lang=settings.lang)
+    return results_document(
+        [student_result(STUDENT, exercises)], seed=settings.seed, lang=settings.lang
+    )
 
 
 def _shown(course: Course, path: Path | None) -> str:
@@ -88,9 +96,18 @@ def terminal_summary(results: dict[str, Any], locale: Locale, single: bool) -> s
     return clean_for_terminal("\n".join(lines))
 
 
-def publish(course: Course, results: dict[str, Any], settings: Settings, *,
-            json_path: str | None, html_path: str | None, junit_path: str | None,
-            gradescope_path: str | None, github_summary: bool, single: bool) -> None:
+def publish(
+    course: Course,
+    results: dict[str, Any],
+    settings: Settings,
+    *,
+    json_path: str | None,
+    html_path: str | None,
+    junit_path: str | None,
+    gradescope_path: str | None,
+    github_summary: bool,
+    single: bool,
+) -> None:
     """Print the summary and write every requested file."""
     from grader import export
     from grader.report import render_student_report
@@ -107,8 +124,13 @@ def publish(course: Course, results: dict[str, Any], settings: Settings, *,
         html = course.root / "reports" / f"{name}.html"
     else:
         html = Path(html_path)
-    page = render_student_report(record, seed=results["seed"], lang=settings.lang,
-                                 templates=course.templates, title=course.title)
+    page = render_student_report(
+        record,
+        seed=results["seed"],
+        lang=settings.lang,
+        templates=course.templates,
+        title=course.title,
+    )
     write_atomic(html, page)
     click.echo(f"report: {html}")
     if json_path:

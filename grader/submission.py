@@ -54,8 +54,12 @@ def find_in_folder(folder: Path) -> Path | None:
 
 def find_for_student(student: Path, exercise: str) -> Path | None:
     """Return a student's file for ``exercise`` in any of the contract's four forms."""
-    for candidate in (student / exercise / "exercise.py", student / exercise / "exercise.ipynb",
-                      student / f"{exercise}.py", student / f"{exercise}.ipynb"):
+    for candidate in (
+        student / exercise / "exercise.py",
+        student / exercise / "exercise.ipynb",
+        student / f"{exercise}.py",
+        student / f"{exercise}.ipynb",
+    ):
         if candidate.is_file():
             return candidate
     return None

@@ -35,8 +35,10 @@ class Dual:
 
     def __mul__(self, other: Dual | float) -> Dual:
         o = self._lift(other)
-        return Dual(self.value * o.value,
-                    tuple(a * o.value + self.value * b for a, b in zip(self.d, o.d, strict=True)))
+        return Dual(
+            self.value * o.value,
+            tuple(a * o.value + self.value * b for a, b in zip(self.d, o.d, strict=True)),
+        )
 
     __rmul__ = __mul__
 
@@ -89,8 +91,10 @@ class TestFunction:
     def at(self, *point: float) -> Dual:
         """Evaluate value and partial derivatives at one point (one scalar per input)."""
         n = len(point)
-        inputs = [Dual(float(v), tuple(1.0 if j == i else 0.0 for j in range(n)))
-                  for i, v in enumerate(point)]
+        inputs = [
+            Dual(float(v), tuple(1.0 if j == i else 0.0 for j in range(n)))
+            for i, v in enumerate(point)
+        ]
         return self._eval(self.expr, inputs)
 
     def _eval(self, node: Any, inputs: list[Dual]) -> Dual:
@@ -100,7 +104,7 @@ class TestFunction:
             return inputs[node["var"]]
         args = [self._eval(a, inputs) for a in node["args"]]
         table = _UNARY if len(args) == 1 else _BINARY
-        return table[node["op"]](*args)  # type: ignore[operator]
+        return table[node["op"]](*args)
 
     def describe(self) -> str:
         """Render the expression as readable Python-like text for hints."""
@@ -130,6 +134,7 @@ def named_function(name: str, expr: Any, arity: int = 1) -> TestFunction:
 
 def random_function(rng: random.Random, arity: int = 1) -> TestFunction:
     """Draw a small random composition that no student has seen, bounded on [-3, 3]."""
+
     def var() -> Any:
         return {"var": rng.randrange(arity)}
 
@@ -142,9 +147,13 @@ def random_function(rng: random.Random, arity: int = 1) -> TestFunction:
     expr: Any = {"op": rng.choice(("add", "mul", "sub")), "args": [leaf(), leaf()]}
     if arity == 2:
         # Both inputs must matter, or a gradient of zeros would pass for one of them.
-        expr = {"op": "add", "args": [{"op": rng.choice(_BOUNDED), "args": [{"var": 0}]},
-                                      {"op": "mul", "args": [expr, {"op": "sin", "args": [
-                                          {"var": 1}]}]}]}
+        expr = {
+            "op": "add",
+            "args": [
+                {"op": rng.choice(_BOUNDED), "args": [{"var": 0}]},
+                {"op": "mul", "args": [expr, {"op": "sin", "args": [{"var": 1}]}]},
+            ],
+        }
     else:
         expr = {"op": "add", "args": [expr, {"op": rng.choice(_BOUNDED), "args": [{"var": 0}]}]}
     return TestFunction(name="unseen", expr=expr, arity=arity)

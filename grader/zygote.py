@@ -70,11 +70,15 @@ class ZygoteExecutor(SandboxExecutor):
         if self._control is not None and self._process and self._process.poll() is None:
             return self._control
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-        bootstrap = (f"import sys; sys.path.insert(0, {_grader_parent()!r}); "
-                     "from grader.child.zygote import main; main(sys.argv)")
+        bootstrap = (
+            f"import sys; sys.path.insert(0, {_grader_parent()!r}); "
+            "from grader.child.zygote import main; main(sys.argv)"
+        )
         self._process = subprocess.Popen(
             [sys.executable, "-I", "-c", bootstrap, str(theirs.fileno())],
-            pass_fds=[theirs.fileno()], env=child_environment(), stdin=subprocess.DEVNULL,
+            pass_fds=[theirs.fileno()],
+            env=child_environment(),
+            stdin=subprocess.DEVNULL,
             start_new_session=True,
         )
         theirs.close()
@@ -110,8 +114,15 @@ class ZygoteExecutor(SandboxExecutor):
             except OSError:
                 pass
 
-        return PipeSession(os.fdopen(stdin_w, "wb"), os.fdopen(stdout_r, "rb"),
-                           os.fdopen(stderr_r, "rb"), limits, deadline, kill, status.wait)
+        return PipeSession(
+            os.fdopen(stdin_w, "wb"),
+            os.fdopen(stdout_r, "rb"),
+            os.fdopen(stderr_r, "rb"),
+            limits,
+            deadline,
+            kill,
+            status.wait,
+        )
 
     def close(self) -> None:
         """Stop the zygote (its running children are ended by their sessions)."""

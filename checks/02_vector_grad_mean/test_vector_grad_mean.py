@@ -130,16 +130,19 @@ def test_uses_autograd(submission, rng):
     values = _floats(rng, 4)
     result = submission.call("mean_grad", f.spec(), values)
     # Only a backward pass through f itself counts: the gradient must flow through it.
-    _expect_autograd(result, result.tripwire_backwards, _mean_grad_expected(f, values))
+    _expect_autograd(result, result.tripwire_backwards, _mean_grad_expected(f, values),
+                     through=f)
 
 
-def _expect_autograd(result, passes, want):
+def _expect_autograd(result, passes, want, through=None):
+    """Fail unless autograd ran (``passes`` > 0), with a hint for what went wrong instead."""
     value = result.returned()
     if passes > 0:
         return
-    got = flat_numbers(value)
-    if _all_close(got, want):
+    if _all_close(flat_numbers(value), want):
         fail("uses_autograd", function=result.function)
+    if through is not None and result.backward_passes > 0:
+        fail("no_backward_through_f", function=result.function, f=through.describe())
     fail("no_backward", function=result.function)
 
 

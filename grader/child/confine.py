@@ -49,8 +49,12 @@ state: dict[str, Any] = {"namespaces": False, "uid": None, "reason": ""}
 
 
 class _MountAttr(ctypes.Structure):
-    _fields_ = [("attr_set", ctypes.c_uint64), ("attr_clr", ctypes.c_uint64),
-                ("propagation", ctypes.c_uint64), ("userns_fd", ctypes.c_uint64)]
+    _fields_ = [
+        ("attr_set", ctypes.c_uint64),
+        ("attr_clr", ctypes.c_uint64),
+        ("propagation", ctypes.c_uint64),
+        ("userns_fd", ctypes.c_uint64),
+    ]
 
 
 def enter(config: dict[str, Any]) -> None:
@@ -104,8 +108,14 @@ def _check(result: int, what: str) -> None:
         raise OSError(errno, f"{what}: {os.strerror(errno)}")
 
 
-def _mount(libc: Any, source: str | None, target: str, fstype: str | None, flags: int,
-           data: str | None = None) -> None:
+def _mount(
+    libc: Any,
+    source: str | None,
+    target: str,
+    fstype: str | None,
+    flags: int,
+    data: str | None = None,
+) -> None:
     enc = [s.encode() if s is not None else None for s in (source, target, fstype)]
     opts = ctypes.c_char_p(data.encode()) if data else None
     _check(libc.mount(enc[0], enc[1], enc[2], flags, opts), f"mount {target}")
@@ -148,8 +158,14 @@ def _confine_inside(libc: Any, config: dict[str, Any], root: bool) -> None:
         if os.path.isdir(path):
             # An empty, read-only tmpfs over the course's secrets: the checks,
             # the reference solutions, other students' files, the results.
-            _mount(libc, "tmpfs", path, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
-                   "size=4k,mode=000")
+            _mount(
+                libc,
+                "tmpfs",
+                path,
+                "tmpfs",
+                MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+                "size=4k,mode=000",
+            )
         elif os.path.exists(path):
             _mount(libc, "/dev/null", path, None, MS_BIND)
     new_uid = config.get("uid")
@@ -236,8 +252,9 @@ def _expose_python(libc: Any, extra: list[str]) -> None:
 
 def _read_only_root(libc: Any) -> None:
     attr = _MountAttr(MOUNT_ATTR_RDONLY, 0, 0, 0)
-    result = libc.syscall(SYS_MOUNT_SETATTR, AT_FDCWD, b"/", AT_RECURSIVE, ctypes.byref(attr),
-                          ctypes.sizeof(attr))
+    result = libc.syscall(
+        SYS_MOUNT_SETATTR, AT_FDCWD, b"/", AT_RECURSIVE, ctypes.byref(attr), ctypes.sizeof(attr)
+    )
     if result != 0:
         # Older kernels: read-only root only; submounts keep their flags.
         _mount(libc, "/", "/", None, MS_BIND | MS_REC)
@@ -272,7 +289,7 @@ def _mirror_child(pid: int, status_fd: int | None) -> None:
         except OSError:
             pass
     if os.WIFSIGNALED(status):
-        sig = os.WTERMSIG(status)
-        signal.signal(sig, signal.SIG_DFL)
-        os.kill(os.getpid(), sig)
+        signum = os.WTERMSIG(status)
+        signal.signal(signum, signal.SIG_DFL)
+        os.kill(os.getpid(), signum)
     os._exit(os.WEXITSTATUS(status) if os.WIFEXITED(status) else 1)

@@ -126,14 +126,21 @@ class Runtime:
         name = request["function"]
         func = getattr(self.module, name, None)
         if func is None or not callable(func):
-            return {"ok": False, "error": {"kind": "missing_function", "function": name,
-                                           "message": f"no function named {name}"}}
+            return {
+                "ok": False,
+                "error": {
+                    "kind": "missing_function",
+                    "function": name,
+                    "message": f"no function named {name}",
+                },
+            }
         args = [self.decode(a) for a in request.get("args", [])]
         kwargs = {k: self.decode(v) for k, v in request.get("kwargs", {}).items()}
         arg_ids = [id(a) for a in args]
         # ids of the .grad of tensor arguments, to tell an in-place update from a new tensor.
-        grad_ids = [id(a.grad) if isinstance(a, torch.Tensor) and a.grad is not None else None
-                    for a in args]
+        grad_ids = [
+            id(a.grad) if isinstance(a, torch.Tensor) and a.grad is not None else None for a in args
+        ]
         self.evidence.reset()
         trace = OpTrace(torch) if request.get("trace") else None
         grad_mode_before = torch.is_grad_enabled()
@@ -224,8 +231,12 @@ class Runtime:
         if isinstance(value, list):
             return [self.encode(v, depth + 1) for v in value[:MAX_ELEMENTS]]
         if isinstance(value, dict):
-            return {"$dict": [[str(k)[:MAX_TEXT], self.encode(v, depth + 1)]
-                              for k, v in list(value.items())[:1000]]}
+            return {
+                "$dict": [
+                    [str(k)[:MAX_TEXT], self.encode(v, depth + 1)]
+                    for k, v in list(value.items())[:1000]
+                ]
+            }
         return {"$object": {"type": type(value).__qualname__, "repr": _safe_repr(value)}}
 
     def describe_tensor(self, t: Any, with_grad: bool = True) -> dict[str, Any]:
@@ -259,7 +270,7 @@ class Runtime:
         torch = self.torch
         evidence = self.evidence
 
-        class Tripwire(torch.autograd.Function):
+        class Tripwire(torch.autograd.Function):  # type: ignore[name-defined]
             """Identity whose backward can only run inside the autograd engine."""
 
             @staticmethod
@@ -280,14 +291,19 @@ class Runtime:
         if kind == "grad_mode":
             # Report the grad mode it was called in, and echo what it was given.
             def probe(*args: Any, **kwargs: Any) -> Any:
-                return {"grad_enabled": torch.is_grad_enabled(), "args": list(args),
-                        "kwargs": kwargs}
+                return {
+                    "grad_enabled": torch.is_grad_enabled(),
+                    "args": list(args),
+                    "kwargs": kwargs,
+                }
+
             return probe
         if kind == "raises":
             message = spec.get("message", "raised on purpose by the check")
 
             def raiser(*args: Any, **kwargs: Any) -> Any:
                 raise ValueError(message)
+
             return raiser
         tree = spec["expr"]
 
@@ -314,8 +330,13 @@ class Runtime:
             "message": _safe_str(exc)[:MAX_TEXT],
         }
         if isinstance(exc, SyntaxError):
-            info.update(kind="syntax", line=exc.lineno, file=exc.filename,
-                        text=(exc.text or "").rstrip()[:MAX_TEXT], message=str(exc.msg))
+            info.update(
+                kind="syntax",
+                line=exc.lineno,
+                file=exc.filename,
+                text=(exc.text or "").rstrip()[:MAX_TEXT],
+                message=str(exc.msg),
+            )
         elif isinstance(exc, SystemExit):
             info.update(kind="exit", message=f"sys.exit({exc.code!r})"[:MAX_TEXT])
         elif isinstance(exc, MemoryError) or (
@@ -334,7 +355,7 @@ class Runtime:
         return info
 
 
-_TORCH_OPS = {
+_TORCH_OPS: dict[str, Any] = {
     "add": lambda t, a, b: a + b,
     "sub": lambda t, a, b: a - b,
     "mul": lambda t, a, b: a * b,
@@ -393,10 +414,22 @@ def take_protocol_fds() -> tuple[Any, Any]:
     os.close(devnull)
     os.dup2(2, 1)  # print() lands in the captured output stream
     sys.stdin = open(0, encoding="utf-8", closefd=False)  # noqa: SIM115
-    sys.stdout = open(1, "w", encoding="utf-8", errors="replace", closefd=False,  # noqa: SIM115
-                      buffering=1)
-    sys.stderr = open(2, "w", encoding="utf-8", errors="replace", closefd=False,  # noqa: SIM115
-                      buffering=1)
+    sys.stdout = open(
+        1,
+        "w",
+        encoding="utf-8",
+        errors="replace",
+        closefd=False,  # noqa: SIM115
+        buffering=1,
+    )
+    sys.stderr = open(
+        2,
+        "w",
+        encoding="utf-8",
+        errors="replace",
+        closefd=False,  # noqa: SIM115
+        buffering=1,
+    )
     return proto_in, proto_out
 
 
