@@ -76,10 +76,14 @@ def terminal_summary(results: dict[str, Any], locale: Locale, single: bool) -> s
     """Render the results for a terminal: every check with points and hint, or a score table."""
     record = results["students"][0]
     lines: list[str] = []
+    width = max((len(ex["exercise"]) for ex in record["exercises"]), default=10)
     for ex in record["exercises"]:
-        head = f"{ex['exercise']}  {ex['score']:g}/{ex['max_score']:g}"
+        head = f"{ex['exercise']:<{width}}  {ex['score']:>4g}/{ex['max_score']:<4g}"
         if ex["status"] != "graded":
             head += f"  [{ex['status']}] {ex['message']}"
+        elif not single:
+            failed = sum(not c["passed"] for c in ex["checks"])
+            head += f"  {failed} check(s) failed" if failed else "  all checks pass"
         lines.append(head)
         if not single:
             continue
@@ -90,7 +94,7 @@ def terminal_summary(results: dict[str, Any], locale: Locale, single: bool) -> s
                 lines.append(f"        {check['message']}")
         if ex.get("output_dropped"):
             lines.append(f"  (output truncated: {ex['output_dropped']} bytes dropped)")
-    lines.append(f"total  {record['score']:g}/{record['max_score']:g}")
+    lines.append(f"{'total':<{width}}  {record['score']:>4g}/{record['max_score']:g}")
     seed = results["seed"]
     lines.append(f"seed {seed}: add --seed {seed} to repeat these inputs")
     return clean_for_terminal("\n".join(lines))
@@ -113,7 +117,7 @@ def publish(
     from grader.report import render_student_report
 
     locale = Locale(course.templates, settings.lang)
-    summary = terminal_summary(results, locale, single=True)
+    summary = terminal_summary(results, locale, single=single)
     if os.environ.get("GITHUB_ACTIONS") == "true":
         # Student text in a CI log must not become workflow commands.
         summary = export.fence_github_log(summary)
