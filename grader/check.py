@@ -138,16 +138,20 @@ def decode(data: Any, depth: int = 0) -> Any:
     raise _Malformed("unknown tag")
 
 
-def _tensor(body: dict[str, Any]) -> TensorValue:
+def _tensor(body: dict[str, Any], nested: bool = False) -> TensorValue:
     raw = body.get("data")
     if isinstance(raw, (int, float, bool)):
         raw = [raw]
     if not isinstance(raw, list):
         raise _Malformed("tensor data")
     shape = body.get("shape")
-    if not isinstance(shape, list) or not all(isinstance(s, int) for s in shape):
+    if not isinstance(shape, list) or not all(
+        isinstance(s, int) and not isinstance(s, bool) for s in shape
+    ):
         raise _Malformed("tensor shape")
     grad = body.get("grad")
+    if nested and grad is not None:
+        raise _Malformed("a gradient has no gradient")
     return TensorValue(
         data=[_number(v) for v in raw],
         shape=shape,
@@ -155,7 +159,7 @@ def _tensor(body: dict[str, Any]) -> TensorValue:
         requires_grad=body.get("requires_grad") is True,
         is_leaf=body.get("is_leaf") is True,
         grad_fn=str(body["grad_fn"]) if body.get("grad_fn") is not None else None,
-        grad=_tensor(grad) if isinstance(grad, dict) else None,
+        grad=_tensor(grad, nested=True) if isinstance(grad, dict) else None,
         type=str(body.get("type")),
         id=int(_number(body.get("id", 0))),
     )
@@ -476,7 +480,7 @@ class Submission:
                 ops=[(str(o[0]), bool(o[1])) for o in reply.get("ops", [])],
                 then=[dict(t) for t in reply.get("then", []) if isinstance(t, dict)],
             )
-        except (_Malformed, TypeError, ValueError, IndexError, AttributeError):
+        except (_Malformed, TypeError, ValueError, IndexError, AttributeError, RecursionError):
             raise CheckFailed("malformed_reply", function=function) from None
         if result.error is not None and result.error.get("kind") == "missing_function":
             raise error_hint(result.error, function)

@@ -199,7 +199,7 @@ class PipeSession:
             raise ChildGone(self._stop().returncode)
         try:
             reply = json.loads(line)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: a reply nested 5000 deep
             reply = None
         if not isinstance(reply, dict):
             raise ChildGone(self._stop().returncode)

@@ -91,6 +91,14 @@ def _decode_python(path: Path, raw: bytes) -> str:
         encoding, _ = tokenize.detect_encoding(io.BytesIO(raw).readline)
         text = raw.decode(encoding)
     except SyntaxError as exc:
+        # detect_encoding reads lines 1-2 for a coding line and trips on non-UTF-8 bytes there.
+        try:
+            raw.decode("utf-8")
+        except UnicodeDecodeError as bad:
+            line = raw[: bad.start].count(b"\n") + 1
+            raise SubmissionError(
+                f"{path}: not valid UTF-8 text (line {line}); save the file as UTF-8"
+            ) from None
         raise SubmissionError(f"{path}: {exc}") from None
     except (UnicodeDecodeError, LookupError) as exc:
         line = raw[: getattr(exc, "start", 0)].count(b"\n") + 1
@@ -127,6 +135,19 @@ def _notebook_chunks(path: Path, raw: bytes) -> tuple[tuple[str, str], ...]:
     return tuple(chunks)
 
 
+def _starts_statement(before: list[str]) -> bool:
+    """Say whether the next line starts a statement (not inside brackets or a string)."""
+    text = "\n".join(before) + "\n"
+    try:
+        for _ in tokenize.generate_tokens(io.StringIO(text).readline):
+            pass
+    except tokenize.TokenError:
+        return False  # EOF inside a bracket or a triple-quoted string
+    except (SyntaxError, ValueError):
+        return True  # broken code before it: the magic check is moot, Python will report it
+    return not text.rstrip("\n").endswith("\\")
+
+
 def strip_magics(source: str) -> str:
     """Blank IPython magics and shell lines, keeping line numbers and indentation valid."""
     lines = source.splitlines()
@@ -134,10 +155,10 @@ def strip_magics(source: str) -> str:
         if not lines[0].lstrip().startswith(_PYTHON_CELL_MAGICS):
             return ""  # %%bash, %%html...: not Python at all
         lines[0] = ""
-    out = []
+    out: list[str] = []
     for line in lines:
         match = _MAGIC.match(line)
-        if match:
+        if match and _starts_statement(out):
             indent = match.group(1)
             # Indented magics live inside a block: `pass` keeps the block valid.
             out.append(f"{indent}pass" if indent else "")

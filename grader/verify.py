@@ -55,8 +55,10 @@ def read_header(path: Path) -> MistakeHeader:
 def run(course: Course, seed: int, echo: Callable[[str], None]) -> list[str]:
     """Verify every exercise of ``course``; return the problems found, one line each."""
     other = _second_seed(seed)
-    echo(f"verifying {len(course.exercises)} exercise(s) of {course.root} "
-         f"with seeds {seed} and {other}")
+    echo(
+        f"verifying {len(course.exercises)} exercise(s) of {course.root} "
+        f"with seeds {seed} and {other}"
+    )
     problems = _layout_problems(course)
     grader = _Grader(course, _executor(course))
     try:
@@ -96,8 +98,10 @@ def _layout_problems(course: Course) -> list[str]:
             if not path.is_dir() or path.name in known or not re.match(r"^\d+_", path.name):
                 continue
             if kind == "exercises":
-                problems.append(f"{path.name}: exercises/{path.name} has no checks/{path.name}, "
-                                "so it is never graded")
+                problems.append(
+                    f"{path.name}: exercises/{path.name} has no checks/{path.name}, "
+                    "so it is never graded"
+                )
             elif not (course.root / "exercises" / path.name).is_dir():
                 problems.append(f"{path.name}: {kind}/{path.name} has no exercises/{path.name}")
     return problems
@@ -114,8 +118,15 @@ class _Grader:
 
     def grade(self, exercise: Exercise, path: Path, seed: int) -> dict[str, Any]:
         settings = Settings(seed=seed, limits=self.limits, lang="en")
-        return grade_exercise(self.course, exercise, path, self.executor, settings, self.locale,
-                              shown_as=self.shown(path))
+        return grade_exercise(
+            self.course,
+            exercise,
+            path,
+            self.executor,
+            settings,
+            self.locale,
+            shown_as=self.shown(path),
+        )
 
     def shown(self, path: Path) -> str:
         try:
@@ -124,8 +135,9 @@ class _Grader:
             return str(path)
 
 
-def _verify_exercise(grader: _Grader, exercise: Exercise, seed: int, other: int
-                     ) -> tuple[list[str], str]:
+def _verify_exercise(
+    grader: _Grader, exercise: Exercise, seed: int, other: int
+) -> tuple[list[str], str]:
     """Run every self-test of one exercise; return its problems and a one-line summary."""
     name = exercise.name
     shown = grader.shown
@@ -168,8 +180,9 @@ def _verify_exercise(grader: _Grader, exercise: Exercise, seed: int, other: int
     mistakes = exercise.mistakes
     folder = shown(exercise.solution.parent / "mistakes")
     if len(mistakes) < MIN_MISTAKES:
-        problems.append(f"{name}: {folder} holds {len(mistakes)} mistake(s), "
-                        f"at least {MIN_MISTAKES} are needed")
+        problems.append(
+            f"{name}: {folder} holds {len(mistakes)} mistake(s), at least {MIN_MISTAKES} are needed"
+        )
     caught = 0
     for path in mistakes:
         first = graded(path, seed)
@@ -197,8 +210,10 @@ def _one_line(text: str) -> str:
 def _not_graded(name: str, shown: str, seed: int, result: dict[str, Any]) -> list[str]:
     if result["status"] == "graded":
         return []
-    return [f"{name}: {shown} (seed {seed}) was not graded ({result['status']}): "
-            f"{_one_line(result['message'])}"]
+    return [
+        f"{name}: {shown} (seed {seed}) was not graded ({result['status']}): "
+        f"{_one_line(result['message'])}"
+    ]
 
 
 def _full_marks(name: str, shown: str, seed: int, result: dict[str, Any]) -> list[str]:
@@ -206,16 +221,28 @@ def _full_marks(name: str, shown: str, seed: int, result: dict[str, Any]) -> lis
         return _not_graded(name, shown, seed, result)
     if result["max_score"] <= 0:
         return [f"{name}: {shown} (seed {seed}): the checks are worth no points"]
-    return [f"{name}: {shown} (seed {seed}) fails {c['name']}: {_one_line(c['message'])}"
-            for c in result["checks"] if not c["passed"]]
+    return [
+        f"{name}: {shown} (seed {seed}) fails {c['name']}: {_one_line(c['message'])}"
+        for c in result["checks"]
+        if not c["passed"]
+    ]
 
 
 def _scores_zero(name: str, shown: str, result: dict[str, Any]) -> list[str]:
-    problems = [f"{name}: the stub {shown} (status {result['status']}) does not load: "
-                f"{_one_line(result['message'])}"] if result["status"] != "graded" else []
-    problems += [f"{name}: the stub {shown} passes {c['name']} "
-                 f"({c['score']:g} point(s)); an untouched stub must score 0"
-                 for c in result["checks"] if c["passed"] or c["score"]]
+    problems = (
+        [
+            f"{name}: the stub {shown} (status {result['status']}) does not load: "
+            f"{_one_line(result['message'])}"
+        ]
+        if result["status"] != "graded"
+        else []
+    )
+    problems += [
+        f"{name}: the stub {shown} passes {c['name']} "
+        f"({c['score']:g} point(s)); an untouched stub must score 0"
+        for c in result["checks"]
+        if c["passed"] or c["score"]
+    ]
     return problems
 
 
@@ -227,55 +254,78 @@ def _outcome(check: dict[str, Any] | None) -> str:
     return f"failed, {check['score']:g}/{check['max_score']:g}: {_one_line(check['message'])}"
 
 
-def _nondeterministic(name: str, shown: str, seed: int, first: dict[str, Any],
-                      second: dict[str, Any]) -> list[str]:
+def _nondeterministic(
+    name: str, shown: str, seed: int, first: dict[str, Any], second: dict[str, Any]
+) -> list[str]:
     """Name every check whose verdict, points or message changed between two same-seed runs."""
     problems = []
     before = {c["name"]: c for c in first["checks"]}
     after = {c["name"]: c for c in second["checks"]}
     for check in sorted(before.keys() | after.keys()):
         a, b = before.get(check), after.get(check)
-        if a is None or b is None or any(a[k] != b[k] for k in
-                                         ("passed", "score", "max_score", "message")):
-            problems.append(f"{name}: check {check} is nondeterministic: {shown} with seed {seed} "
-                            f"gave [{_outcome(a)}] then [{_outcome(b)}]")
-    if not problems and (first["status"], first["message"]) != (second["status"],
-                                                                 second["message"]):
-        problems.append(f"{name}: {shown} with seed {seed} ended {first['status']} then "
-                        f"{second['status']}: the run is nondeterministic")
+        if (
+            a is None
+            or b is None
+            or any(a[k] != b[k] for k in ("passed", "score", "max_score", "message"))
+        ):
+            problems.append(
+                f"{name}: check {check} is nondeterministic: {shown} with seed {seed} "
+                f"gave [{_outcome(a)}] then [{_outcome(b)}]"
+            )
+    if not problems and (first["status"], first["message"]) != (
+        second["status"],
+        second["message"],
+    ):
+        problems.append(
+            f"{name}: {shown} with seed {seed} ended {first['status']} then "
+            f"{second['status']}: the run is nondeterministic"
+        )
     return problems
 
 
 def _unknown_hints(name: str, shown: str, result: dict[str, Any]) -> list[str]:
     # Locale.hint falls back to the bare id: students would read a code, not advice.
-    return [f"{name}: check {c['name']} gives hint {c['hint']['id']!r} on {shown}, "
-            "but no hint catalog defines it"
-            for c in result["checks"]
-            if not c["passed"] and c["hint"] and c["message"] == c["hint"]["id"]]
+    return [
+        f"{name}: check {c['name']} gives hint {c['hint']['id']!r} on {shown}, "
+        "but no hint catalog defines it"
+        for c in result["checks"]
+        if not c["passed"] and c["hint"] and c["message"] == c["hint"]["id"]
+    ]
 
 
-def _caught(name: str, shown: str, header: MistakeHeader, checks: list[str],
-            result: dict[str, Any]) -> list[str]:
+def _caught(
+    name: str, shown: str, header: MistakeHeader, checks: list[str], result: dict[str, Any]
+) -> list[str]:
     """Say why ``result`` does not show the mistake caught by the check its header names."""
     if not header.caught_by:
         return [f"{name}: {shown} has no '# caught-by: <check>' header line"]
     problems = [] if header.mistake else [f"{name}: {shown} has no '# mistake: ...' header line"]
     if result["status"] != "graded":
         # Every check fails alike when the file cannot load: no check is shown to catch it.
-        return problems + [f"{name}: {shown} was not graded ({result['status']}): "
-                           f"{_one_line(result['message'])}; a mistake must load and run"]
-    meant = [c for c in result["checks"]
-             if c["name"] == header.caught_by or c["name"].split("[", 1)[0] == header.caught_by]
+        return problems + [
+            f"{name}: {shown} was not graded ({result['status']}): "
+            f"{_one_line(result['message'])}; a mistake must load and run"
+        ]
+    meant = [
+        c
+        for c in result["checks"]
+        if c["name"] == header.caught_by or c["name"].split("[", 1)[0] == header.caught_by
+    ]
     if not meant:
-        return problems + [f"{name}: {shown} names unknown check {header.caught_by} in its "
-                           f"caught-by header (checks: {', '.join(checks)})"]
+        return problems + [
+            f"{name}: {shown} names unknown check {header.caught_by} in its "
+            f"caught-by header (checks: {', '.join(checks)})"
+        ]
     if all(c["passed"] for c in meant):
         others = [c["name"] for c in result["checks"] if not c["passed"]]
         also = f" (it fails {', '.join(others)})" if others else " (no check fails it)"
-        return problems + [f"{name}: {shown} passes {header.caught_by}, the check its caught-by "
-                           f"header names{also}"]
+        return problems + [
+            f"{name}: {shown} passes {header.caught_by}, the check its caught-by header names{also}"
+        ]
     crashed = [c for c in meant if not c["passed"] and (c["hint"] or {}).get("id") == "check_error"]
     if crashed and all(c["passed"] or c in crashed for c in meant):
-        return problems + [f"{name}: check {header.caught_by} crashes on {shown} instead of "
-                           f"giving a hint: {_one_line(crashed[0]['message'])}"]
+        return problems + [
+            f"{name}: check {header.caught_by} crashes on {shown} instead of "
+            f"giving a hint: {_one_line(crashed[0]['message'])}"
+        ]
     return problems
