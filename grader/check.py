@@ -326,6 +326,10 @@ class CallResult:
     args: list[Any] = field(default_factory=list)
     arg_ids: list[int] = field(default_factory=list)
     arg_grad_ids: list[int | None] = field(default_factory=list)
+    # Backward passes of the autograd engine seen during the call. Counted when
+    # the engine reads a saved tensor, so a graph of only linear operations
+    # ((2 * x).sum()) shows 0: judge those through an unseen TestFunction, whose
+    # ``tripwire_backwards`` counts every gradient that flows through it.
     backward_passes: int = 0
     tripwire_backwards: int = 0
     grad_enabled_after: bool = True

@@ -113,8 +113,10 @@ def judge(checks_dir: Path, submission: Submission, seed: int) -> Verdict:
         str(checks_dir),
         "-c",
         os.devnull,
+        # The rootdir above the exercise folders names check modules "NN_name.test_x",
+        # so two exercises' test_values.py never share one module.
         "--rootdir",
-        str(checks_dir),
+        str(checks_dir.parent),
         "-p",
         "pytest_jsonreport.plugin",
         "-p",

@@ -18,18 +18,38 @@ SOUND = "grade verify: the course is sound"
 
 
 def verify(course: Path, seed: int = 1) -> subprocess.CompletedProcess[str]:
-    grade = [shutil.which("grade") or ""] if shutil.which("grade") else [
-        sys.executable, "-c", "from grader.cli import main; main()"]
-    return subprocess.run([*grade, "verify", "--course", str(course), "--seed", str(seed)],
-                          capture_output=True, text=True, timeout=900, cwd=course)
+    grade = (
+        [shutil.which("grade") or ""]
+        if shutil.which("grade")
+        else [sys.executable, "-c", "from grader.cli import main; main()"]
+    )
+    return subprocess.run(
+        [*grade, "verify", "--course", str(course), "--seed", str(seed)],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        cwd=course,
+    )
 
 
 def copy_course(tmp_path: Path, keep: str = EXERCISE) -> Path:
     """Copy the course to ``tmp_path``, keeping exercise ``keep`` only."""
     root = tmp_path / "course"
-    shutil.copytree(REPO, root, ignore=shutil.ignore_patterns(
-        ".git", "reports", "__pycache__", "*.egg-info", ".pytest_cache", ".ruff_cache",
-        ".mypy_cache", "tests", "benchmarks"))
+    shutil.copytree(
+        REPO,
+        root,
+        ignore=shutil.ignore_patterns(
+            ".git",
+            "reports",
+            "__pycache__",
+            "*.egg-info",
+            ".pytest_cache",
+            ".ruff_cache",
+            ".mypy_cache",
+            "tests",
+            "benchmarks",
+        ),
+    )
     for kind in ("exercises", "checks", "solutions"):
         for folder in (root / kind).iterdir():
             if folder.is_dir() and folder.name != keep:
@@ -46,8 +66,9 @@ def rewrite_check(checks_file: Path, check: str, body: str) -> None:
     first = node.body[1] if ast.get_docstring(node) and len(node.body) > 1 else node.body[0]
     start, end = first.lineno - 1, node.body[-1].end_lineno
     indented = "".join(f"    {line}\n" for line in body.strip("\n").splitlines())
-    checks_file.write_text("".join(lines[:start]) + indented + "".join(lines[end:]),
-                           encoding="utf-8")
+    checks_file.write_text(
+        "".join(lines[:start]) + indented + "".join(lines[end:]), encoding="utf-8"
+    )
 
 
 def caught_by(mistake: Path) -> str:
@@ -76,8 +97,10 @@ def test_bug_in_solution_is_reported(tmp_path: Path) -> None:
     solution = course / "solutions" / EXERCISE / "solution.py"
     text = solution.read_text(encoding="utf-8")
     assert "[t.is_leaf for t in tensors]" in text
-    solution.write_text(text.replace("[t.is_leaf for t in tensors]",
-                                     "[t.requires_grad for t in tensors]"), encoding="utf-8")
+    solution.write_text(
+        text.replace("[t.is_leaf for t in tensors]", "[t.requires_grad for t in tensors]"),
+        encoding="utf-8",
+    )
     done = verify(course)
     assert done.returncode == 1
     assert f"solutions/{EXERCISE}/solution.py (seed 1) fails test_leaf_flags" in done.stderr
@@ -91,8 +114,10 @@ def test_check_accepting_a_mistake_is_reported(tmp_path: Path) -> None:
     rewrite_check(course / "checks" / EXERCISE / "test_leaf_tensors.py", check, "pass")
     done = verify(course)
     assert done.returncode == 1
-    assert (f"{EXERCISE}: solutions/{EXERCISE}/mistakes/forgot_requires_grad.py passes {check}, "
-            "the check its caught-by header names") in done.stderr
+    assert (
+        f"{EXERCISE}: solutions/{EXERCISE}/mistakes/forgot_requires_grad.py passes {check}, "
+        "the check its caught-by header names"
+    ) in done.stderr
     # An accept-everything check also hands the stub points.
     assert f"the stub exercises/{EXERCISE}/exercise.py passes {check}" in done.stderr
 
@@ -101,14 +126,18 @@ def test_check_drawing_inputs_from_the_global_random_is_nondeterministic(tmp_pat
     course = copy_course(tmp_path)
     checks = course / "checks" / EXERCISE / "test_leaf_tensors.py"
     # The check author's slip: the global, unseeded random instead of the rng fixture.
-    rewrite_check(checks, "test_square_and_sum_values", """
+    rewrite_check(
+        checks,
+        "test_square_and_sum_values",
+        """
 import random
 values = [round(random.uniform(-3, 3), 3) for _ in range(4)]
 result = submission.call("square_and_sum", tensor(values, requires_grad=True))
 y, z = result.pair()
 z = result.tensor(z, "z")
 expect_close(z, sum(v * v for v in values), "square_and_sum_z")
-""")
+""",
+    )
     done = verify(course)
     assert done.returncode == 1
     assert f"{EXERCISE}: check test_square_and_sum_values is nondeterministic" in done.stderr
@@ -118,17 +147,23 @@ def test_check_whose_verdict_changes_between_runs_is_nondeterministic(tmp_path: 
     course = copy_course(tmp_path)
     checks = course / "checks" / EXERCISE / "test_leaf_tensors.py"
     # Passes the first time only: state kept between runs (here, a file beside the check).
-    rewrite_check(checks, "test_leaf_flags_graph", """
+    rewrite_check(
+        checks,
+        "test_leaf_flags_graph",
+        """
 from pathlib import Path
 runs = Path(__file__).with_name("runs.txt")
 count = int(runs.read_text()) if runs.exists() else 0
 runs.write_text(str(count + 1))
 expect(count == 0, "leaf_flags_graph", got=count)
-""")
+""",
+    )
     done = verify(course)
     assert done.returncode == 1
-    assert (f"{EXERCISE}: check test_leaf_flags_graph is nondeterministic: "
-            f"solutions/{EXERCISE}/solution.py with seed 1 gave [passed") in done.stderr
+    assert (
+        f"{EXERCISE}: check test_leaf_flags_graph is nondeterministic: "
+        f"solutions/{EXERCISE}/solution.py with seed 1 gave [passed"
+    ) in done.stderr
 
 
 def test_too_few_mistakes_are_reported(tmp_path: Path) -> None:
@@ -138,90 +173,95 @@ def test_too_few_mistakes_are_reported(tmp_path: Path) -> None:
         path.unlink()
     done = verify(course)
     assert done.returncode == 1
-    assert (f"{EXERCISE}: solutions/{EXERCISE}/mistakes holds 3 mistake(s), "
-            "at least 4 are needed") in done.stderr
+    assert (
+        f"{EXERCISE}: solutions/{EXERCISE}/mistakes holds 3 mistake(s), at least 4 are needed"
+    ) in done.stderr
 
 
 def test_mistake_headers_are_checked(tmp_path: Path) -> None:
     course = copy_course(tmp_path)
     folder = course / "solutions" / EXERCISE / "mistakes"
     headless = folder / "forgot_requires_grad.py"
-    headless.write_text("\n".join(headless.read_text(encoding="utf-8").splitlines()[2:]) + "\n",
-                        encoding="utf-8")
+    headless.write_text(
+        "\n".join(headless.read_text(encoding="utf-8").splitlines()[2:]) + "\n", encoding="utf-8"
+    )
     renamed = folder / "mean_instead_of_sum.py"
-    renamed.write_text(renamed.read_text(encoding="utf-8").replace(
-        "# caught-by: test_square_and_sum_values", "# caught-by: test_no_such_check"),
-        encoding="utf-8")
+    renamed.write_text(
+        renamed.read_text(encoding="utf-8").replace(
+            "# caught-by: test_square_and_sum_values", "# caught-by: test_no_such_check"
+        ),
+        encoding="utf-8",
+    )
     done = verify(course)
     assert done.returncode == 1
     assert "mistakes/forgot_requires_grad.py has no '# caught-by: <check>' header" in done.stderr
     assert "mistakes/mean_instead_of_sum.py names unknown check test_no_such_check" in done.stderr
 
 
-NEW = "08_double_grad"
+NEW = "08_cube_grad"
 NEW_FILES = {
-    f"exercises/{NEW}/README.md": "# 08 · The gradient of a doubled sum\n\n"
-    "Write `double_grad(values)`: the gradient of `(2 * x).sum()` at `x = values`.\n",
+    f"exercises/{NEW}/README.md": "# 08 · The gradient of a sum of cubes\n\n"
+    "Write `cube_grad(values)`: the gradient of `(x ** 3).sum()` at `x = values`.\n",
     f"exercises/{NEW}/exercise.py": '''\
 import torch
 
 
-def double_grad(values) -> torch.Tensor:
-    """Return the gradient of ``(2 * x).sum()`` with respect to ``x`` at ``values``."""
+def cube_grad(values) -> torch.Tensor:
+    """Return the gradient of ``(x ** 3).sum()`` with respect to ``x`` at ``values``."""
     raise NotImplementedError
 ''',
-    f"solutions/{NEW}/solution.py": '''\
+    f"solutions/{NEW}/solution.py": """\
 import torch
 
 
-def double_grad(values) -> torch.Tensor:
+def cube_grad(values) -> torch.Tensor:
     x = torch.tensor(values, dtype=torch.float32, requires_grad=True)
-    (2 * x).sum().backward()
+    (x**3).sum().backward()
     return x.grad
-''',
-    f"solutions/{NEW}/mistakes/formula.py": '''\
-# mistake: writes down the derivative by hand instead of asking autograd
+""",
+    f"solutions/{NEW}/mistakes/formula.py": """\
+# mistake: writes down the derivative 3 * x ** 2 by hand instead of asking autograd
 # caught-by: test_uses_autograd
 import torch
 
 
-def double_grad(values):
-    return torch.full((len(values),), 2.0)  # MISTAKE
-''',
-    f"solutions/{NEW}/mistakes/mean_not_sum.py": '''\
+def cube_grad(values):
+    return 3 * torch.tensor(values) ** 2  # MISTAKE
+""",
+    f"solutions/{NEW}/mistakes/mean_not_sum.py": """\
 # mistake: reduces with mean() instead of sum(), dividing the gradient by n
-# caught-by: test_double_grad_values
+# caught-by: test_cube_grad_values
 import torch
 
 
-def double_grad(values):
+def cube_grad(values):
     x = torch.tensor(values, dtype=torch.float32, requires_grad=True)
-    (2 * x).mean().backward()  # MISTAKE
+    (x**3).mean().backward()  # MISTAKE
     return x.grad
-''',
-    f"solutions/{NEW}/mistakes/grad_before_backward.py": '''\
+""",
+    f"solutions/{NEW}/mistakes/grad_before_backward.py": """\
 # mistake: reads x.grad without calling backward(), so it is still None
-# caught-by: test_double_grad_values
+# caught-by: test_cube_grad_values
 import torch
 
 
-def double_grad(values):
+def cube_grad(values):
     x = torch.tensor(values, dtype=torch.float32, requires_grad=True)
-    (2 * x).sum()  # MISTAKE: no backward()
+    (x**3).sum()  # MISTAKE: no backward()
     return x.grad
-''',
-    f"solutions/{NEW}/mistakes/summed_grad.py": '''\
+""",
+    f"solutions/{NEW}/mistakes/summed_grad.py": """\
 # mistake: returns the sum of the gradient instead of the gradient itself
-# caught-by: test_double_grad_shape
+# caught-by: test_cube_grad_shape
 import torch
 
 
-def double_grad(values):
+def cube_grad(values):
     x = torch.tensor(values, dtype=torch.float32, requires_grad=True)
-    (2 * x).sum().backward()
+    (x**3).sum().backward()
     return x.grad.sum()  # MISTAKE
-''',
-    f"checks/{NEW}/test_double_grad.py": '''\
+""",
+    f"checks/{NEW}/test_cube_grad.py": '''\
 from grader.check import expect, expect_close, fail, points
 
 
@@ -230,35 +270,35 @@ def _values(rng):
 
 
 @points(2)
-def test_double_grad_values(submission, rng):
-    """double_grad holds 2 for every input"""
+def test_cube_grad_values(submission, rng):
+    """cube_grad holds 3 * x ** 2"""
     values = _values(rng)
-    got = submission.call("double_grad", values).tensor()
-    expect_close(got, [2.0] * len(values), "double_grad_values")
+    got = submission.call("cube_grad", values).tensor()
+    expect_close(got, [3 * v * v for v in values], "cube_grad_values")
 
 
 @points(1)
-def test_double_grad_shape(submission, rng):
-    """double_grad has the shape of its input"""
+def test_cube_grad_shape(submission, rng):
+    """cube_grad has the shape of its input"""
     values = _values(rng)
-    got = submission.call("double_grad", values).tensor()
-    expect(got.shape == [len(values)], "double_grad_shape", shape=got.shape, n=len(values))
+    got = submission.call("cube_grad", values).tensor()
+    expect(got.shape == [len(values)], "cube_grad_shape", shape=got.shape, n=len(values))
 
 
 @points(1)
 def test_uses_autograd(submission, rng):
     """the gradient comes from autograd"""
-    result = submission.call("double_grad", _values(rng))
+    result = submission.call("cube_grad", _values(rng))
     result.returned()
     if result.backward_passes == 0:
-        fail("no_backward_pass", function="double_grad")
+        fail("no_backward_pass", function="cube_grad")
 ''',
-    f"templates/locale/en/{NEW}.toml": '''\
+    f"templates/locale/en/{NEW}.toml": """\
 [hints]
-double_grad_values = "double_grad should hold {want}, got {got}: call backward() on the sum."
-double_grad_shape = "double_grad should have shape [{n}] like its input, got {shape}."
+cube_grad_values = "cube_grad should hold {want}, got {got}: call backward() on the sum."
+cube_grad_shape = "cube_grad should have shape [{n}] like its input, got {shape}."
 no_backward_pass = "`{function}` never ran backward(): let autograd compute the gradient."
-''',
+""",
 }
 
 
@@ -273,22 +313,26 @@ def test_new_exercise_is_verified_without_code_change(tmp_path: Path) -> None:
     assert f"{NEW}: solution 4/4, stub 0/4, 4/4 mistakes caught, ok" in done.stdout
     assert f"{EXERCISE}: solution 10/10" in done.stdout
 
-    # ... and a mistake the new checks miss makes it fail.
-    (course / "solutions" / NEW / "mistakes" / "rounded.py").write_text('''\
-# mistake: rounds the inputs to ints first, which leaves the gradient unchanged
-# caught-by: test_double_grad_values
+    # ... and a mistake its checks miss (they never pass more than 6 values) fails it.
+    (course / "solutions" / NEW / "mistakes" / "debug_slice.py").write_text(
+        """\
+# mistake: keeps a debugging slice, so only the first 6 values get a gradient
+# caught-by: test_cube_grad_values
 import torch
 
 
-def double_grad(values):
-    x = torch.tensor([round(v) for v in values], dtype=torch.float32, requires_grad=True)
-    (2 * x).sum().backward()
+def cube_grad(values):
+    x = torch.tensor(values[:6], dtype=torch.float32, requires_grad=True)  # MISTAKE
+    (x**3).sum().backward()
     return x.grad
-''', encoding="utf-8")
+""",
+        encoding="utf-8",
+    )
     done = verify(course)
     assert done.returncode == 1
-    assert (f"{NEW}: solutions/{NEW}/mistakes/rounded.py passes test_double_grad_values"
-            in done.stderr)
+    assert f"{NEW}: solutions/{NEW}/mistakes/debug_slice.py passes test_cube_grad_values" in (
+        done.stderr
+    )
 
 
 def test_same_seed_gives_the_same_report(tmp_path: Path) -> None:
