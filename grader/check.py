@@ -395,6 +395,8 @@ class Submission:
         self.endings: list[Any] = []
         self.crashes: list[str] = []
         self.load_error: dict[str, Any] | None = None
+        # What confinement the child reached, as it reported (shown, never trusted).
+        self.sandbox: dict[str, Any] = {}
 
     def start_early(self) -> None:
         """Start the child now, so it imports torch while pytest collects the checks."""
@@ -411,6 +413,8 @@ class Submission:
         if not self._loaded:
             self._loaded = True
             reply = self._talk({"op": "load", "chunks": self._chunks}, "(loading)")
+            if isinstance(reply.get("sandbox"), dict):
+                self.sandbox = {k: reply["sandbox"].get(k) for k in ("namespaces", "uid", "reason")}
             if not reply.get("ok"):
                 self.load_error = dict(reply.get("error") or {})
                 self._break(_load_failure(reply.get("error") or {}), "error")

@@ -286,6 +286,8 @@ class SandboxExecutor:
         uid = sandbox_uid()
         return {
             "hide": self.hide,
+            # The child imports grader.child from here, even when it sits in the course root.
+            "expose": [os.path.dirname(os.path.abspath(__file__))],
             "uid": uid,
             "gid": uid,
             "memory": limits.memory,

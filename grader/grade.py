@@ -28,8 +28,9 @@ class Settings:
 
 
 def secrets_of(course: Course) -> list[str]:
-    """Return the folders a submission must never read: hidden checks and reference solutions."""
-    return [str(course.root / "checks"), str(course.root / "solutions")]
+    """Return the folders a submission must never read: the whole course (its checks,
+    reference solutions and .git history); the grader package is bound back into it."""
+    return [str(course.root)]
 
 
 def grade_exercise(
@@ -64,7 +65,7 @@ def grade_exercise(
     verdict = judge(exercise.checks, submission, settings.seed)
     output = "".join(ending.output for ending in submission.endings)
     dropped = sum(ending.dropped for ending in submission.endings)
-    return exercise_result(
+    result = exercise_result(
         exercise.name,
         exercise.title,
         verdict,
@@ -76,3 +77,5 @@ def grade_exercise(
         dropped=dropped,
         load_error=submission.load_error,
     )
+    result["sandbox"] = submission.sandbox
+    return result

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -94,6 +95,13 @@ def terminal_summary(results: dict[str, Any], locale: Locale, single: bool) -> s
                 lines.append(f"        {check['message']}")
         if ex.get("output_dropped"):
             lines.append(f"  (output truncated: {ex['output_dropped']} bytes dropped)")
+    unconfined = {
+        str(ex.get("sandbox", {}).get("reason") or "")
+        for ex in record["exercises"]
+        if ex.get("sandbox") and not ex["sandbox"].get("namespaces")
+    }
+    if unconfined and sys.platform == "linux":
+        lines.append(f"note: ran without the Linux sandbox ({'; '.join(sorted(unconfined))})")
     lines.append(f"{'total':<{width}}  {record['score']:>4g}/{record['max_score']:g}")
     seed = results["seed"]
     lines.append(f"seed {seed}: add --seed {seed} to repeat these inputs")

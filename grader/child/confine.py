@@ -154,27 +154,28 @@ def _confine_inside(libc: Any, config: dict[str, Any], root: bool) -> None:
     # kills every process the submission started, setsid or not.
     _die_with_parent(libc)
     _mount(libc, None, "/", None, MS_REC | MS_PRIVATE)
-    for path in config.get("hide", []):
-        if os.path.isdir(path):
-            # An empty, read-only tmpfs over the course's secrets: the checks,
-            # the reference solutions, other students' files, the results.
-            _mount(
-                libc,
-                "tmpfs",
-                path,
-                "tmpfs",
-                MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
-                "size=4k,mode=000",
-            )
-        elif os.path.exists(path):
-            _mount(libc, "/dev/null", path, None, MS_BIND)
     new_uid = config.get("uid")
+    keep = [os.path.abspath(p) for p in config.get("expose", []) if os.path.isdir(p)]
+    covers = [p for p in config.get("hide", []) if os.path.isdir(p)]
+    for path in config.get("hide", []):
+        if os.path.isfile(path):
+            _mount(libc, "/dev/null", path, None, MS_BIND)
     if root and new_uid is not None:
-        _expose_python(libc, config.get("expose", []))
-    _read_only_root(libc)
+        for top, paths in _python_behind_locked_folders(keep).items():
+            covers.append(top)
+            keep.extend(paths)
+    # Hold what must stay reachable before anything covers its path.
+    held = {path: os.open(path, os.O_PATH | os.O_DIRECTORY) for path in keep}
     for path, size in (("/tmp", "256m"), ("/var/tmp", "16m"), ("/dev/shm", "64m")):
         if os.path.isdir(path):
+            # A private, empty, writable scratch space: gone when the child is.
             _mount(libc, "tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, f"size={size},mode=1777")
+            covers = [c for c in covers if not c.startswith(path + os.sep)]
+    _cover(libc, covers, held)
+    _read_only_root(libc)
+    for path in ("/tmp", "/var/tmp", "/dev/shm"):
+        if os.path.isdir(path):
+            _writable_again(libc, path)
     try:
         _mount(libc, "proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
     except OSError:
@@ -215,12 +216,11 @@ def _blocked_ancestor(path: str) -> str | None:
     return None
 
 
-def _expose_python(libc: Any, extra: list[str]) -> None:
-    """Let the unprivileged user reach Python and its packages, and nothing else there.
+def _python_behind_locked_folders(extra: list[str]) -> dict[str, list[str]]:
+    """Map each folder nobody may traverse to the Python folders behind it.
 
     A Python installed under /root (pyenv, as on many CI images) is behind a
-    0700 folder. Covering that folder with an empty tmpfs and binding back only
-    the installation keeps the rest of it (ssh keys, tokens) out of reach.
+    0700 folder: the unprivileged user must reach the installation, and only it.
     """
     import site
 
@@ -230,24 +230,37 @@ def _expose_python(libc: Any, extra: list[str]) -> None:
         top = _blocked_ancestor(path) if os.path.isdir(path) else None
         if top is not None and top != path:
             blocked.setdefault(top, []).append(path)
-    if not blocked:
-        return
-    stage = "/tmp"
-    _mount(libc, "tmpfs", stage, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=700")
-    staged: list[tuple[str, str]] = []
-    for top, paths in blocked.items():
-        # Keep only outermost paths: a bind of the prefix carries its site-packages.
-        outer = [p for p in paths if not any(p != q and p.startswith(q + os.sep) for q in paths)]
-        for path in outer:
-            holder = os.path.join(stage, str(len(staged)))
-            os.mkdir(holder)
-            _mount(libc, path, holder, None, MS_BIND | MS_REC)
-            staged.append((holder, path))
-        _mount(libc, "tmpfs", top, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=755")
-    for holder, path in staged:
-        os.makedirs(path, mode=0o755, exist_ok=True)
-        _mount(libc, holder, path, None, MS_BIND | MS_REC)
-    libc.umount2(stage.encode(), 2)  # MNT_DETACH: the binds above keep what they need
+    return blocked
+
+
+def _cover(libc: Any, covers: list[str], held: dict[str, int]) -> None:
+    """Put an empty tmpfs over each folder, then bind the held paths back where they were.
+
+    Covering a folder with a mount hides everything in it (ssh keys, .git, the
+    solutions) without touching the real files. ``held`` maps paths that must
+    stay reachable to O_PATH descriptors opened before anything was covered:
+    binding from /proc/self/fd reaches the original even under a cover.
+    """
+    # Deepest first: covering a parent first would hide the child folder's path.
+    for top in sorted(covers, key=lambda p: p.count(os.sep), reverse=True):
+        inside = any(k == top or k.startswith(top.rstrip(os.sep) + os.sep) for k in held)
+        mode = "755" if inside else "000"
+        _mount(libc, "tmpfs", top, "tmpfs", MS_NOSUID | MS_NODEV, f"size=1m,mode={mode}")
+    for path, fd in sorted(held.items()):
+        if not os.path.isdir(path) or not os.path.samestat(os.stat(path), os.fstat(fd)):
+            os.makedirs(path, mode=0o755, exist_ok=True)
+            _mount(libc, f"/proc/self/fd/{fd}", path, None, MS_BIND | MS_REC)
+        os.close(fd)
+
+
+def _writable_again(libc: Any, path: str) -> None:
+    """Clear the read-only flag the root's recursive remount put on one scratch mount."""
+    attr = _MountAttr(0, MOUNT_ATTR_RDONLY, 0, 0)
+    result = libc.syscall(
+        SYS_MOUNT_SETATTR, AT_FDCWD, path.encode(), 0, ctypes.byref(attr), ctypes.sizeof(attr)
+    )
+    if result != 0:
+        _mount(libc, None, path, None, MS_REMOUNT | MS_BIND | MS_NOSUID | MS_NODEV)
 
 
 def _read_only_root(libc: Any) -> None:

@@ -117,7 +117,9 @@ class Runtime:
         functions = sorted(
             k for k, v in module.__dict__.items() if callable(v) and not k.startswith("__")
         )
-        return {"ok": True, "functions": functions}
+        confine = sys.modules.get("grader.child.confine")
+        sandbox = dict(confine.state) if confine else {"namespaces": False, "reason": "in-process"}
+        return {"ok": True, "functions": functions, "sandbox": sandbox}
 
     def call(self, request: dict[str, Any]) -> dict[str, Any]:
         torch = self.torch
@@ -182,7 +184,9 @@ class Runtime:
                 target = value
                 for index in step["backward"]:
                     target = target[index]
-                target.backward()
+                # The base class's backward: a returned subclass cannot fake the pass.
+                with self.torch._C.DisableTorchFunction():
+                    self.torch.Tensor.backward(target)
                 return {"ok": True}
             return {"ok": False, "error": {"kind": "protocol", "message": "unknown step"}}
         except BaseException as exc:
@@ -241,27 +245,29 @@ class Runtime:
 
     def describe_tensor(self, t: Any, with_grad: bool = True) -> dict[str, Any]:
         torch = self.torch
-        # Read through the base class so a Tensor subclass cannot dress up its data.
-        base = torch.Tensor
-        plain = base.detach(t)
-        numel = base.numel(plain)
-        flat = base.reshape(plain, (-1,))[:MAX_ELEMENTS]
-        if flat.is_complex():
-            flat = flat.real
-        data = base.tolist(flat)
-        info: dict[str, Any] = {
-            "data": data,
-            "shape": list(base.size(plain)),
-            "numel": int(numel),
-            "dtype": str(plain.dtype).replace("torch.", ""),
-            "requires_grad": bool(t.requires_grad),
-            "is_leaf": bool(t.is_leaf),
-            "grad_fn": type(t.grad_fn).__name__ if t.grad_fn is not None else None,
-            "type": type(t).__qualname__,
-            "id": id(t),
-        }
+        # Read through the C base class with torch-function overrides off, so a
+        # Tensor subclass cannot dress up its data or its autograd metadata.
+        base = torch._C.TensorBase
+        with torch._C.DisableTorchFunction():
+            plain = base.detach(t)
+            flat = base.reshape(plain, (-1,))[:MAX_ELEMENTS]
+            if base.is_complex(flat):
+                flat = flat.real
+            grad_fn = base.grad_fn.__get__(t)
+            is_leaf = bool(base.is_leaf.__get__(t))
+            info: dict[str, Any] = {
+                "data": base.tolist(flat),
+                "shape": list(base.size(plain)),
+                "numel": int(base.numel(plain)),
+                "dtype": str(plain.dtype).replace("torch.", ""),
+                "requires_grad": bool(base.requires_grad.__get__(t)),
+                "is_leaf": is_leaf,
+                "grad_fn": type(grad_fn).__name__ if grad_fn is not None else None,
+                "type": type(t).__qualname__,
+                "id": id(t),
+            }
+            grad = base.grad.__get__(t) if with_grad and is_leaf else None
         if with_grad:
-            grad = t.grad if t.is_leaf else None
             info["grad"] = self.describe_tensor(grad, with_grad=False) if grad is not None else None
         return info
 

@@ -1,0 +1,342 @@
+"""Hostile submissions, one attack each: every one must end below full marks or contained.
+
+Each fixture in tests/fixtures/submissions/hostile/ is a complete exercise 01
+submission that is wrong somewhere, so full marks would mean the attack
+worked. Besides the score, each test checks what the attack tried to leave
+behind: files outside the sandbox's scratch folder, processes still running
+(a /proc scan for the marker on their command lines), connections accepted.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import socket
+import subprocess
+from pathlib import Path
+
+import pytest
+from conftest import (
+    COURSE,
+    GRADE,
+    SUBMISSIONS,
+    confined_only,
+    failed_messages,
+    only_exercise,
+    processes_with,
+    results,
+)
+
+FULL = 10.0
+
+
+def grade_hostile(run_grade, tmp_path: Path, source: Path, *extra: str, timeout: float = 120):
+    """Grade ``source`` as exercise 01; return (run, the exercise's results)."""
+    run = run_grade(
+        source, "--exercise", "01", "--json", tmp_path / "r.json", *extra, timeout=timeout
+    )
+    return run, only_exercise(tmp_path / "r.json")
+
+
+def assert_not_full(run, ex) -> None:
+    assert ex["score"] < ex["max_score"] == FULL, failed_messages(ex)
+    assert run.code == 1
+    assert re.search(rf"^total\s+{ex['score']:g}/10$", run.stdout, re.M), run.stdout
+
+
+def leftovers(marker: str, *folders: Path | str) -> list[Path]:
+    """Return every file named with ``marker`` directly in ``folders``."""
+    found = []
+    for folder in folders:
+        folder = Path(folder).expanduser()
+        if folder.is_dir():
+            found += [p for p in folder.iterdir() if marker in p.name]
+    return found
+
+
+OUTSIDE = [
+    COURSE,
+    COURSE / "reports",
+    COURSE / "exercises" / "01_leaf_tensors",
+    "/tmp",
+    "/var/tmp",
+    "/dev/shm",
+    "~",
+    "/root",
+    "/",
+]
+
+
+# -- wrong answers that try to pass -----------------------------------------------
+@confined_only
+def test_forged_result_files_reach_no_folder(run_grade, hostile, tmp_path, marker):
+    run, ex = grade_hostile(run_grade, tmp_path, hostile("forges_results.py"))
+    assert_not_full(run, ex)
+    # The grader's own results, not the forgery, and no forged file anywhere it could look.
+    document = results(tmp_path / "r.json")
+    assert marker not in json.dumps(document["students"][0]["exercises"][0]["checks"])
+    assert ex["message"] != marker
+    assert leftovers(marker, tmp_path, *OUTSIDE) == []
+    assert not (tmp_path / "results.json").exists() and not (tmp_path / "grades.csv").exists()
+    # What it printed is kept as output, never read as a result.
+    assert "total  10/10" in ex["output"]
+
+
+def test_patched_comparisons_do_not_reach_the_judge(run_grade, hostile, tmp_path):
+    run, ex = grade_hostile(run_grade, tmp_path, hostile("patches_comparisons.py"))
+    assert_not_full(run, ex)
+    failed = {c["name"] for c in ex["checks"] if not c["passed"]}
+    assert {"test_square_and_sum_values", "test_leaf_flags_graph"} <= failed
+    # The object whose __eq__ says yes arrives as an opaque description.
+    assert "AlwaysEqual" in failed_messages(ex)
+
+
+def test_tensor_subclass_cannot_lie_about_autograd(run_grade, hostile, tmp_path):
+    run, ex = grade_hostile(run_grade, tmp_path, hostile("tensor_subclass_lies.py"))
+    assert_not_full(run, ex)
+    failed = {c["name"] for c in ex["checks"] if not c["passed"]}
+    assert "test_make_leaf_is_leaf" in failed  # make_leaf returns a non-leaf
+    assert "test_square_and_sum_backward" in failed  # nothing was recorded in the graph
+
+
+def test_tensor_subclass_cannot_dress_up_wrong_values(run_grade, hostile, tmp_path):
+    # The subclass's data is read through torch.Tensor: its tolist() lie is not believed.
+    source = hostile("tensor_subclass_lies.py")
+    text = source.read_text(encoding="utf-8")
+    source.write_text(
+        text.replace("y = (x * x)", "y = (x * 3)").replace(
+            "    def __eq__", "    def tolist(self):\n        return [4.0] * 100\n\n    def __eq__"
+        ),
+        encoding="utf-8",
+    )
+    run, ex = grade_hostile(run_grade, tmp_path, source)
+    assert_not_full(run, ex)
+    assert not next(c for c in ex["checks"] if c["name"] == "test_square_and_sum_values")["passed"]
+
+
+@confined_only
+def test_patched_pytest_and_planted_conftest_change_nothing(run_grade, hostile, tmp_path, marker):
+    planted = [
+        COURSE / "checks" / "01_leaf_tensors" / "conftest.py",
+        COURSE / "checks" / "conftest.py",
+        COURSE / "conftest.py",
+    ]
+    before = {p: p.exists() for p in planted}
+    try:
+        run, ex = grade_hostile(run_grade, tmp_path, hostile("patches_pytest.py"))
+        assert_not_full(run, ex)
+        assert not next(c for c in ex["checks"] if c["name"] == "test_leaf_flags_graph")["passed"]
+        for path in planted:
+            assert not (path.exists() and marker in path.read_text(encoding="utf-8")), path
+    finally:
+        for path in planted:  # never leave a planted conftest behind, even on failure
+            if not before[path] and path.exists() and marker in path.read_text(encoding="utf-8"):
+                path.unlink()
+
+
+# -- crashes and resource attacks -------------------------------------------------
+def test_os_exit_zero_is_a_crash_not_a_success(run_grade, hostile, tmp_path):
+    run, ex = grade_hostile(run_grade, tmp_path, hostile("os_exit_zero.py"))
+    assert_not_full(run, ex)
+    exited = [c for c in ex["checks"] if c["name"].startswith("test_square_and_sum")]
+    assert all(not c["passed"] and "exited with status 0" in c["message"] for c in exited)
+    assert all(c["passed"] for c in ex["checks"] if c["name"].startswith("test_make_leaf"))
+
+
+def test_segfault_fails_only_the_crashing_function(run_grade, hostile, tmp_path):
+    run, ex = grade_hostile(run_grade, tmp_path, hostile("segfault.py"))
+    assert_not_full(run, ex)
+    for check in ex["checks"]:
+        crashed = check["name"].startswith("test_square_and_sum")
+        assert check["passed"] is not crashed, check
+        if crashed:
+            assert "SIGSEGV" in check["message"]
+
+
+@confined_only
+def test_allocating_6_gib_hits_the_memory_limit(run_grade, hostile, tmp_path):
+    run, ex = grade_hostile(run_grade, tmp_path, hostile("allocates_6gib.py"), "--memory", "1024")
+    assert_not_full(run, ex)
+    hogs = [c for c in ex["checks"] if not c["name"].startswith("test_leaf_flags")]
+    assert all(not c["passed"] and c["hint"]["id"] == "memory_limit" for c in hogs)
+    assert all(c["passed"] for c in ex["checks"] if c["name"].startswith("test_leaf_flags"))
+
+
+def test_printing_300_mb_is_cut_and_reports_stay_small(run_grade, hostile, tmp_path):
+    run, ex = grade_hostile(run_grade, tmp_path, hostile("prints_300mb.py"), "--output-limit", "64")
+    assert_not_full(run, ex)
+    assert len(ex["output"]) <= 64 * 1024
+    assert ex["output_dropped"] >= 300 * 1024**2 - 64 * 1024
+    assert "output truncated" in run.stdout
+    for report in (tmp_path / "r.json", tmp_path / "r.html"):
+        assert report.stat().st_size < 2 * 1024**2, report
+    assert len(run.stdout) < 64 * 1024
+
+
+# -- attacks on the machine -------------------------------------------------------
+@confined_only
+def test_detached_children_do_not_outlive_the_grade(run_grade, hostile, tmp_path, marker):
+    run, ex = grade_hostile(run_grade, tmp_path, hostile("detached_child.py"))
+    assert_not_full(run, ex)
+    stray = processes_with(marker)
+    for pid, _ in stray:  # leave the machine clean even when the test fails
+        try:
+            os.kill(pid, 9)
+        except OSError:
+            pass
+    assert stray == []
+    assert leftovers(marker, tmp_path) == []
+
+
+@confined_only
+def test_killing_the_parent_is_contained(run_grade, hostile, tmp_path):
+    run, ex = grade_hostile(run_grade, tmp_path, hostile("kills_parent.py"))
+    assert_not_full(run, ex)
+    assert "UNCONFINED" not in ex["output"]
+    assert not next(c for c in ex["checks"] if c["name"] == "test_square_and_sum_values")["passed"]
+
+
+@confined_only
+def test_no_network_even_to_a_local_listener(run_grade, hostile, tmp_path, marker):
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+        port = listener.getsockname()[1]
+        run, ex = grade_hostile(run_grade, tmp_path, hostile("connects_to_listener.py", port=port))
+        listener.setblocking(False)
+        with pytest.raises(BlockingIOError):
+            listener.accept()
+    assert_not_full(run, ex)
+    assert "connect failed" in ex["output"] and "CONNECTED" not in ex["output"]
+
+
+@confined_only
+def test_writes_outside_the_scratch_folder_leave_nothing(run_grade, hostile, tmp_path, marker):
+    run, ex = grade_hostile(run_grade, tmp_path, hostile("writes_outside.py"))
+    assert_not_full(run, ex)
+    assert leftovers(marker, tmp_path, *OUTSIDE) == []
+    # The course and the home folder were refused outright (read-only), not just discarded.
+    assert re.search(rf"could not write {re.escape(str(COURSE))}/{marker}", ex["output"])
+
+
+@confined_only
+def test_reference_solution_is_out_of_reach(run_grade, hostile, tmp_path):
+    run, ex = grade_hostile(run_grade, tmp_path, hostile("reads_solution.py"))
+    assert "READ THE SOLUTION" not in ex["output"], ex["output"]
+    assert_not_full(run, ex)
+
+
+@confined_only
+def test_reference_solution_file_and_import_are_refused(run_grade, hostile, tmp_path):
+    source = hostile("reads_solution.py")
+    text = source.read_text(encoding="utf-8")
+    # Only the direct routes: reading the file, importing it through sys.path.
+    source.write_text(
+        text.replace(
+            "_by_path, _by_import, _by_git_objects, _by_git_command", "_by_path, _by_import"
+        ),
+        encoding="utf-8",
+    )
+    run, ex = grade_hostile(run_grade, tmp_path, source)
+    assert "READ THE SOLUTION" not in ex["output"], ex["output"]
+    # The whole course is covered: the file is not there at all for the child.
+    assert re.search(r"_by_path: (PermissionError|FileNotFoundError)", ex["output"])
+    assert "_by_import: ModuleNotFoundError" in ex["output"]
+    assert_not_full(run, ex)
+
+
+@confined_only
+def test_hidden_checks_are_out_of_reach(run_grade, hostile, tmp_path):
+    run, ex = grade_hostile(run_grade, tmp_path, hostile("reads_checks.py"))
+    assert_not_full(run, ex)
+    assert "READ THE CHECKS" not in ex["output"]
+    assert "def test_make_leaf_accepts_ints" not in ex["output"]
+
+
+@confined_only
+def test_hidden_checks_folder_is_covered(run_grade, hostile, tmp_path):
+    run, ex = grade_hostile(run_grade, tmp_path, hostile("reads_checks.py"))
+    assert_not_full(run, ex)
+    assert re.search(r"_by_path: (PermissionError|FileNotFoundError)", ex["output"])
+
+
+def test_html_and_terminal_injection_is_neutralised(run_grade, hostile, tmp_path, marker):
+    run, ex = grade_hostile(run_grade, tmp_path, hostile("html_injection.py"))
+    assert_not_full(run, ex)
+    # The JSON keeps the raw text (it is data); the HTML must show it, not run it.
+    assert f'<script>alert("{marker}")' in ex["output"]
+    assert any("<script>" in c["message"] for c in ex["checks"])
+    page = (tmp_path / "r.html").read_text(encoding="utf-8")
+    assert "<script>alert" not in page and "<img src=x" not in page
+    assert "</pre></div><script>" not in page
+    assert "&lt;script&gt;alert(" in page
+    # The terminal gets no escape sequences: they could forge "ALL CHECKS PASSED" in colour.
+    assert "\x1b" not in run.stdout and "\x07" not in run.stdout
+
+
+# -- a class with hostile students ---------------------------------------------------
+def _batch_available() -> bool:
+    if GRADE is None:
+        return False
+    done = subprocess.run([GRADE, "batch", "--help"], capture_output=True, text=True)
+    if done.returncode != 0:
+        return False
+    # The command may be declared before its module lands.
+    import importlib.util
+
+    return importlib.util.find_spec("grader.batch") is not None
+
+
+@confined_only
+def test_batch_isolates_hostile_students(run_grade, hostile, tmp_path, marker):
+    if not _batch_available():
+        pytest.skip("grade batch not available")
+    klass, out = tmp_path / "class", tmp_path / "out"
+    students = {
+        "good": SUBMISSIONS / "01_leaf_tensors" / "passes_all.py",
+        "forger": hostile("forges_results.py"),
+        "crasher": hostile("segfault.py"),
+        "injector": hostile("html_injection.py"),
+    }
+    for name, source in students.items():
+        folder = klass / name / "01_leaf_tensors"
+        folder.mkdir(parents=True)
+        text = source.read_text(encoding="utf-8").replace(str(tmp_path), str(out))
+        (folder / "exercise.py").write_text(text, encoding="utf-8")
+    run = run_grade(
+        "batch", klass, "--out", out, "--exercises", "01", "--jobs", "2", html=False, timeout=300
+    )
+    assert run.code in (0, 1), run.stderr
+    scores = {s["student"]: s for s in results(out / "results.json")["students"]}
+    assert scores["good"]["score"] == scores["good"]["max_score"] == FULL
+    for name in ("forger", "crasher", "injector"):
+        assert scores[name]["score"] < scores[name]["max_score"], name
+    rows = (out / "grades.csv").read_text(encoding="utf-8")
+    assert marker not in rows and "=HYPERLINK" not in rows
+    assert leftovers(marker, out, *OUTSIDE) == []
+    for page in out.rglob("*.html"):
+        assert "<script>alert" not in page.read_text(encoding="utf-8"), page
+    assert processes_with(marker) == []
+
+
+def test_every_attack_has_its_fixture():
+    wanted = {
+        "forges_results",
+        "patches_comparisons",
+        "tensor_subclass_lies",
+        "patches_pytest",
+        "os_exit_zero",
+        "segfault",
+        "allocates_6gib",
+        "prints_300mb",
+        "detached_child",
+        "kills_parent",
+        "connects_to_listener",
+        "writes_outside",
+        "reads_solution",
+        "reads_checks",
+        "html_injection",
+    }
+    have = {p.stem for p in (SUBMISSIONS / "hostile").glob("*.py")}
+    assert wanted <= have
