@@ -147,4 +147,5 @@ def _expect_autograd(result, passes, want, through=None):
 
 
 def _show(numbers):
-    return "[" + ", ".join(f"{n:.4g}" for n in numbers[:6]) + (", ...]" if len(numbers) > 6 else "]")
+    shown = ", ".join(f"{n:.4g}" for n in numbers[:6])
+    return f"[{shown}{', ...' if len(numbers) > 6 else ''}]"
