@@ -36,7 +36,7 @@ from grader.course import Course, Exercise
 from grader.executor import Executor, Limits
 from grader.grade import Settings, grade_exercise, secrets_of
 from grader.locale import Locale
-from grader.score import results_document, student_result
+from grader.score import results_document, student_result, to_json
 from grader.submission import find_for_student
 
 __all__ = ["run", "BatchError", "students_in"]
@@ -357,7 +357,7 @@ def _assemble(
             record, seed=seed, lang=lang, templates=course.templates, title=course.title
         )
         write_atomic(out / _safe_folder(record["student"]) / "report.html", page)
-    write_atomic(out / "results.json", json.dumps(results, indent=2, ensure_ascii=False))
+    write_atomic(out / "results.json", to_json(results))
     write_atomic(out / "grades.csv", export.grades_csv(results))
     overview = render_class_overview(
         results,

@@ -88,6 +88,7 @@ class TensorValue:
     grad: TensorValue | None
     type: str
     id: int
+    storage: int = 0  # address of the data in the child: equal for views of one tensor
 
     @property
     def is_floating(self) -> bool:
@@ -162,6 +163,7 @@ def _tensor(body: dict[str, Any], nested: bool = False) -> TensorValue:
         grad=_tensor(grad, nested=True) if isinstance(grad, dict) else None,
         type=str(body.get("type")),
         id=int(_number(body.get("id", 0))),
+        storage=int(_number(body.get("storage", 0))),
     )
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -9,9 +11,30 @@ from grader import __version__
 from grader.judge import Verdict
 from grader.locale import Locale
 
-__all__ = ["exercise_result", "unjudged_result", "student_result", "results_document"]
+__all__ = [
+    "exercise_result",
+    "unjudged_result",
+    "student_result",
+    "results_document",
+    "to_json",
+]
 
 FORMAT = 1
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None  # a diverged descent: JSON has no NaN, and strict parsers reject it
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
+
+
+def to_json(results: dict[str, Any]) -> str:
+    """Serialise a results document as strict JSON (NaN and infinities become null)."""
+    return json.dumps(_finite(results), indent=2, ensure_ascii=False, allow_nan=False)
 
 
 def _error_detail(

@@ -16,7 +16,7 @@ from grader.course import Course, Exercise
 from grader.executor import Executor, SandboxExecutor
 from grader.grade import Settings, grade_exercise, secrets_of
 from grader.locale import Locale
-from grader.score import results_document, student_result
+from grader.score import results_document, student_result, to_json
 
 __all__ = ["Settings", "grade_student", "publish", "terminal_summary", "clean_for_terminal"]
 
@@ -146,7 +146,7 @@ def publish(
     write_atomic(html, page)
     click.echo(f"report: {html}")
     if json_path:
-        write_atomic(Path(json_path), json.dumps(results, indent=2, ensure_ascii=False))
+        write_atomic(Path(json_path), to_json(results))
     if junit_path:
         write_atomic(Path(junit_path), export.junit_xml(results))
     if gradescope_path:

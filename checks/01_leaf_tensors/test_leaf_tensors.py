@@ -14,8 +14,12 @@ def test_make_leaf_accepts_ints(submission, rng):
     t = submission.call("make_leaf", values).tensor()
     expect(t.is_floating, "make_leaf_not_float", dtype=t.dtype)
     expect_close(t, values, "wrong_values", function="make_leaf")
-    expect(t.requires_grad and t.is_leaf, "make_leaf_not_leaf_or_tracked",
-           requires_grad=t.requires_grad, is_leaf=t.is_leaf)
+    expect(
+        t.requires_grad and t.is_leaf,
+        "make_leaf_not_leaf_or_tracked",
+        requires_grad=t.requires_grad,
+        is_leaf=t.is_leaf,
+    )
 
 
 @points(1)
@@ -52,8 +56,9 @@ def test_square_and_sum_values(submission, rng):
 def test_square_and_sum_backward(submission, rng):
     """y and z are recorded in the graph: z.backward() leaves 2 * x in x.grad"""
     values = _floats(rng, 4)
-    result = submission.call("square_and_sum", tensor(values, requires_grad=True),
-                             then=[backward(1)])
+    result = submission.call(
+        "square_and_sum", tensor(values, requires_grad=True), then=[backward(1)]
+    )
     y, z = result.pair()
     y = result.tensor(y, "y")
     z = result.tensor(z, "z")

@@ -8,10 +8,16 @@ from grader.testfunc import named_function, random_function
 SIN = named_function("sin", {"op": "sin", "args": [{"var": 0}]})
 EXP = named_function("exp", {"op": "exp", "args": [{"var": 0}]})
 # x ** 3 - 4 * x, written as x * x ** 2 - 4 * x
-CUBIC = named_function("cubic", {"op": "sub", "args": [
-    {"op": "mul", "args": [{"var": 0}, {"op": "square", "args": [{"var": 0}]}]},
-    {"op": "mul", "args": [4.0, {"var": 0}]},
-]})
+CUBIC = named_function(
+    "cubic",
+    {
+        "op": "sub",
+        "args": [
+            {"op": "mul", "args": [{"var": 0}, {"op": "square", "args": [{"var": 0}]}]},
+            {"op": "mul", "args": [4.0, {"var": 0}]},
+        ],
+    },
+)
 
 
 def _floats(rng, n):
@@ -19,8 +25,11 @@ def _floats(rng, n):
 
 
 def _all_close(got, want):
-    return got is not None and len(got) == len(want) and all(
-        close(g, w) for g, w in zip(got, want, strict=True))
+    return (
+        got is not None
+        and len(got) == len(want)
+        and all(close(g, w) for g, w in zip(got, want, strict=True))
+    )
 
 
 def _grad_tensor(result):
@@ -130,8 +139,7 @@ def test_uses_autograd(submission, rng):
     values = _floats(rng, 4)
     result = submission.call("mean_grad", f.spec(), values)
     # Only a backward pass through f itself counts: the gradient must flow through it.
-    _expect_autograd(result, result.tripwire_backwards, _mean_grad_expected(f, values),
-                     through=f)
+    _expect_autograd(result, result.tripwire_backwards, _mean_grad_expected(f, values), through=f)
 
 
 def _expect_autograd(result, passes, want, through=None):

@@ -6,14 +6,21 @@ from grader.check import close, describe_value, expect_close, fail, flat_numbers
 from grader.testfunc import named_function, random_function
 
 # sin(a) * b: grads cos(a) * b and sin(a)
-SIN_TIMES = named_function("sin_times", {"op": "mul", "args": [
-    {"op": "sin", "args": [{"var": 0}]}, {"var": 1}]}, arity=2)
+SIN_TIMES = named_function(
+    "sin_times", {"op": "mul", "args": [{"op": "sin", "args": [{"var": 0}]}, {"var": 1}]}, arity=2
+)
 # a * b ** 2: grads b ** 2 and 2 * a * b
-A_B_SQUARED = named_function("a_b_squared", {"op": "mul", "args": [
-    {"var": 0}, {"op": "square", "args": [{"var": 1}]}]}, arity=2)
+A_B_SQUARED = named_function(
+    "a_b_squared",
+    {"op": "mul", "args": [{"var": 0}, {"op": "square", "args": [{"var": 1}]}]},
+    arity=2,
+)
 
-_FREED = re.compile(r"backward through the graph a second time|"
-                    r"saved tensors after they have already been freed", re.I)
+_FREED = re.compile(
+    r"backward through the graph a second time|"
+    r"saved tensors after they have already been freed",
+    re.I,
+)
 
 
 def _floats(rng, n):
@@ -21,8 +28,11 @@ def _floats(rng, n):
 
 
 def _all_close(got, want):
-    return got is not None and len(got) == len(want) and all(
-        close(g, w) for g, w in zip(got, want, strict=True))
+    return (
+        got is not None
+        and len(got) == len(want)
+        and all(close(g, w) for g, w in zip(got, want, strict=True))
+    )
 
 
 def _returned(result):
@@ -41,8 +51,10 @@ def _grads(result):
     for name, grad in zip(("x1", "x2"), value, strict=True):
         if grad is None:
             fail("grad_is_none", function=result.function, input=name)
-    return (result.tensor(value[0], "the gradient for x1"),
-            result.tensor(value[1], "the gradient for x2"))
+    return (
+        result.tensor(value[0], "the gradient for x1"),
+        result.tensor(value[1], "the gradient for x2"),
+    )
 
 
 def _judge_pair(result, want1, want2, function_hint, **params):
@@ -53,8 +65,11 @@ def _judge_pair(result, want1, want2, function_hint, **params):
     if _all_close(got1, want2) and _all_close(got2, want1):
         fail("grads_swapped", function=result.function)
     n = len(want1)
-    if n > 1 and _all_close(got1, [w / n for w in want1]) and _all_close(
-            got2, [w / n for w in want2]):
+    if (
+        n > 1
+        and _all_close(got1, [w / n for w in want1])
+        and _all_close(got2, [w / n for w in want2])
+    ):
         fail("grads_mean_not_sum", function=result.function, n=n)
     expect_close(g1, want1, function_hint, input="x1", **params)
     expect_close(g2, want2, function_hint, input="x2", **params)
@@ -89,8 +104,13 @@ def test_pair_grads_any_function(submission, rng):
         if _all_close(got1, [2 * v for v in x1]) and _all_close(got2, [7.0] * n):
             fail("pair_grads_ignores_f", f=f.describe())
         partials = [f.at(a, b).d for a, b in zip(x1, x2, strict=True)]
-        _judge_pair(result, [d[0] for d in partials], [d[1] for d in partials],
-                    "pair_grads_wrong", f=f.describe())
+        _judge_pair(
+            result,
+            [d[0] for d in partials],
+            [d[1] for d in partials],
+            "pair_grads_wrong",
+            f=f.describe(),
+        )
 
 
 @points(1)
@@ -98,9 +118,11 @@ def test_returns_tuple(submission, rng):
     """each function returns a tuple of two gradients"""
     f = random_function(rng, 2)
     x1, x2 = _floats(rng, 3), _floats(rng, 3)
-    for function, args in (("scalar_pair_grads", (x1[0], x2[0])),
-                           ("vector_pair_grads", (x1, x2)),
-                           ("pair_grads", (f.spec(), x1, x2))):
+    for function, args in (
+        ("scalar_pair_grads", (x1[0], x2[0])),
+        ("vector_pair_grads", (x1, x2)),
+        ("pair_grads", (f.spec(), x1, x2)),
+    ):
         value = _returned(submission.call(function, *args))
         if isinstance(value, list):
             fail("returns_list", function=function)
@@ -122,8 +144,12 @@ def test_uses_autograd(submission, rng):
     result = submission.call("pair_grads", f.spec(), x1, x2)
     partials = [f.at(a, b).d for a, b in zip(x1, x2, strict=True)]
     # Only a backward pass through f itself counts: the gradient must flow through it.
-    _expect_autograd(result, result.tripwire_backwards,
-                     [d[0] for d in partials] + [d[1] for d in partials], through=f)
+    _expect_autograd(
+        result,
+        result.tripwire_backwards,
+        [d[0] for d in partials] + [d[1] for d in partials],
+        through=f,
+    )
 
 
 def _expect_autograd(result, passes, want, through=None):

@@ -17,8 +17,22 @@ from grader.check import (
 from grader.testfunc import random_function
 
 # Names under which torch reports a squaring (x ** 2, x * x, torch.square, x.pow(2) ...).
-_SQUARING = {"pow", "__pow__", "__rpow__", "pow_", "__ipow__", "float_power", "square",
-             "square_", "mul", "__mul__", "__rmul__", "mul_", "__imul__", "multiply"}
+_SQUARING = {
+    "pow",
+    "__pow__",
+    "__rpow__",
+    "pow_",
+    "__ipow__",
+    "float_power",
+    "square",
+    "square_",
+    "mul",
+    "__mul__",
+    "__rmul__",
+    "mul_",
+    "__imul__",
+    "multiply",
+}
 _NON_LEAF_FLAG = re.compile(r"only change requires_grad flags of leaf variables", re.I)
 
 
@@ -27,8 +41,11 @@ def _floats(rng, n):
 
 
 def _all_close(got, want):
-    return got is not None and len(got) == len(want) and all(
-        close(g, w) for g, w in zip(got, want, strict=True))
+    return (
+        got is not None
+        and len(got) == len(want)
+        and all(close(g, w) for g, w in zip(got, want, strict=True))
+    )
 
 
 def _show(numbers):
@@ -47,8 +64,13 @@ def _check_square(submission, rng, function, tracked_hint):
     x = result.args[0]
     expect(x.requires_grad, "x_requires_grad_off", function=function)
     expect(x.is_leaf and x.grad_fn is None, "x_not_leaf", function=function, grad_fn=x.grad_fn)
-    expect(_all_close(x.data, values), "x_values_changed", function=function,
-           got=_show(x.data), want=_show(values))
+    expect(
+        _all_close(x.data, values),
+        "x_values_changed",
+        function=function,
+        got=_show(x.data),
+        want=_show(values),
+    )
     expect(x.grad is None, "x_grad_filled", function=function)
 
 
@@ -86,24 +108,31 @@ def test_call_without_grad_result(submission, rng):
     a, b = _floats(rng, 2)
     scale = round(rng.uniform(0.5, 3), 3)
     items = _floats(rng, 3)
-    result = submission.call("call_without_grad", grad_mode_probe(), a, items,
-                             scale=scale, label="check")
+    result = submission.call(
+        "call_without_grad", grad_mode_probe(), a, items, scale=scale, label="check"
+    )
     seen = result.returned()
     if not isinstance(seen, dict):
         fail("call_without_grad_no_result", got=describe_value(seen))
     expect(seen.get("grad_enabled") is False, "call_without_grad_tracked")
-    expect(seen.get("args") == [a, items], "call_without_grad_args",
-           got=str(seen.get("args"))[:120], want=str([a, items]))
-    expect(seen.get("kwargs") == {"scale": scale, "label": "check"}, "call_without_grad_kwargs",
-           got=str(seen.get("kwargs"))[:120])
+    expect(
+        seen.get("args") == [a, items],
+        "call_without_grad_args",
+        got=str(seen.get("args"))[:120],
+        want=str([a, items]),
+    )
+    expect(
+        seen.get("kwargs") == {"scale": scale, "label": "check"},
+        "call_without_grad_kwargs",
+        got=str(seen.get("kwargs"))[:120],
+    )
     expect(result.grad_enabled_after, "call_without_grad_left_off")
 
     f = random_function(rng)
     values = _floats(rng, 4)
     result = submission.call("call_without_grad", f.spec(), tensor(values, requires_grad=True))
     y = result.tensor()
-    expect_close(y, [f.at(v).value for v in values], "call_without_grad_values",
-                 f=f.describe())
+    expect_close(y, [f.at(v).value for v in values], "call_without_grad_values", f=f.describe())
     expect(not y.requires_grad, "call_without_grad_result_tracked")
 
 
@@ -113,8 +142,9 @@ def test_call_without_grad_restores_previous_mode(submission, rng):
     a = _floats(rng, 1)[0]
     result = submission.call("call_without_grad", grad_mode_probe(), a, grad_enabled=False)
     seen = result.returned()
-    expect(isinstance(seen, dict) and seen.get("grad_enabled") is False,
-           "call_without_grad_tracked")
+    expect(
+        isinstance(seen, dict) and seen.get("grad_enabled") is False, "call_without_grad_tracked"
+    )
     expect(not result.grad_enabled_after, "call_without_grad_turns_on")
     result = submission.call("call_without_grad", grad_mode_probe(), a, grad_enabled=True)
     result.returned()
@@ -132,8 +162,11 @@ def test_call_without_grad_restores_on_error(submission, rng):
     if error.get("type") == "NotImplementedError" or error.get("kind") != "exception":
         result.returned()  # the stub, or a crash of the student's own: its usual hint
     if error.get("type") != "ValueError" or message not in str(error.get("message", "")):
-        fail("call_without_grad_changes_error", type=error.get("type", "?"),
-             message=str(error.get("message", ""))[:200])
+        fail(
+            "call_without_grad_changes_error",
+            type=error.get("type", "?"),
+            message=str(error.get("message", ""))[:200],
+        )
     expect(result.grad_enabled_after, "call_without_grad_not_restored_on_error")
 
 

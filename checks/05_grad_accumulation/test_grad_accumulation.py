@@ -34,15 +34,18 @@ def _fmt(numbers):
 
 
 def _all_close(got, want, rtol=2e-4, atol=1e-5):
-    return got is not None and len(got) == len(want) and all(
-        close(g, w, rtol, atol) for g, w in zip(got, want))
+    return (
+        got is not None
+        and len(got) == len(want)
+        and all(close(g, w, rtol, atol) for g, w in zip(got, want, strict=True))
+    )
 
 
 def _factor(got, want):
     """The common ratio got / want if there is one (e.g. 3 for three accumulated steps)."""
     if got is None or len(got) != len(want):
         return None
-    ratios = [g / w for g, w in zip(got, want) if abs(w) > 1e-3]
+    ratios = [g / w for g, w in zip(got, want, strict=True) if abs(w) > 1e-3]
     if not ratios:
         return None
     r = ratios[0]
@@ -120,11 +123,20 @@ def test_steps_are_independent(submission, rng):
     ids = [g.id for g in grads]
     if len(set(ids)) < len(ids):
         fail("zeroed_same_tensor", steps=3, distinct=len(set(ids)))
+    # detach() or a view keeps sharing x.grad's memory: zero_() would then wipe every entry.
+    storages = {g.storage for g in grads}
+    if len(storages) < len(grads):
+        fail("zeroed_shared_storage", steps=3, distinct=len(storages))
     want = _one_step(values)
     for k, g in enumerate(grads):
         # If the entries were linked, the last write would show in all of them.
-        expect(_all_close(flat_numbers(g), want), "zeroed_wrong", step=k,
-               got=_fmt(flat_numbers(g)), want=_fmt(want))
+        expect(
+            _all_close(flat_numbers(g), want),
+            "zeroed_wrong",
+            step=k,
+            got=_fmt(flat_numbers(g)),
+            want=_fmt(want),
+        )
 
 
 @points(2)
@@ -148,8 +160,12 @@ def test_zero_grad_in_place(submission, rng):
 
 def _expect_x_untouched(x, values):
     same = _all_close(flat_numbers(x), values, rtol=0, atol=1e-6)
-    expect(same and x.requires_grad and x.is_leaf, "zero_grad_changed_x",
-           got=_fmt(flat_numbers(x)), want=_fmt(values))
+    expect(
+        same and x.requires_grad and x.is_leaf,
+        "zero_grad_changed_x",
+        got=_fmt(flat_numbers(x)),
+        want=_fmt(values),
+    )
 
 
 @points(1)
@@ -161,8 +177,12 @@ def test_zero_grad_none_is_noop(submission, rng):
         error = result.error
         if error.get("type") == "NotImplementedError" or error.get("kind") != "exception":
             result.returned()  # the generic hint (stub, exit, memory...)
-        fail("zero_grad_none_raised", type=error.get("type", ""), line=error.get("line") or "?",
-             message=str(error.get("message", ""))[:300])
+        fail(
+            "zero_grad_none_raised",
+            type=error.get("type", ""),
+            line=error.get("line") or "?",
+            message=str(error.get("message", ""))[:300],
+        )
     x = result.args[0]
     if x.grad is not None:
         fail("zero_grad_made_grad")
@@ -179,13 +199,26 @@ def test_uses_autograd(submission, rng):
     right = _all_close(flat_numbers(t), [steps * g for g in _one_step(values)])
     if result.backward_passes == 0 and right:
         fail("uses_autograd", function="accumulated_grad")
-    expect(result.backward_passes == steps, "backward_count", function="accumulated_grad",
-           passes=result.backward_passes, steps=steps)
+    expect(
+        result.backward_passes == steps,
+        "backward_count",
+        function="accumulated_grad",
+        passes=result.backward_passes,
+        steps=steps,
+    )
     result = submission.call("zeroed_grads", values, steps)
     grads = result.returned()
-    right = isinstance(grads, list) and len(grads) == steps and all(
-        _all_close(flat_numbers(g), _one_step(values)) for g in grads)
+    right = (
+        isinstance(grads, list)
+        and len(grads) == steps
+        and all(_all_close(flat_numbers(g), _one_step(values)) for g in grads)
+    )
     if result.backward_passes == 0 and right:
         fail("uses_autograd", function="zeroed_grads")
-    expect(result.backward_passes == steps, "backward_count", function="zeroed_grads",
-           passes=result.backward_passes, steps=steps)
+    expect(
+        result.backward_passes == steps,
+        "backward_count",
+        function="zeroed_grads",
+        passes=result.backward_passes,
+        steps=steps,
+    )

@@ -265,6 +265,8 @@ class Runtime:
                 "grad_fn": type(grad_fn).__name__ if grad_fn is not None else None,
                 "type": type(t).__qualname__,
                 "id": id(t),
+                # Where the numbers live: two tensors sharing it are one gradient, twice.
+                "storage": int(base.untyped_storage(plain).data_ptr()),
             }
             grad = base.grad.__get__(t) if with_grad and is_leaf else None
         if with_grad:
