@@ -65,7 +65,7 @@ def grade_exercise(
     verdict = judge(exercise.checks, submission, settings.seed)
     output = "".join(ending.output for ending in submission.endings)
     dropped = sum(ending.dropped for ending in submission.endings)
-    result = exercise_result(
+    return exercise_result(
         exercise.name,
         exercise.title,
         verdict,
@@ -76,6 +76,5 @@ def grade_exercise(
         output=output[: settings.limits.output],
         dropped=dropped,
         load_error=submission.load_error,
+        sandbox=submission.sandbox,
     )
-    result["sandbox"] = submission.sandbox
-    return result

@@ -62,6 +62,7 @@ def exercise_result(
     output: str,
     dropped: int,
     load_error: dict[str, Any] | None,
+    sandbox: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Score one judged exercise."""
     checks = [
@@ -96,6 +97,7 @@ def exercise_result(
         "error": _error_detail(verdict, load_error, message),
         "checks": checks,
         "plots": verdict.plots,
+        "sandbox": sandbox,
     }
 
 
@@ -127,6 +129,7 @@ def unjudged_result(
         else {"kind": "unreadable", "summary": message, "traceback": ""},
         "checks": [],
         "plots": [],
+        "sandbox": None,
     }
 
 

@@ -20,7 +20,17 @@ from grader.score import results_document, student_result, to_json
 
 __all__ = ["Settings", "grade_student", "publish", "terminal_summary", "clean_for_terminal"]
 
-STUDENT = "me"
+
+def _student_name() -> str:
+    """Name the one student of `grade` after the user running it (for the report's title)."""
+    import getpass
+
+    try:
+        return getpass.getuser() or "student"
+    except Exception:  # no user database entry (containers): getuser raises varied errors
+        return "student"
+
+
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\x9b]")
 
 
@@ -60,7 +70,7 @@ def grade_student(
         if close is not None:
             close()
     return results_document(
-        [student_result(STUDENT, exercises)], seed=settings.seed, lang=settings.lang
+        [student_result(_student_name(), exercises)], seed=settings.seed, lang=settings.lang
     )
 
 

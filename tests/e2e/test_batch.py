@@ -206,6 +206,7 @@ EXERCISE_KEYS = {
     "error",
     "checks",
     "plots",
+    "sandbox",
 }
 CHECK_KEYS = {"name", "title", "passed", "score", "max_score", "message", "hint"}
 
