@@ -71,7 +71,22 @@ def _peak_rss_kib(pid: int) -> int:
     return 0
 
 
-def batch(folder: Path, out: Path, jobs: int) -> tuple[float, int]:
+def _role(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            cmdline = f.read().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return "gone"
+    if "grader.child.zygote" in cmdline:
+        return "zygote"
+    if "multiprocessing" in cmdline:
+        return "judge worker"
+    if "grade batch" in cmdline or cmdline.rstrip().endswith("--force"):
+        return "batch parent"
+    return "sandboxed child"
+
+
+def batch(folder: Path, out: Path, jobs: int) -> tuple[float, int, dict[str, int]]:
     """Run grade batch; return seconds and the peak RSS (KiB) of any one process in its tree.
 
     The tree (batch parent, workers, zygotes, sandboxed children) is sampled
@@ -97,15 +112,19 @@ def batch(folder: Path, out: Path, jobs: int) -> tuple[float, int]:
         cwd=ROOT,
     )
     peak = 0
+    roles: dict[str, int] = {}
     while process.poll() is None:
         for pid in _descendants(process.pid):
-            peak = max(peak, _peak_rss_kib(pid))
+            rss = _peak_rss_kib(pid)
+            peak = max(peak, rss)
+            role = _role(pid)
+            roles[role] = max(roles.get(role, 0), rss)
         time.sleep(0.05)
     seconds = time.perf_counter() - start
     if process.returncode:
         assert process.stderr is not None
         sys.exit(f"bench_batch: grade batch failed: {process.stderr.read()[-500:]!r}")
-    return seconds, peak
+    return seconds, peak, roles
 
 
 def naive(folder: Path, sample: int) -> float:
@@ -177,7 +196,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         tmp_path = Path(tmp)
         make_class(tmp_path / f"class{args.n}", args.n)
-        seconds, _ = batch(tmp_path / f"class{args.n}", tmp_path / "out", args.jobs)
+        seconds, _, _ = batch(tmp_path / f"class{args.n}", tmp_path / "out", args.jobs)
         sample = min(args.baseline_sample, args.n)
         naive_seconds = naive(tmp_path / f"class{args.n}", sample) * args.n / sample
         ratio = naive_seconds / seconds
@@ -198,9 +217,10 @@ def main() -> None:
         peaks = []
         for n in (int(x) for x in args.memory_n.split(",")):
             make_class(tmp_path / f"mem{n}", n)
-            _, rss = batch(tmp_path / f"mem{n}", tmp_path / f"memout{n}", args.jobs)
+            _, rss, roles = batch(tmp_path / f"mem{n}", tmp_path / f"memout{n}", args.jobs)
             peaks.append((n, rss))
-            print(f"(c) N={n}: peak RSS of any one process {rss / 1024:.0f} MiB")
+            by_role = ", ".join(f"{k} {v / 1024:.0f}" for k, v in sorted(roles.items()) if v)
+            print(f"(c) N={n}: peak RSS of any one process {rss / 1024:.0f} MiB ({by_role})")
         (n0, r0), (n1, r1) = peaks[0], peaks[-1]
         growth = (r1 - r0) / r0
         print(

@@ -38,6 +38,11 @@ __all__ = [
     "grad_mode_probe",
     "raising",
     "backward",
+    "all_close",
+    "as_number",
+    "random_values",
+    "preview",
+    "expect_autograd",
 ]
 
 
@@ -217,6 +222,40 @@ def expect_close(
         fail(hint, got=_preview(got), want=_preview(want), **params)
 
 
+def all_close(
+    got: Sequence[float] | None, want: Sequence[float], rtol: float = 2e-4, atol: float = 1e-5
+) -> bool:
+    """Say whether two lists of numbers have the same length and agree element-wise."""
+    return (
+        got is not None
+        and len(got) == len(want)
+        and all(close(g, w, rtol, atol) for g, w in zip(got, want, strict=True))
+    )
+
+
+def as_number(value: Any) -> float | None:
+    """Read a Python number or a one-element tensor/list as a float; None for anything else."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return float(value)
+    if isinstance(value, TensorValue) and len(value.data) == 1:
+        return float(value.data[0])
+    if isinstance(value, (list, tuple)) and len(value) == 1:
+        return as_number(value[0])
+    return None
+
+
+def random_values(rng: Any, n: int, low: float = -3.0, high: float = 3.0) -> list[float]:
+    """Draw ``n`` floats in [low, high], rounded to 3 decimals so hints stay readable."""
+    return [round(rng.uniform(low, high), 3) for _ in range(n)]
+
+
+def preview(numbers: Iterable[float] | None) -> str:
+    """Show the first few numbers of a list, for hints."""
+    return _preview(numbers)
+
+
 def _preview(numbers: Iterable[float] | None) -> str:
     if numbers is None:
         return "(not numbers)"
@@ -340,10 +379,17 @@ class CallResult:
     ops: list[tuple[str, bool]] = field(default_factory=list)
     then: list[dict[str, Any]] = field(default_factory=list)
 
-    def returned(self) -> Any:
-        """Return the value, failing the check with a hint if the function raised."""
+    def returned(self, instead: dict[str, str] | None = None) -> Any:
+        """Return the value, failing the check with a hint if the function raised.
+
+        ``instead`` swaps a generic torch-error hint for an exercise's own, e.g.
+        ``{"no_grad_fn": "descent_rebinds_x"}``.
+        """
         if self.error is not None:
-            raise error_hint(self.error, self.function)
+            failure = error_hint(self.error, self.function)
+            if instead and failure.hint in instead:
+                failure = CheckFailed(instead[failure.hint], **failure.params)
+            raise failure
         return self.value
 
     def tensor(self, value: Any = None, what: str = "the result") -> TensorValue:
@@ -366,6 +412,29 @@ class CallResult:
         if not step.get("ok"):
             error = step.get("error")
             raise error_hint(error if isinstance(error, dict) else {}, self.function)
+
+
+def expect_autograd(
+    result: CallResult,
+    passes: int,
+    want: Sequence[float],
+    through: Any = None,
+    instead: dict[str, str] | None = None,
+) -> None:
+    """Fail unless autograd ran (``passes`` > 0), saying what happened instead.
+
+    Right numbers without a backward pass mean a hand-derived formula
+    (``uses_autograd``); with ``through`` (an unseen TestFunction) a backward
+    pass that never went through it means the function was ignored.
+    """
+    value = result.returned(instead)
+    if passes > 0:
+        return
+    if all_close(flat_numbers(value), want):
+        fail("uses_autograd", function=result.function)
+    if through is not None and result.backward_passes > 0:
+        fail("no_backward_through_f", function=result.function, f=through.describe())
+    fail("no_backward", function=result.function)
 
 
 class SubmissionBroken(Exception):
