@@ -1,10 +1,14 @@
 """Hidden checks of exercise 01: leaf tensors and the autograd graph."""
 
-from grader.check import backward, expect, expect_close, fail, points, tensor
-
-
-def _floats(rng, n):
-    return [round(rng.uniform(-3, 3), 3) for _ in range(n)]
+from grader.check import (
+    backward,
+    expect,
+    expect_close,
+    fail,
+    points,
+    random_values,
+    tensor,
+)
 
 
 @points(2)
@@ -25,14 +29,14 @@ def test_make_leaf_accepts_ints(submission, rng):
 @points(1)
 def test_make_leaf_requires_grad(submission, rng):
     """make_leaf's tensor requires grad"""
-    t = submission.call("make_leaf", _floats(rng, 4)).tensor()
+    t = submission.call("make_leaf", random_values(rng, 4)).tensor()
     expect(t.requires_grad, "make_leaf_no_requires_grad")
 
 
 @points(1)
 def test_make_leaf_is_leaf(submission, rng):
     """make_leaf's tensor is a 1-D leaf of the graph"""
-    values = _floats(rng, 5)
+    values = random_values(rng, 5)
     t = submission.call("make_leaf", values).tensor()
     expect(len(t.shape) == 1, "make_leaf_not_1d", shape=t.shape)
     expect(t.is_leaf, "make_leaf_not_leaf", grad_fn=t.grad_fn)
@@ -42,7 +46,7 @@ def test_make_leaf_is_leaf(submission, rng):
 @points(2)
 def test_square_and_sum_values(submission, rng):
     """square_and_sum returns y = x ** 2 and z = y.sum()"""
-    values = _floats(rng, 4)
+    values = random_values(rng, 4)
     result = submission.call("square_and_sum", tensor(values, requires_grad=True))
     y, z = result.pair()
     y = result.tensor(y, "y")
@@ -55,7 +59,7 @@ def test_square_and_sum_values(submission, rng):
 @points(2)
 def test_square_and_sum_backward(submission, rng):
     """y and z are recorded in the graph: z.backward() leaves 2 * x in x.grad"""
-    values = _floats(rng, 4)
+    values = random_values(rng, 4)
     result = submission.call(
         "square_and_sum", tensor(values, requires_grad=True), then=[backward(1)]
     )
@@ -74,7 +78,7 @@ def test_square_and_sum_backward(submission, rng):
 @points(1)
 def test_leaf_flags_graph(submission, rng):
     """leaf_flags tells the leaf x from the computed y and z"""
-    values = _floats(rng, 3)
+    values = random_values(rng, 3)
     x = tensor(values, requires_grad=True)
     y = tensor(values, requires_grad=True, ops=["square"])
     z = tensor(values, requires_grad=True, ops=["square", "sum"])
@@ -85,7 +89,7 @@ def test_leaf_flags_graph(submission, rng):
 @points(1)
 def test_leaf_flags_without_grad(submission, rng):
     """tensors that do not require grad, and detached ones, are leaves too"""
-    values = _floats(rng, 3)
+    values = random_values(rng, 3)
     plain = tensor(values)
     detached = tensor(values, requires_grad=True, ops=["square", "detach"])
     x = tensor(values, requires_grad=True)

@@ -2,7 +2,18 @@
 
 import math
 
-from grader.check import close, expect, expect_close, fail, flat_numbers, points
+from grader.check import (
+    all_close,
+    close,
+    expect,
+    expect_autograd,
+    expect_close,
+    fail,
+    flat_numbers,
+    points,
+    preview,
+    random_values,
+)
 from grader.testfunc import named_function, random_function
 
 SIN = named_function("sin", {"op": "sin", "args": [{"var": 0}]})
@@ -18,18 +29,6 @@ CUBIC = named_function(
         ],
     },
 )
-
-
-def _floats(rng, n):
-    return [round(rng.uniform(-3, 3), 3) for _ in range(n)]
-
-
-def _all_close(got, want):
-    return (
-        got is not None
-        and len(got) == len(want)
-        and all(close(g, w) for g, w in zip(got, want, strict=True))
-    )
 
 
 def _grad_tensor(result):
@@ -50,15 +49,15 @@ def _judge_mean_grad(result, f, values):
     grad = _grad_tensor(result)
     got = flat_numbers(grad)
     want = _mean_grad_expected(f, values)
-    if _all_close(got, want):
+    if all_close(got, want):
         return
     n = len(values)
     shown = f.describe()
-    if f is not SIN and _all_close(got, [math.cos(v) / n for v in values]):
+    if f is not SIN and all_close(got, [math.cos(v) / n for v in values]):
         fail("mean_grad_sin_formula", f=shown)
-    if _all_close(got, [2 * v / n for v in values]):
+    if all_close(got, [2 * v / n for v in values]):
         fail("mean_grad_ignores_f", f=shown)
-    if _all_close(got, [w * n for w in want]):
+    if all_close(got, [w * n for w in want]):
         fail("mean_grad_sum", f=shown)
     expect_close(grad, want, "mean_grad_wrong", f=shown)
 
@@ -66,7 +65,7 @@ def _judge_mean_grad(result, f, values):
 @points(2)
 def test_scalar_square_grad_values(submission, rng):
     """scalar_square_grad(x0) is 2 * x0"""
-    for x0 in [1.0, *_floats(rng, 3)]:
+    for x0 in [1.0, *random_values(rng, 3)]:
         result = submission.call("scalar_square_grad", x0)
         value = result.returned()
         if value is None:
@@ -80,7 +79,7 @@ def test_scalar_square_grad_values(submission, rng):
 @points(1)
 def test_scalar_square_grad_is_0dim(submission, rng):
     """scalar_square_grad returns a 0-dim tensor"""
-    x0 = _floats(rng, 1)[0]
+    x0 = random_values(rng, 1)[0]
     result = submission.call("scalar_square_grad", x0)
     value = result.returned()
     if value is None:
@@ -94,15 +93,15 @@ def test_scalar_square_grad_is_0dim(submission, rng):
 @points(2)
 def test_mean_square_grad_values(submission, rng):
     """mean_square_grad is 2 * x / n, e.g. [2/3, 4/3, 2] for [1, 2, 3]"""
-    for values in ([1.0, 2.0, 3.0], _floats(rng, rng.randint(2, 7))):
+    for values in ([1.0, 2.0, 3.0], random_values(rng, rng.randint(2, 7))):
         n = len(values)
         result = submission.call("mean_square_grad", values)
         grad = _grad_tensor(result)
         got = flat_numbers(grad)
         want = [2 * v / n for v in values]
-        if _all_close(got, [2 * v for v in values]):
-            fail("mean_square_grad_sum", n=n, got=_show(got), want=_show(want))
-        if _all_close(got, [v * v / n for v in values]) or _all_close(got, [v * v for v in values]):
+        if all_close(got, [2 * v for v in values]):
+            fail("mean_square_grad_sum", n=n, got=preview(got), want=preview(want))
+        if all_close(got, [v * v / n for v in values]) or all_close(got, [v * v for v in values]):
             fail("mean_square_grad_values_not_grad")
         expect_close(grad, want, "mean_square_grad_wrong", got_shape=grad.shape)
 
@@ -110,7 +109,7 @@ def test_mean_square_grad_values(submission, rng):
 @points(2)
 def test_mean_grad_values(submission, rng):
     """mean_grad(torch.sin, x) is cos(x) / n for a vector x"""
-    values = _floats(rng, rng.randint(3, 6))
+    values = random_values(rng, rng.randint(3, 6))
     result = submission.call("mean_grad", SIN.spec(), values)
     _judge_mean_grad(result, SIN, values)
 
@@ -119,7 +118,7 @@ def test_mean_grad_values(submission, rng):
 def test_mean_grad_any_function(submission, rng):
     """mean_grad differentiates functions it has never seen"""
     for f in (random_function(rng), EXP, CUBIC, random_function(rng)):
-        values = _floats(rng, rng.randint(2, 6))
+        values = random_values(rng, rng.randint(2, 6))
         result = submission.call("mean_grad", f.spec(), values)
         _judge_mean_grad(result, f, values)
 
@@ -127,33 +126,16 @@ def test_mean_grad_any_function(submission, rng):
 @points(1)
 def test_uses_autograd(submission, rng):
     """every gradient comes from autograd's backward pass"""
-    x0 = _floats(rng, 1)[0]
+    x0 = random_values(rng, 1)[0]
     result = submission.call("scalar_square_grad", x0)
-    _expect_autograd(result, result.backward_passes, [2 * x0])
+    expect_autograd(result, result.backward_passes, [2 * x0])
 
-    values = _floats(rng, 4)
+    values = random_values(rng, 4)
     result = submission.call("mean_square_grad", values)
-    _expect_autograd(result, result.backward_passes, [2 * v / len(values) for v in values])
+    expect_autograd(result, result.backward_passes, [2 * v / len(values) for v in values])
 
     f = random_function(rng)
-    values = _floats(rng, 4)
+    values = random_values(rng, 4)
     result = submission.call("mean_grad", f.spec(), values)
     # Only a backward pass through f itself counts: the gradient must flow through it.
-    _expect_autograd(result, result.tripwire_backwards, _mean_grad_expected(f, values), through=f)
-
-
-def _expect_autograd(result, passes, want, through=None):
-    """Fail unless autograd ran (``passes`` > 0), with a hint for what went wrong instead."""
-    value = result.returned()
-    if passes > 0:
-        return
-    if _all_close(flat_numbers(value), want):
-        fail("uses_autograd", function=result.function)
-    if through is not None and result.backward_passes > 0:
-        fail("no_backward_through_f", function=result.function, f=through.describe())
-    fail("no_backward", function=result.function)
-
-
-def _show(numbers):
-    shown = ", ".join(f"{n:.4g}" for n in numbers[:6])
-    return f"[{shown}{', ...' if len(numbers) > 6 else ''}]"
+    expect_autograd(result, result.tripwire_backwards, _mean_grad_expected(f, values), through=f)

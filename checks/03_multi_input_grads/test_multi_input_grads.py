@@ -2,7 +2,16 @@
 
 import re
 
-from grader.check import close, describe_value, expect_close, fail, flat_numbers, points
+from grader.check import (
+    all_close,
+    describe_value,
+    expect_autograd,
+    expect_close,
+    fail,
+    flat_numbers,
+    points,
+    random_values,
+)
 from grader.testfunc import named_function, random_function
 
 # sin(a) * b: grads cos(a) * b and sin(a)
@@ -21,18 +30,6 @@ _FREED = re.compile(
     r"saved tensors after they have already been freed",
     re.I,
 )
-
-
-def _floats(rng, n):
-    return [round(rng.uniform(-3, 3), 3) for _ in range(n)]
-
-
-def _all_close(got, want):
-    return (
-        got is not None
-        and len(got) == len(want)
-        and all(close(g, w) for g, w in zip(got, want, strict=True))
-    )
 
 
 def _returned(result):
@@ -60,15 +57,15 @@ def _grads(result):
 def _judge_pair(result, want1, want2, function_hint, **params):
     g1, g2 = _grads(result)
     got1, got2 = flat_numbers(g1), flat_numbers(g2)
-    if _all_close(got1, want1) and _all_close(got2, want2):
+    if all_close(got1, want1) and all_close(got2, want2):
         return
-    if _all_close(got1, want2) and _all_close(got2, want1):
+    if all_close(got1, want2) and all_close(got2, want1):
         fail("grads_swapped", function=result.function)
     n = len(want1)
     if (
         n > 1
-        and _all_close(got1, [w / n for w in want1])
-        and _all_close(got2, [w / n for w in want2])
+        and all_close(got1, [w / n for w in want1])
+        and all_close(got2, [w / n for w in want2])
     ):
         fail("grads_mean_not_sum", function=result.function, n=n)
     expect_close(g1, want1, function_hint, input="x1", **params)
@@ -78,7 +75,7 @@ def _judge_pair(result, want1, want2, function_hint, **params):
 @points(2)
 def test_scalar_pair_grads_values(submission, rng):
     """scalar_pair_grads gives (2 * x1, 7), e.g. (2, 7) at x1 = 1, x2 = 3"""
-    for x1, x2 in [(1.0, 3.0), *zip(_floats(rng, 3), _floats(rng, 3), strict=True)]:
+    for x1, x2 in [(1.0, 3.0), *zip(random_values(rng, 3), random_values(rng, 3), strict=True)]:
         result = submission.call("scalar_pair_grads", x1, x2)
         _judge_pair(result, [2 * x1], [7.0], "scalar_pair_grads_wrong", x1=x1, x2=x2)
 
@@ -87,7 +84,7 @@ def test_scalar_pair_grads_values(submission, rng):
 def test_vector_pair_grads_values(submission, rng):
     """vector_pair_grads gives (2 * x1, [7, 7, ...]) for vectors"""
     n = rng.randint(3, 6)
-    for x1, x2 in [([1.0, 2.0], [3.0, 4.0]), (_floats(rng, n), _floats(rng, n))]:
+    for x1, x2 in [([1.0, 2.0], [3.0, 4.0]), (random_values(rng, n), random_values(rng, n))]:
         result = submission.call("vector_pair_grads", x1, x2)
         _judge_pair(result, [2 * v for v in x1], [7.0] * len(x2), "vector_pair_grads_wrong")
 
@@ -97,11 +94,11 @@ def test_pair_grads_any_function(submission, rng):
     """pair_grads differentiates functions of two tensors it has never seen"""
     for f in (SIN_TIMES, random_function(rng, 2), A_B_SQUARED, random_function(rng, 2)):
         n = rng.randint(2, 5)
-        x1, x2 = _floats(rng, n), _floats(rng, n)
+        x1, x2 = random_values(rng, n), random_values(rng, n)
         result = submission.call("pair_grads", f.spec(), x1, x2)
         g1, g2 = _grads(result)
         got1, got2 = flat_numbers(g1), flat_numbers(g2)
-        if _all_close(got1, [2 * v for v in x1]) and _all_close(got2, [7.0] * n):
+        if all_close(got1, [2 * v for v in x1]) and all_close(got2, [7.0] * n):
             fail("pair_grads_ignores_f", f=f.describe())
         partials = [f.at(a, b).d for a, b in zip(x1, x2, strict=True)]
         _judge_pair(
@@ -117,7 +114,7 @@ def test_pair_grads_any_function(submission, rng):
 def test_returns_tuple(submission, rng):
     """each function returns a tuple of two gradients"""
     f = random_function(rng, 2)
-    x1, x2 = _floats(rng, 3), _floats(rng, 3)
+    x1, x2 = random_values(rng, 3), random_values(rng, 3)
     for function, args in (
         ("scalar_pair_grads", (x1[0], x2[0])),
         ("vector_pair_grads", (x1, x2)),
@@ -133,32 +130,20 @@ def test_returns_tuple(submission, rng):
 @points(2)
 def test_uses_autograd(submission, rng):
     """every gradient comes from autograd's backward pass"""
-    x1, x2 = _floats(rng, 4), _floats(rng, 4)
+    x1, x2 = random_values(rng, 4), random_values(rng, 4)
     result = submission.call("scalar_pair_grads", x1[0], x2[0])
-    _expect_autograd(result, result.backward_passes, [2 * x1[0], 7.0])
+    expect_autograd(result, result.backward_passes, [2 * x1[0], 7.0])
 
     result = submission.call("vector_pair_grads", x1, x2)
-    _expect_autograd(result, result.backward_passes, [2 * v for v in x1] + [7.0] * 4)
+    expect_autograd(result, result.backward_passes, [2 * v for v in x1] + [7.0] * 4)
 
     f = random_function(rng, 2)
     result = submission.call("pair_grads", f.spec(), x1, x2)
     partials = [f.at(a, b).d for a, b in zip(x1, x2, strict=True)]
     # Only a backward pass through f itself counts: the gradient must flow through it.
-    _expect_autograd(
+    expect_autograd(
         result,
         result.tripwire_backwards,
         [d[0] for d in partials] + [d[1] for d in partials],
         through=f,
     )
-
-
-def _expect_autograd(result, passes, want, through=None):
-    """Fail unless autograd ran (``passes`` > 0), with a hint for what went wrong instead."""
-    value = _returned(result)
-    if passes > 0:
-        return
-    if _all_close(flat_numbers(value), want):
-        fail("uses_autograd", function=result.function)
-    if through is not None and result.backward_passes > 0:
-        fail("no_backward_through_f", function=result.function, f=through.describe())
-    fail("no_backward", function=result.function)

@@ -3,7 +3,7 @@
 import re
 
 from grader.check import (
-    close,
+    all_close,
     describe_value,
     expect,
     expect_close,
@@ -11,7 +11,9 @@ from grader.check import (
     flat_numbers,
     grad_mode_probe,
     points,
+    preview,
     raising,
+    random_values,
     tensor,
 )
 from grader.testfunc import random_function
@@ -36,25 +38,8 @@ _SQUARING = {
 _NON_LEAF_FLAG = re.compile(r"only change requires_grad flags of leaf variables", re.I)
 
 
-def _floats(rng, n):
-    return [round(rng.uniform(-3, 3), 3) for _ in range(n)]
-
-
-def _all_close(got, want):
-    return (
-        got is not None
-        and len(got) == len(want)
-        and all(close(g, w) for g, w in zip(got, want, strict=True))
-    )
-
-
-def _show(numbers):
-    shown = ", ".join(f"{n:.4g}" for n in numbers[:6])
-    return f"[{shown}{', ...' if len(numbers) > 6 else ''}]"
-
-
 def _check_square(submission, rng, function, tracked_hint):
-    values = _floats(rng, rng.randint(2, 5))
+    values = random_values(rng, rng.randint(2, 5))
     result = submission.call(function, tensor(values, requires_grad=True))
     if result.error is not None and _NON_LEAF_FLAG.search(str(result.error.get("message", ""))):
         fail("requires_grad_non_leaf", function=function, line=result.error.get("line") or "?")
@@ -65,11 +50,11 @@ def _check_square(submission, rng, function, tracked_hint):
     expect(x.requires_grad, "x_requires_grad_off", function=function)
     expect(x.is_leaf and x.grad_fn is None, "x_not_leaf", function=function, grad_fn=x.grad_fn)
     expect(
-        _all_close(x.data, values),
+        all_close(x.data, values),
         "x_values_changed",
         function=function,
-        got=_show(x.data),
-        want=_show(values),
+        got=preview(x.data),
+        want=preview(values),
     )
     expect(x.grad is None, "x_grad_filled", function=function)
 
@@ -90,7 +75,7 @@ def test_square_decorated_result(submission, rng):
 def test_square_runs_without_grad(submission, rng):
     """in both functions the squaring itself runs with grad mode off (not detached)"""
     for function in ("square_no_grad", "square_decorated"):
-        values = _floats(rng, 3)
+        values = random_values(rng, 3)
         result = submission.call(function, tensor(values, requires_grad=True), trace=True)
         result.tensor()
         squarings = [enabled for name, enabled in result.ops if name in _SQUARING]
@@ -105,9 +90,9 @@ def test_square_runs_without_grad(submission, rng):
 @points(1)
 def test_call_without_grad_result(submission, rng):
     """call_without_grad passes every argument to f and returns f's result, computed without grad"""
-    a, b = _floats(rng, 2)
+    a, b = random_values(rng, 2)
     scale = round(rng.uniform(0.5, 3), 3)
-    items = _floats(rng, 3)
+    items = random_values(rng, 3)
     result = submission.call(
         "call_without_grad", grad_mode_probe(), a, items, scale=scale, label="check"
     )
@@ -129,7 +114,7 @@ def test_call_without_grad_result(submission, rng):
     expect(result.grad_enabled_after, "call_without_grad_left_off")
 
     f = random_function(rng)
-    values = _floats(rng, 4)
+    values = random_values(rng, 4)
     result = submission.call("call_without_grad", f.spec(), tensor(values, requires_grad=True))
     y = result.tensor()
     expect_close(y, [f.at(v).value for v in values], "call_without_grad_values", f=f.describe())
@@ -139,7 +124,7 @@ def test_call_without_grad_result(submission, rng):
 @points(1)
 def test_call_without_grad_restores_previous_mode(submission, rng):
     """call_without_grad restores the grad mode the caller had, off or on"""
-    a = _floats(rng, 1)[0]
+    a = random_values(rng, 1)[0]
     result = submission.call("call_without_grad", grad_mode_probe(), a, grad_enabled=False)
     seen = result.returned()
     expect(
@@ -172,7 +157,7 @@ def test_call_without_grad_restores_on_error(submission, rng):
 
 def _sgd_call(submission, rng):
     n = rng.randint(2, 5)
-    values, grad = _floats(rng, n), _floats(rng, n)
+    values, grad = random_values(rng, n), random_values(rng, n)
     lr = round(rng.uniform(0.05, 0.5), 3)
     result = submission.call("sgd_step_", tensor(values, requires_grad=True, grad=grad), lr)
     return result, values, grad, lr
@@ -186,7 +171,7 @@ def test_sgd_step_updates_in_place(submission, rng):
     x = result.args[0]
     want = [v - lr * g for v, g in zip(values, grad, strict=True)]
     expect(x.id == result.arg_ids[0], "sgd_step_not_in_place")
-    if _all_close(x.data, values):
+    if all_close(x.data, values):
         fail("sgd_step_not_in_place")
     expect_close(x, want, "sgd_step_wrong", lr=lr)
     expect(x.is_leaf and x.grad_fn is None, "sgd_step_not_leaf", grad_fn=x.grad_fn)
@@ -203,8 +188,8 @@ def test_sgd_step_keeps_grad(submission, rng):
     if x.grad is None:
         fail("sgd_step_grad_none")
     got = flat_numbers(x.grad)
-    if not _all_close(got, grad):
+    if not all_close(got, grad):
         if got is not None and all(g == 0 for g in got):
             fail("sgd_step_grad_zeroed")
-        fail("sgd_step_grad_changed", got=_show(got or []), want=_show(grad))
+        fail("sgd_step_grad_changed", got=preview(got or []), want=preview(grad))
     expect(x.grad.id == result.arg_grad_ids[0], "sgd_step_grad_replaced")

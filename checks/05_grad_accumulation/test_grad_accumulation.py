@@ -4,7 +4,16 @@ Every expected gradient is computed here in plain Python: one backward of
 ``z = (x ** 2 + 2 * x + 7).mean()`` leaves ``(2 * x + 2) / n`` in ``x.grad``.
 """
 
-from grader.check import close, describe_value, expect, fail, flat_numbers, points, tensor
+from grader.check import (
+    all_close,
+    describe_value,
+    expect,
+    fail,
+    flat_numbers,
+    points,
+    preview,
+    tensor,
+)
 
 TUTORIAL = [1.0, 2.0, 5.3]
 
@@ -26,21 +35,6 @@ def _one_step(values):
     return [(2 * v + 2) / n for v in values]
 
 
-def _fmt(numbers):
-    if numbers is None:
-        return "(not numbers)"
-    shown = ", ".join(f"{v:.4g}" for v in numbers[:6])
-    return f"[{shown}{', ...' if len(numbers) > 6 else ''}]"
-
-
-def _all_close(got, want, rtol=2e-4, atol=1e-5):
-    return (
-        got is not None
-        and len(got) == len(want)
-        and all(close(g, w, rtol, atol) for g, w in zip(got, want, strict=True))
-    )
-
-
 def _factor(got, want):
     """The common ratio got / want if there is one (e.g. 3 for three accumulated steps)."""
     if got is None or len(got) != len(want):
@@ -58,10 +52,10 @@ def _check_accumulated(submission, values, steps):
     t = submission.call("accumulated_grad", values, steps).tensor()
     want = [steps * g for g in _one_step(values)]
     got = flat_numbers(t)
-    if _all_close(got, want):
+    if all_close(got, want):
         expect(len(t.shape) == 1, "accumulated_shape", shape=t.shape, n=len(values))
         return
-    params = {"steps": steps, "got": _fmt(got), "want": _fmt(want)}
+    params = {"steps": steps, "got": preview(got), "want": preview(want)}
     if got is not None and len(got) != len(values):
         fail("accumulated_shape", shape=t.shape, n=len(values))
     r = _factor(got, want)
@@ -103,9 +97,9 @@ def test_zeroed_grads_values(submission, rng):
     want = _one_step(values)
     for k, g in enumerate(grads):
         got = flat_numbers(g)
-        if _all_close(got, want):
+        if all_close(got, want):
             continue
-        params = {"step": k, "got": _fmt(got), "want": _fmt(want)}
+        params = {"step": k, "got": preview(got), "want": preview(want)}
         if got is not None and all(abs(v) <= 1e-6 for v in got):
             fail("zeroed_all_zero", **params)
         r = _factor(got, want)
@@ -131,11 +125,11 @@ def test_steps_are_independent(submission, rng):
     for k, g in enumerate(grads):
         # If the entries were linked, the last write would show in all of them.
         expect(
-            _all_close(flat_numbers(g), want),
+            all_close(flat_numbers(g), want),
             "zeroed_wrong",
             step=k,
-            got=_fmt(flat_numbers(g)),
-            want=_fmt(want),
+            got=preview(flat_numbers(g)),
+            want=preview(want),
         )
 
 
@@ -153,18 +147,18 @@ def test_zero_grad_in_place(submission, rng):
         fail("zero_grad_new_tensor")
     got = flat_numbers(x.grad)
     if not (got is not None and len(got) == len(values) and all(v == 0.0 for v in got)):
-        fail("zero_grad_not_zero", got=_fmt(got))
+        fail("zero_grad_not_zero", got=preview(got))
     _expect_x_untouched(x, values)
     expect(value is None, "zero_grad_returns", got=describe_value(value))
 
 
 def _expect_x_untouched(x, values):
-    same = _all_close(flat_numbers(x), values, rtol=0, atol=1e-6)
+    same = all_close(flat_numbers(x), values, rtol=0, atol=1e-6)
     expect(
         same and x.requires_grad and x.is_leaf,
         "zero_grad_changed_x",
-        got=_fmt(flat_numbers(x)),
-        want=_fmt(values),
+        got=preview(flat_numbers(x)),
+        want=preview(values),
     )
 
 
@@ -196,7 +190,7 @@ def test_uses_autograd(submission, rng):
     steps = rng.randint(2, 5)
     result = submission.call("accumulated_grad", values, steps)
     t = result.tensor()
-    right = _all_close(flat_numbers(t), [steps * g for g in _one_step(values)])
+    right = all_close(flat_numbers(t), [steps * g for g in _one_step(values)])
     if result.backward_passes == 0 and right:
         fail("uses_autograd", function="accumulated_grad")
     expect(
@@ -211,7 +205,7 @@ def test_uses_autograd(submission, rng):
     right = (
         isinstance(grads, list)
         and len(grads) == steps
-        and all(_all_close(flat_numbers(g), _one_step(values)) for g in grads)
+        and all(all_close(flat_numbers(g), _one_step(values)) for g in grads)
     )
     if result.backward_passes == 0 and right:
         fail("uses_autograd", function="zeroed_grads")

@@ -11,6 +11,7 @@ import math
 from grader.check import (
     CheckFailed,
     TensorValue,
+    as_number,
     describe_value,
     error_hint,
     expect,
@@ -78,19 +79,6 @@ def square_not_zeroed(x0, lr, epochs):
 
 
 # -- reading what came back ---------------------------------------------------
-def _number(value):
-    """A Python number, or a one-element tensor's value; None for anything else."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, (int, float)):
-        return float(value)
-    if isinstance(value, TensorValue) and len(value.data) == 1:
-        return float(value.data[0])
-    if isinstance(value, (list, tuple)) and len(value) == 1:
-        return _number(value[0])
-    return None
-
-
 def _returned(result):
     """The returned value; torch errors that mean "x was replaced" get this exercise's hint."""
     if result.error is not None:
@@ -107,7 +95,7 @@ def descent_result(result):
     if not isinstance(value, (tuple, list)) or len(value) != 2:
         fail("descent_not_pair", function=result.function, got=describe_value(value))
     x_final, history = value
-    x = _number(x_final)
+    x = as_number(x_final)
     if x is None:
         fail("descent_x_final_not_number", function=result.function, got=describe_value(x_final))
     if isinstance(history, TensorValue) and len(history.shape) == 2 and history.shape[1] == 2:
@@ -120,7 +108,7 @@ def descent_result(result):
         pair = entry if isinstance(entry, (list, tuple)) else None
         if isinstance(entry, TensorValue) and len(entry.data) == 2:
             pair = entry.data
-        numbers = [_number(v) for v in pair] if pair is not None else []
+        numbers = [as_number(v) for v in pair] if pair is not None else []
         if len(numbers) != 2 or None in numbers:
             fail("descent_history_entry", function=result.function, k=k, got=describe_value(entry))
         points_.append((numbers[0], numbers[1]))

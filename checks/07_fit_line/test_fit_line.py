@@ -12,6 +12,7 @@ import math
 from grader.check import (
     CheckFailed,
     TensorValue,
+    as_number,
     describe_value,
     error_hint,
     expect,
@@ -98,18 +99,6 @@ def _same_curve(got, want):
 
 
 # -- reading what came back ---------------------------------------------------------
-def _number(value):
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, (int, float)):
-        return float(value)
-    if isinstance(value, TensorValue) and len(value.data) == 1:
-        return float(value.data[0])
-    if isinstance(value, (list, tuple)) and len(value) == 1:
-        return _number(value[0])
-    return None
-
-
 def _returned(result):
     if result.error is not None:
         failure = error_hint(result.error, result.function)
@@ -124,7 +113,7 @@ def fit_result(result):
     value = _returned(result)
     if not isinstance(value, (tuple, list)) or len(value) != 3:
         fail("fit_not_triple", got=describe_value(value))
-    a, b, losses = (_number(value[0]), _number(value[1]), value[2])
+    a, b, losses = (as_number(value[0]), as_number(value[1]), value[2])
     if a is None or b is None:
         fail("fit_params_not_numbers", a=describe_value(value[0]), b=describe_value(value[1]))
     if isinstance(losses, TensorValue) and len(losses.shape) == 1:
@@ -132,7 +121,7 @@ def fit_result(result):
         return a, b, list(losses.data)
     if not isinstance(losses, (list, tuple)):
         fail("fit_losses_not_list", got=describe_value(losses))
-    numbers = [_number(v) for v in losses]
+    numbers = [as_number(v) for v in losses]
     if None in numbers:
         k = numbers.index(None)
         fail("fit_loss_not_number", k=k, got=describe_value(losses[k]))
