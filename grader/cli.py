@@ -73,6 +73,21 @@ _common_limits = [
 ]
 
 
+_course_option = click.option(
+    "--course",
+    "course_dir",
+    type=click.Path(file_okay=False),
+    help="The course folder (default: found from the current folder).",
+)
+_lang_option = click.option(
+    "--lang",
+    type=click.Choice(["en", "zh"]),
+    default="en",
+    show_default=True,
+    help="Language of the reports and hints.",
+)
+
+
 def _with_limits(f: Any) -> Any:
     for option in reversed(_common_limits):
         f = option(f)
@@ -126,19 +141,8 @@ def cli() -> None:
     type=float,
     help="Exit 0 when the score reaches this many points, instead of full marks.",
 )
-@click.option(
-    "--lang",
-    type=click.Choice(["en", "zh"]),
-    default="en",
-    show_default=True,
-    help="Language of the report and hints.",
-)
-@click.option(
-    "--course",
-    "course_dir",
-    type=click.Path(file_okay=False),
-    help="The course folder (default: found from the current folder).",
-)
+@_lang_option
+@_course_option
 @_with_limits
 def exercise_command(
     target: str | None,
@@ -225,8 +229,8 @@ def _resolve(
 @click.option("--exercises", "exercise_refs", help="Only these exercises, e.g. 03,07.")
 @click.option("--force", is_flag=True, help="Grade everything again, changed or not.")
 @click.option("--seed", type=int, help="Seed of the random inputs (default: kept from OUT).")
-@click.option("--lang", type=click.Choice(["en", "zh"]), default="en", show_default=True)
-@click.option("--course", "course_dir", type=click.Path(file_okay=False))
+@_lang_option
+@_course_option
 @_with_limits
 def batch_command(
     submissions: str,
@@ -265,7 +269,7 @@ def batch_command(
 
 
 @cli.command("verify")
-@click.option("--course", "course_dir", type=click.Path(file_okay=False))
+@_course_option
 @click.option("--seed", type=int, help="First seed (a second, different one is drawn).")
 def verify_command(course_dir: str | None, seed: int | None) -> None:
     """Self-test the course: solutions pass, stubs score zero, every known mistake is caught."""
@@ -283,7 +287,7 @@ def verify_command(course_dir: str | None, seed: int | None) -> None:
 
 @cli.command("release")
 @click.argument("dest", type=click.Path(file_okay=False))
-@click.option("--course", "course_dir", type=click.Path(file_okay=False))
+@_course_option
 def release_command(dest: str, course_dir: str | None) -> None:
     """Write the student copy of the course to DEST, without reference solutions."""
     from grader.release import ReleaseError, release

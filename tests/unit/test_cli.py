@@ -1,0 +1,51 @@
+"""The grade command's surface: help for every command, usage errors as one line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from grader.cli import cli
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_every_command_has_help_text() -> None:
+    for name, command in cli.commands.items():
+        assert command.help, f"`grade {name}` has no help text"
+        for param in command.params:
+            if param.param_type_name == "option":
+                assert param.help, f"`grade {name}` option {param.opts[0]} has no help text"
+
+
+@pytest.mark.parametrize("name", ["exercise", "batch", "verify", "release"])
+def test_help_of_each_command_exits_zero(name: str) -> None:
+    result = CliRunner().invoke(cli, [name, "--help"])
+    assert result.exit_code == 0
+    assert "Usage:" in result.output
+
+
+def test_a_bare_target_means_the_exercise_command() -> None:
+    result = CliRunner().invoke(cli, ["99", "--course", str(ROOT)])
+    assert result.exit_code == 2
+    assert "unknown exercise '99'" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_a_file_without_exercise_is_a_usage_error(tmp_path: Path) -> None:
+    work = tmp_path / "mine.py"
+    work.write_text("x = 1\n", encoding="utf-8")
+    result = CliRunner().invoke(cli, [str(work), "--course", str(ROOT)])
+    assert result.exit_code == 2
+    assert result.output.strip().splitlines() == [
+        f"grade: error: which exercise is {work} for? add --exercise NN"
+    ]
+
+
+def test_outside_a_course_is_a_usage_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(cli, ["01"])
+    assert result.exit_code == 2
+    assert "no course found" in result.output
