@@ -64,6 +64,15 @@ class Locale:
                 return found.format_map(_Params(params))
         return key
 
+    def title(self, exercise: str, check: str, default: str) -> str:
+        """Return a check's title in this language (``[titles]`` of the exercise's catalog)."""
+        key = f"{exercise}.titles.{check}"
+        for catalog in self._chain[:1]:  # English titles are the checks' own docstrings
+            found = _lookup(catalog, key)
+            if found is not None:
+                return found
+        return default
+
     def hint(self, exercise: str, hint_id: str, params: dict[str, Any]) -> str:
         """Return the hint ``hint_id`` of ``exercise`` (or of torch_errors/common)."""
         for catalog_key in (

@@ -153,7 +153,9 @@ def _check_view(check: dict[str, Any], exercise: str, locale: Locale) -> dict[st
     passed = check.get("passed") is True
     return {
         "name": str(check.get("name", "")),
-        "title": str(check.get("title") or check.get("name", "")),
+        "title": locale.title(
+            exercise, str(check.get("name", "")), str(check.get("title") or check.get("name", ""))
+        ),
         "passed": passed,
         "score": _number(check.get("score")),
         "max_score": _number(check.get("max_score")),

@@ -68,7 +68,7 @@ def exercise_result(
     checks = [
         {
             "name": c.name,
-            "title": c.title,
+            "title": locale.title(name, c.name, c.title),
             "passed": c.passed,
             "score": c.score,
             "max_score": c.max_score,

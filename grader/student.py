@@ -99,7 +99,7 @@ def terminal_summary(results: dict[str, Any], locale: Locale, single: bool) -> s
         if not single:
             continue
         for check in ex["checks"]:
-            mark = "PASS" if check["passed"] else "FAIL"
+            mark = "PASS" if check["passed"] else "FAIL"  # fixed width, and grep-able in CI logs
             lines.append(f"  {mark}  {check['score']:g}/{check['max_score']:g}  {check['title']}")
             if not check["passed"] and check["message"] and check["message"] != ex["message"]:
                 lines.append(f"        {check['message']}")
@@ -114,7 +114,9 @@ def terminal_summary(results: dict[str, Any], locale: Locale, single: bool) -> s
         lines.append(f"note: ran without the Linux sandbox ({'; '.join(sorted(unconfined))})")
     lines.append(f"{'total':<{width}}  {record['score']:>4g}/{record['max_score']:g}")
     seed = results["seed"]
-    lines.append(f"seed {seed}: add --seed {seed} to repeat these inputs")
+    exercises = record["exercises"]
+    target = exercises[0]["exercise"].split("_", 1)[0] if single and exercises else ""
+    lines.append(locale.text("ui.terminal.seed", seed=seed, exercise=target).replace("  ", " "))
     return clean_for_terminal("\n".join(lines))
 
 
@@ -154,7 +156,7 @@ def publish(
         title=course.title,
     )
     write_atomic(html, page)
-    click.echo(f"report: {html}")
+    click.echo(clean_for_terminal(locale.text("ui.terminal.report_written", path=html)))
     if json_path:
         write_atomic(Path(json_path), to_json(results))
     if junit_path:

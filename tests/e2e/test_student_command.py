@@ -45,7 +45,7 @@ def test_passes_all_gets_full_marks_and_exit_0(run_grade, tmp_path):
 def test_html_report_is_written_where_asked(run_grade, tmp_path):
     run, ex = grade_file(run_grade, tmp_path, "passes_all.py")
     page = (tmp_path / "r.html").read_text(encoding="utf-8")
-    assert f"report: {tmp_path / 'r.html'}" in run.stdout
+    assert f"report written to {tmp_path / 'r.html'}" in run.stdout
     assert page.lstrip().lower().startswith("<!doctype html")
     assert ex["title"] in page
     for check in ex["checks"]:
