@@ -474,14 +474,21 @@ class Submission:
     def start_early(self) -> None:
         """Start the child now, so it imports torch while pytest collects the checks."""
         if self._session is None and self.broken is None:
-            self._session = self._start()
+            try:
+                self._session = self._start()
+            except (RuntimeError, OSError):
+                return  # _ensure tries again and reports it
             self._loaded = False
 
     def _ensure(self) -> Any:
         if self.broken is not None:
             raise self.broken
         if self._session is None:
-            self._session = self._start()
+            try:
+                self._session = self._start()
+            except (RuntimeError, OSError) as exc:
+                # The grader's own machinery failed (no fork, no python): not the student's fault.
+                self._break(CheckFailed("grader_failed", reason=str(exc)[:300]), "error")
             self._loaded = False
         if not self._loaded:
             self._loaded = True

@@ -87,6 +87,23 @@ class ZygoteExecutor(SandboxExecutor):
         return ours
 
     def start(self, limits: Limits, deadline: float) -> PipeSession:
+        try:
+            return self._fork(limits, deadline)
+        except RuntimeError:
+            # A zygote killed from outside (OOM killer, an admin) is replaced once.
+            self._restart()
+            return self._fork(limits, deadline)
+
+    def _restart(self) -> None:
+        with self._lock:
+            if self._process is not None:
+                self._process.kill()
+                self._process.wait()
+            if self._control is not None:
+                self._control.close()
+            self._process, self._control = None, None
+
+    def _fork(self, limits: Limits, deadline: float) -> PipeSession:
         stdin_r, stdin_w = os.pipe()
         stdout_r, stdout_w = os.pipe()
         stderr_r, stderr_w = os.pipe()
@@ -98,7 +115,7 @@ class ZygoteExecutor(SandboxExecutor):
                 socket.send_fds(control, [json.dumps(self.config(limits)).encode()], theirs)
                 line = self._replies.readline()
             pid = int(json.loads(line)["pid"])
-        except (OSError, ValueError, KeyError, TypeError) as exc:
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
             for fd in (stdin_w, stdout_r, stderr_r, status_r):
                 os.close(fd)
             raise RuntimeError(f"the grader's zygote process failed: {exc}") from None
