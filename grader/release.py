@@ -33,6 +33,8 @@ SHIPPED = (
     "SECURITY.md",
     "CHANGELOG.md",
     "docs",
+    # The workflow a student template repo copies into .github/workflows.
+    "ci-templates",
 )
 
 # Dropped at any depth. Dot-entries cover .git, .pytest_cache, .ipynb_checkpoints
