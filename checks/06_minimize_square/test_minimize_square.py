@@ -9,11 +9,9 @@ reported, one step must land where ``x - lr * f'(x)`` says.
 import math
 
 from grader.check import (
-    CheckFailed,
     TensorValue,
     as_number,
     describe_value,
-    error_hint,
     expect,
     fail,
     points,
@@ -78,20 +76,15 @@ def square_not_zeroed(x0, lr, epochs):
     return x, history
 
 
+# A torch error that means the parameters were replaced (x = x - lr * x.grad)
+# gets this exercise's hint.
+_REBOUND = {"no_grad_fn": "descent_rebinds_x"}
+
+
 # -- reading what came back ---------------------------------------------------
-def _returned(result):
-    """The returned value; torch errors that mean "x was replaced" get this exercise's hint."""
-    if result.error is not None:
-        failure = error_hint(result.error, result.function)
-        if failure.hint == "no_grad_fn":
-            raise CheckFailed("descent_rebinds_x", **failure.params)
-        raise failure
-    return result.value
-
-
 def descent_result(result):
     """(x_final, [(x, y), ...]) as floats, leniently (tensors allowed), or fail saying why."""
-    value = _returned(result)
+    value = result.returned(_REBOUND)
     if not isinstance(value, (tuple, list)) or len(value) != 2:
         fail("descent_not_pair", function=result.function, got=describe_value(value))
     x_final, history = value
@@ -254,7 +247,7 @@ def test_gradient_descent_any_function(submission, rng):
 
 # -- types and autograd -------------------------------------------------------------
 def _expect_floats(result):
-    value = _returned(result)
+    value = result.returned(_REBOUND)
     if not isinstance(value, tuple) or len(value) != 2:
         fail("descent_not_pair", function=result.function, got=describe_value(value))
     x_final, history = value

@@ -17,6 +17,26 @@ import pytest
 COURSE = Path(__file__).resolve().parents[2]
 SUBMISSIONS = COURSE / "tests" / "fixtures" / "submissions"
 GRADE = shutil.which("grade")
+# The keys of one exercise record in results.json, as docs/course-layout.md documents them.
+EXERCISE_KEYS = frozenset(
+    {
+        "exercise",
+        "title",
+        "status",
+        "score",
+        "max_score",
+        "message",
+        "source",
+        "digest",
+        "duration",
+        "output",
+        "output_dropped",
+        "error",
+        "checks",
+        "plots",
+        "sandbox",
+    }
+)
 
 # The sandbox's guarantees (namespaces, nobody, read-only root) need Linux and root.
 confined_only = pytest.mark.skipif(

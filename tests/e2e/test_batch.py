@@ -22,6 +22,7 @@ from typing import Any
 
 import nbformat
 import pytest
+from conftest import EXERCISE_KEYS
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from grader.course import Course
@@ -191,23 +192,6 @@ def test_batch_summary_and_progress_lines(graded: tuple[Path, Path, Run]) -> Non
 
 
 STUDENT_KEYS = {"student", "score", "max_score", "exercises"}
-EXERCISE_KEYS = {
-    "exercise",
-    "title",
-    "status",
-    "score",
-    "max_score",
-    "message",
-    "source",
-    "digest",
-    "duration",
-    "output",
-    "output_dropped",
-    "error",
-    "checks",
-    "plots",
-    "sandbox",
-}
 CHECK_KEYS = {"name", "title", "passed", "score", "max_score", "message", "hint"}
 
 

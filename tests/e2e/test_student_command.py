@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import SUBMISSIONS, failed_messages, only_exercise, results
+from conftest import EXERCISE_KEYS, SUBMISSIONS, failed_messages, only_exercise, results
 
 EX01 = SUBMISSIONS / "01_leaf_tensors"
 FULL = 10.0
@@ -258,20 +258,5 @@ def test_json_report_documents_the_run(run_grade, tmp_path):
     import getpass
 
     assert document["students"][0]["student"] == getpass.getuser()
-    assert set(ex) >= {
-        "exercise",
-        "title",
-        "status",
-        "score",
-        "max_score",
-        "message",
-        "source",
-        "digest",
-        "duration",
-        "output",
-        "output_dropped",
-        "error",
-        "checks",
-        "plots",
-    }
+    assert set(ex) >= EXERCISE_KEYS
     assert len(ex["digest"]) == 64
