@@ -15,14 +15,14 @@ from __future__ import annotations
 
 import json
 import multiprocessing
-import shutil
+import os
 import sys
 import tempfile
 import time
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,7 +34,7 @@ from grader import __version__
 from grader.atomic import write_atomic
 from grader.course import Course, Exercise
 from grader.executor import Executor, Limits
-from grader.grade import Settings, grade_exercise, secrets_of
+from grader.grade import Settings, grade_exercise, sandbox_ready, secrets_of
 from grader.locale import Locale
 from grader.score import results_document, student_result, to_json
 from grader.submission import find_for_student
@@ -139,10 +139,16 @@ _worker: dict[str, Any] = {}
 
 
 def _init_worker(course_root: str, settings: Settings, hide: list[str]) -> None:
+    _ignore_interrupts()
+    _set_up_worker(course_root, settings, hide)
+
+
+def _set_up_worker(course_root: str, settings: Settings, hide: list[str]) -> None:
     from grader.executor import SandboxExecutor
     from grader.zygote import ZygoteExecutor
 
     course = Course.load(Path(course_root))
+    _close_worker()
     executor: Executor = (
         ZygoteExecutor(hide=hide) if ZygoteExecutor.available() else SandboxExecutor(hide=hide)
     )
@@ -154,7 +160,40 @@ def _init_worker(course_root: str, settings: Settings, hide: list[str]) -> None:
     )
 
 
+def _ignore_interrupts() -> None:
+    """Leave Ctrl-C to the batch's own process, and die with it (no worker tracebacks)."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if sys.platform == "linux":
+        import ctypes
+
+        ctypes.CDLL(None).prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
+
+
+def _sandbox_holds() -> None:
+    """Before this worker runs any student's code: refuse if the sandbox falls short here.
+
+    Asked once per worker, of a child started exactly as every submission's
+    will be, so the answer is about this machine, this user and this Python.
+    """
+    if "sandbox" in _worker:
+        return
+    from grader import sandbox
+
+    settings: Settings = _worker["settings"]
+    state = sandbox_ready(_worker["executor"], settings.limits)
+    problem = sandbox.shortfall(state)
+    if problem and settings.require_sandbox:
+        raise BatchError(
+            f"refusing to run submissions: here {problem}. See SECURITY.md "
+            "(where the sandbox holds) to fix it, or pass --trust-submissions to grade anyway"
+        )
+    _worker["sandbox"] = state
+
+
 def _grade_job(job: _Job) -> tuple[str, dict[str, dict[str, Any]]]:
+    _sandbox_holds()
     course: Course = _worker["course"]
     done: dict[str, dict[str, Any]] = {}
     for name in job.exercises:
@@ -173,12 +212,11 @@ def _grade_job(job: _Job) -> tuple[str, dict[str, dict[str, Any]]]:
     return job.student, done
 
 
-def _grade_inline(
-    course: Course, settings: Settings, hide: list[str], job: _Job
-) -> tuple[str, dict[str, dict[str, Any]]]:
-    if not _worker:
-        _init_worker(str(course.root), settings, hide)
-    return _grade_job(job)
+def _close_worker() -> None:
+    close = getattr(_worker.get("executor"), "close", None)
+    if close is not None:
+        close()
+    _worker.clear()
 
 
 # -- the batch ----------------------------------------------------------------
@@ -193,13 +231,68 @@ def run(
     seed: int | None,
     lang: str,
     limits: Limits,
+    trust: bool = False,
 ) -> str:
     """Grade every student in ``submissions`` into ``out``; return a one-line summary."""
     out = out.resolve()
-    previous = _previous_seed(out)
-    seed = seed if seed is not None else previous or _fresh_seed()
-    settings = Settings(seed=seed, limits=limits, lang=lang)
-    fingerprint = _fingerprint(seed, lang, limits)
+    with ExitStack() as held:
+        # The lock on OUT is taken once the input is known to be good (a refused zip
+        # leaves no folder behind) and held until the class overview is written.
+        return _run(
+            course,
+            submissions,
+            out,
+            exercises,
+            jobs,
+            force,
+            seed,
+            lang,
+            limits,
+            trust,
+            lambda: held.enter_context(_only_batch_in(out)),
+        )
+
+
+@contextmanager
+def _only_batch_in(out: Path) -> Iterator[None]:
+    """Hold OUT for this batch: a second one into the same folder would interleave two seeds."""
+    import fcntl
+
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        handle = open(out / ".lock", "a+", encoding="utf-8")  # noqa: SIM115
+    except OSError as exc:
+        raise BatchError(f"{out}: cannot write the output folder ({exc.strerror})") from None
+    with handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            handle.seek(0)
+            holder = handle.read().strip() or "?"
+            raise BatchError(
+                f"another grade batch (pid {holder}) is writing to {out}: "
+                "wait for it to finish, or choose another --out"
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(str(os.getpid()))
+        handle.flush()
+        yield  # the kernel drops the lock when this process ends, however it ends
+
+
+def _run(
+    course: Course,
+    submissions: Path,
+    out: Path,
+    exercises: list[Exercise],
+    jobs: int,
+    force: bool,
+    seed: int | None,
+    lang: str,
+    limits: Limits,
+    trust: bool,
+    hold_out: Callable[[], None],
+) -> str:
     started = time.monotonic()
     with _opened(submissions.resolve()) as root:
         if out.is_relative_to(root):
@@ -207,6 +300,13 @@ def run(
         students = students_in(root)
         if not students:
             raise BatchError(f"{submissions}: no student folders in it")
+        hold_out()
+        seed = seed if seed is not None else _previous_seed(out) or _fresh_seed()
+        # Kept at once, not only in results.json at the end: an interrupted first run
+        # resumes with the seed its graded students were graded with.
+        write_atomic(out / ".state" / "seed", str(seed))
+        settings = Settings(seed=seed, limits=limits, lang=lang, require_sandbox=not trust)
+        fingerprint = _fingerprint(seed, lang, limits)
         hide = [*secrets_of(course), str(root), str(submissions.resolve()), str(out)]
         states: dict[str, dict[str, Any]] = {}
         pending: list[_Job] = []
@@ -225,7 +325,7 @@ def run(
             if todo:
                 pending.append(_Job(folder.name, str(folder), tuple(todo)))
         graded = _grade_all(course, settings, hide, pending, jobs, out, states, students)
-    _assemble(course, out, exercises, states, seed, lang)
+    _assemble(course, out, exercises, states, seed, lang, trust)
     elapsed = time.monotonic() - started
     return (
         f"graded {graded} student(s), kept {len(students) - graded} unchanged, "
@@ -244,6 +344,10 @@ def _previous_seed(out: Path) -> int | None:
         seed = json.loads((out / "results.json").read_text(encoding="utf-8")).get("seed")
         return int(seed) if seed is not None else None
     except (OSError, ValueError, TypeError, AttributeError):
+        pass
+    try:
+        return int((out / ".state" / "seed").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
         return None
 
 
@@ -271,10 +375,14 @@ def _grade_all(
     if not pending:
         return 0
     if jobs <= 1:
-        for job in pending:
-            student, done = _grade_inline(course, settings, hide, job)
-            record(student, done)
-            progress.step(student, done)
+        _set_up_worker(str(course.root), settings, hide)
+        try:
+            for job in pending:
+                student, done = _grade_job(job)
+                record(student, done)
+                progress.step(student, done)
+        finally:
+            _close_worker()
         return len(pending)
     context = multiprocessing.get_context("spawn")  # workers never inherit a torch or a thread
     with ProcessPoolExecutor(
@@ -294,8 +402,12 @@ def _grade_all(
                     record(student, done)
                     progress.step(student, done)
         except BaseException:
-            for future in waiting:
-                future.cancel()
+            # Ctrl-C, a refused sandbox or a broken environment: stop at once; what is
+            # graded is already on disk, and the running students are graded again next time.
+            workers = list((getattr(pool, "_processes", None) or {}).values())
+            pool.shutdown(wait=False, cancel_futures=True)
+            for process in workers:
+                process.kill()
             raise
     return len(pending)
 
@@ -338,6 +450,7 @@ def _assemble(
     states: dict[str, dict[str, Any]],
     seed: int,
     lang: str,
+    trust: bool,
 ) -> dict[str, Any]:
     from grader import export
     from grader.report import render_class_overview, render_student_report
@@ -352,6 +465,7 @@ def _assemble(
             records.append(result)
         students.append(student_result(student, records))
     results = results_document(students, seed=seed, lang=lang)
+    results["trusted_submissions"] = trust
     for record in students:
         page = render_student_report(
             record, seed=seed, lang=lang, templates=course.templates, title=course.title
@@ -374,8 +488,3 @@ def _safe_folder(student: str) -> str:
     # Student folder names come from the archive: keep them to one harmless path part.
     cleaned = "".join(c if c.isalnum() or c in "-_.@ " else "_" for c in student).strip(". ")
     return cleaned or "_"
-
-
-def remove_tree(path: Path) -> None:
-    """Delete a folder the batch created (used by tests)."""
-    shutil.rmtree(path, ignore_errors=True)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 import re
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NoReturn
@@ -437,6 +438,11 @@ def expect_autograd(
     fail("no_backward", function=result.function)
 
 
+# The status of a submission that never ran because the grading environment failed:
+# never a score, always the grader's error (exit 2).
+ENVIRONMENT = "grader_error"
+
+
 class SubmissionBroken(Exception):
     """The submission could not be loaded, timed out or kept crashing: no call can run."""
 
@@ -456,10 +462,18 @@ class Submission:
     MAX_RESTARTS = 3
 
     def __init__(
-        self, start: Callable[[], Any], chunks: list[dict[str, str]], functions: Sequence[str] = ()
+        self,
+        start: Callable[[], Any],
+        chunks: list[dict[str, str]],
+        functions: Sequence[str] = (),
+        timeout: float | None = None,
     ) -> None:
         self._start = start
         self._chunks = chunks
+        # The exercise's wall-clock budget, counted from the first child that is ready
+        # (confined, torch imported): a slow machine's start-up is not the student's time.
+        self._timeout = timeout
+        self._budget_end: float | None = None
         self.functions = list(functions)
         self._session: Any = None
         self._loaded = False
@@ -483,22 +497,44 @@ class Submission:
     def _ensure(self) -> Any:
         if self.broken is not None:
             raise self.broken
+        if not self._loaded:
+            self.ready()
+            self._loaded = True
+            reply = self._talk({"op": "load", "chunks": self._chunks}, "(loading)")
+            if not reply.get("ok"):
+                self.load_error = dict(reply.get("error") or {})
+                self._break(_load_failure(reply.get("error") or {}), "error")
+        return self._session
+
+    def ready(self) -> None:
+        """Start a child and wait until it is confined and ready; a death before that is ours."""
+        if self.broken is not None:
+            raise self.broken
         if self._session is None:
             try:
                 self._session = self._start()
             except (RuntimeError, OSError) as exc:
                 # The grader's own machinery failed (no fork, no python): not the student's fault.
-                self._break(CheckFailed("grader_failed", reason=str(exc)[:300]), "error")
+                self._environment_failed(str(exc))
             self._loaded = False
-        if not self._loaded:
-            self._loaded = True
-            reply = self._talk({"op": "load", "chunks": self._chunks}, "(loading)")
-            if isinstance(reply.get("sandbox"), dict):
-                self.sandbox = {k: reply["sandbox"].get(k) for k in ("namespaces", "uid", "reason")}
-            if not reply.get("ok"):
-                self.load_error = dict(reply.get("error") or {})
-                self._break(_load_failure(reply.get("error") or {}), "error")
-        return self._session
+        try:
+            reply = self._session.request({"op": "hello"})
+        except (Timeout, ChildGone) as exc:
+            ending = self._session.close()
+            self._session = None
+            said = [line for line in ending.output.strip().splitlines() if line.strip()]
+            how = "it did not start in time" if isinstance(exc, Timeout) else str(exc)
+            self._environment_failed(f"{how}: {said[-1] if said else 'it printed nothing'}")
+        if isinstance(reply.get("sandbox"), dict):
+            self.sandbox = dict(reply["sandbox"])
+        now = time.monotonic()
+        if self._timeout is not None:
+            if self._budget_end is None:
+                self._budget_end = now + self._timeout
+            self._session.deadline = self._budget_end
+
+    def _environment_failed(self, reason: str) -> NoReturn:
+        self._break(CheckFailed("grader_failed", reason=reason[:300]), ENVIRONMENT)
 
     def _break(self, failure: CheckFailed, status: str) -> NoReturn:
         self.broken = SubmissionBroken(failure, status)

@@ -141,6 +141,11 @@ def cli() -> None:
     type=float,
     help="Exit 0 when the score reaches this many points, instead of full marks.",
 )
+@click.option(
+    "--require-sandbox",
+    is_flag=True,
+    help="Refuse (exit 2) unless every sandbox guarantee holds here, as grade batch does.",
+)
 @_lang_option
 @_course_option
 @_with_limits
@@ -154,6 +159,7 @@ def exercise_command(
     gradescope_path: str | None,
     github_summary: bool,
     min_score: float | None,
+    require_sandbox: bool,
     lang: str,
     course_dir: str | None,
     timeout: float,
@@ -170,7 +176,10 @@ def exercise_command(
         _fail(str(exc))
         return
     settings = student.Settings(
-        seed=_seed(seed), limits=_limits(timeout, memory, output), lang=lang
+        seed=_seed(seed),
+        limits=_limits(timeout, memory, output),
+        lang=lang,
+        require_sandbox=require_sandbox,
     )
     try:
         outcome = student.grade_student(course, work, settings)
@@ -229,6 +238,12 @@ def _resolve(
 @click.option("--exercises", "exercise_refs", help="Only these exercises, e.g. 03,07.")
 @click.option("--force", is_flag=True, help="Grade everything again, changed or not.")
 @click.option("--seed", type=int, help="Seed of the random inputs (default: kept from OUT).")
+@click.option(
+    "--trust-submissions",
+    "trust",
+    is_flag=True,
+    help="Run submissions even where the sandbox falls short (recorded in results.json).",
+)
 @_lang_option
 @_course_option
 @_with_limits
@@ -239,6 +254,7 @@ def batch_command(
     exercise_refs: str | None,
     force: bool,
     seed: int | None,
+    trust: bool,
     lang: str,
     course_dir: str | None,
     timeout: float,
@@ -261,8 +277,9 @@ def batch_command(
             seed=seed,
             lang=lang,
             limits=_limits(timeout, memory, output),
+            trust=trust,
         )
-    except (CourseError, batch.BatchError) as exc:
+    except (CourseError, batch.BatchError, JudgeError) as exc:
         _fail(str(exc))
         return
     click.echo(summary)
@@ -303,8 +320,20 @@ def release_command(dest: str, course_dir: str | None) -> None:
 
 def main() -> None:
     """Run the ``grade`` command."""
+    import signal
+
+    def stop(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    # SIGTERM (a cancelled CI job, `kill`) ends a grade as Ctrl-C does: cleanly, no traceback.
+    signal.signal(signal.SIGTERM, stop)
     try:
-        cli.main(prog_name="grade")
-    except KeyboardInterrupt:
+        # Not click's standalone mode: it turns Ctrl-C into "Aborted!" and exit 1.
+        code = cli.main(prog_name="grade", standalone_mode=False)
+    except (KeyboardInterrupt, click.exceptions.Abort):
         click.echo("grade: interrupted", err=True)
         sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    sys.exit(code if isinstance(code, int) else 0)

@@ -15,12 +15,15 @@ Both enforce the same wall-clock deadline semantics for the judge.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import queue
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -39,6 +42,9 @@ __all__ = [
 ]
 
 MAX_REPLY = 64 * 1024 * 1024  # a reply past this is an attack on the judge's memory, not data
+# Seconds a child may take to confine itself and import torch before its first reply.
+# Not the student's time: the exercise's own clock starts when the child is ready.
+STARTUP = 120.0
 
 
 @dataclass(frozen=True)
@@ -93,7 +99,9 @@ def describe_exit(returncode: int | None) -> str:
 
 
 class Session(Protocol):
-    """A running submission that answers requests until closed."""
+    """A running submission that answers requests until closed, or until ``deadline``."""
+
+    deadline: float
 
     def request(self, message: dict[str, Any]) -> dict[str, Any]: ...
 
@@ -171,8 +179,10 @@ class PipeSession:
         deadline: float,
         kill: Callable[[], None],
         wait: Callable[[float], int | None],
+        cleanup: Callable[[], None] = lambda: None,
     ) -> None:
         self.stdin = stdin
+        self._cleanup = cleanup
         self.deadline = deadline
         self._kill = kill
         self._wait = wait
@@ -222,12 +232,13 @@ class PipeSession:
         output, dropped = self._sink.finish(wait=2.0)
         for stream in self._streams:
             stream.close()
+        self._cleanup()
         self._ended = Ending(output=output, dropped=dropped, returncode=returncode)
         return self._ended
 
 
 def _popen_session(
-    process: subprocess.Popen[bytes], limits: Limits, deadline: float
+    process: subprocess.Popen[bytes], limits: Limits, deadline: float, scratch: str
 ) -> PipeSession:
     def kill() -> None:
         try:
@@ -245,7 +256,82 @@ def _popen_session(
         except subprocess.TimeoutExpired:
             return None
 
-    return PipeSession(process.stdin, process.stdout, process.stderr, limits, deadline, kill, wait)
+    return PipeSession(
+        process.stdin,
+        process.stdout,
+        process.stderr,
+        limits,
+        deadline,
+        kill,
+        wait,
+        cleanup=lambda: remove_scratch(scratch),
+    )
+
+
+def make_scratch() -> str:
+    """Make the private folder a child may write in when it gets no mount namespace."""
+    return tempfile.mkdtemp(prefix="grade-scratch-")
+
+
+def remove_scratch(path: str) -> None:
+    """Remove a child's scratch folder, whatever modes the submission left on it."""
+
+    def unlock(func: Any, target: str, _exc: Any) -> None:
+        # A submission may chmod 000 its own folders to make them stick around.
+        try:
+            os.chmod(os.path.dirname(target), 0o700)
+            os.chmod(target, 0o700)
+            func(target)
+        except OSError:
+            pass
+
+    shutil.rmtree(path, onerror=unlock)
+
+
+def python_folders(hidden: list[str]) -> list[str]:
+    """Return the folders of this Python: the child reads them, and nothing else of ours.
+
+    Wherever the installation lives (a venv under /tmp or inside the course,
+    ``pip install --user``, conda, pyenv, the system Python), the child must
+    see the very packages the grader sees, or a correct submission fails to
+    import torch and a student is charged for the grader's environment. A
+    folder that holds a hidden one (a course root on PYTHONPATH) is left out.
+    """
+    import site
+
+    folders = [sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix]
+    folders += site.getsitepackages()
+    if site.ENABLE_USER_SITE:
+        folders.append(site.getusersitepackages())
+    folders += [p for p in sys.path if p and os.path.isabs(p)]
+    secret = [os.path.realpath(h) for h in hidden]
+    kept: list[str] = []
+    for folder in folders:
+        for path in dict.fromkeys([os.path.abspath(folder), os.path.realpath(folder)]):
+            if not os.path.isdir(path) or path in kept:
+                continue
+            if any(s == path or s.startswith(path.rstrip(os.sep) + os.sep) for s in secret):
+                continue
+            kept.append(path)
+    return kept
+
+
+def bootstrap(module: str, python: list[str]) -> str:
+    """Return the ``python -I -c`` program that starts ``module`` with the grader's packages.
+
+    -I keeps the student's PYTHON* variables and the current folder out; the
+    grader's own folder and its Python's site folders (user site included,
+    with their .pth files) are put back explicitly.
+    """
+    return (
+        "import site, sys\n"
+        f"sys.path.insert(0, {_grader_parent()!r})\n"
+        f"for folder in {python!r}:\n"
+        "    if folder not in sys.path:\n"
+        "        site.addsitedir(folder)\n"
+        f"from {module} import main\n"
+        "main(sys.argv)\n"
+    )
 
 
 def child_environment() -> dict[str, str]:
@@ -263,16 +349,20 @@ def child_environment() -> dict[str, str]:
     return env
 
 
+_children = itertools.count()
+UID_BASE = 1_500_000_000
+
+
 def sandbox_uid() -> int | None:
-    """Return the unprivileged user the child becomes when the grader is root (nobody)."""
+    """Return a uid no other process uses, for the child to become when the grader is root.
+
+    Unique per child (this process's pid and a counter), so one student's
+    child can neither signal nor read the files of another's, and fork
+    limits count its processes alone.
+    """
     if sys.platform == "win32" or os.geteuid() != 0:
         return None
-    try:
-        import pwd
-
-        return pwd.getpwnam("nobody").pw_uid
-    except (ImportError, KeyError):
-        return 65534
+    return UID_BASE + (os.getpid() % (1 << 22)) * 64 + next(_children) % 64
 
 
 @dataclass
@@ -282,41 +372,48 @@ class SandboxExecutor:
     hide: list[str] = field(default_factory=list)
     namespaces: bool = True
 
-    def config(self, limits: Limits) -> dict[str, Any]:
+    def config(self, limits: Limits, scratch: str) -> dict[str, Any]:
         uid = sandbox_uid()
         return {
             "hide": self.hide,
             # The child imports grader.child from here, even when it sits in the course root.
             "expose": [os.path.dirname(os.path.abspath(__file__))],
+            "python": self.python(),
+            "scratch": scratch,
             "uid": uid,
             "gid": uid,
             "memory": limits.memory,
             "namespaces": self.namespaces,
         }
 
+    def python(self) -> list[str]:
+        if not hasattr(self, "_python"):
+            self._python = python_folders(self.hide)
+        return self._python
+
     def start(self, limits: Limits, deadline: float) -> PipeSession:
-        # -I: the student's PYTHON* variables and folders are not consulted; the
-        # grader's own folder is put on sys.path explicitly instead.
-        bootstrap = (
-            f"import sys; sys.path.insert(0, {_grader_parent()!r}); "
-            "from grader.child.runner import main; main(sys.argv)"
-        )
-        argv = [sys.executable, "-I", "-c", bootstrap, json.dumps(self.config(limits))]
+        scratch = make_scratch()
+        program = bootstrap("grader.child.runner", self.python())
+        argv = [sys.executable, "-I", "-c", program, json.dumps(self.config(limits, scratch))]
         kwargs: dict[str, Any] = {}
         if sys.platform == "win32":
             kwargs["creationflags"] = subprocess.CREATE_NEW_PROCESS_GROUP  # type: ignore[attr-defined]
         else:
             kwargs["start_new_session"] = True
-        process = subprocess.Popen(
-            argv,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            env=child_environment(),
-            cwd=_grader_parent(),
-            **kwargs,
-        )
-        return _popen_session(process, limits, deadline)
+        try:
+            process = subprocess.Popen(
+                argv,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                env=child_environment(),
+                cwd=_grader_parent(),
+                **kwargs,
+            )
+        except OSError:
+            remove_scratch(scratch)
+            raise
+        return _popen_session(process, limits, deadline, scratch)
 
 
 def _grader_parent() -> str:

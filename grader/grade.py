@@ -7,15 +7,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from grader.check import Submission
+from grader.check import ENVIRONMENT, Submission, SubmissionBroken
 from grader.course import Course, Exercise
-from grader.executor import Executor, Limits
-from grader.judge import judge
+from grader.executor import STARTUP, Executor, Limits
+from grader.judge import JudgeError, judge
 from grader.locale import Locale
 from grader.score import exercise_result, unjudged_result
 from grader.submission import SubmissionError, read_source
 
-__all__ = ["Settings", "grade_exercise", "secrets_of"]
+__all__ = ["Settings", "grade_exercise", "secrets_of", "sandbox_ready", "EnvironmentBroken"]
+
+
+class EnvironmentBroken(JudgeError):
+    """The grading environment failed before the submission ran: the grader's error, not a 0."""
 
 
 @dataclass
@@ -25,12 +29,44 @@ class Settings:
     seed: int
     limits: Limits = field(default_factory=Limits)
     lang: str = "en"
+    # Refuse to run any submission unless every sandbox guarantee holds (SECURITY.md).
+    require_sandbox: bool = False
 
 
 def secrets_of(course: Course) -> list[str]:
     """Return the folders a submission must never read: the whole course (its checks,
     reference solutions and .git history); the grader package is bound back into it."""
     return [str(course.root)]
+
+
+def _submission(executor: Executor, limits: Limits, chunks: list[dict[str, str]]) -> Submission:
+    return Submission(
+        # Each child gets its start-up time; the exercise's own clock runs from its hello.
+        lambda: executor.start(limits, time.monotonic() + max(STARTUP, limits.timeout)),
+        chunks,
+        timeout=limits.timeout,
+    )
+
+
+def _environment_broken(broken: SubmissionBroken, what: str) -> EnvironmentBroken:
+    reason = broken.failure.params.get("reason", "")
+    return EnvironmentBroken(
+        f"the grading environment failed before {what or 'the submission'} could run "
+        f"(the process for it: {reason}); this is not the student's doing: check the "
+        "installation (python -c 'import torch' as the grading user) and grade again"
+    )
+
+
+def sandbox_ready(executor: Executor, limits: Limits) -> dict[str, Any]:
+    """Start one child, wait until it is confined, and return how (before any student code)."""
+    submission = _submission(executor, limits, [])
+    try:
+        submission.ready()
+    except SubmissionBroken as broken:
+        raise _environment_broken(broken, "any submission") from None
+    finally:
+        submission.close()
+    return submission.sandbox
 
 
 def grade_exercise(
@@ -59,10 +95,11 @@ def grade_exercise(
             exercise.name, exercise.title, "error", str(exc), exercise.max_score, source=shown
         )
     started = time.monotonic()
-    deadline = started + settings.limits.timeout
-    submission = Submission(lambda: executor.start(settings.limits, deadline), source.wire())
+    submission = _submission(executor, settings.limits, source.wire())
     submission.start_early()
     verdict = judge(exercise.checks, submission, settings.seed)
+    if verdict.broken is not None and verdict.broken.status == ENVIRONMENT:
+        raise _environment_broken(verdict.broken, shown)
     output = "".join(ending.output for ending in submission.endings)
     dropped = sum(ending.dropped for ending in submission.endings)
     return exercise_result(

@@ -72,6 +72,7 @@ def render_class_overview(
         locale,
         title=title,
         seed=results.get("seed"),
+        trusted=results.get("trusted_submissions") is True,
         students=rows,
         exercises=exercises,
         checks=_check_rates(views),

@@ -14,8 +14,10 @@ import click
 from grader.atomic import write_atomic
 from grader.course import Course, Exercise
 from grader.executor import Executor, SandboxExecutor
-from grader.grade import Settings, grade_exercise, secrets_of
+from grader.grade import Settings, grade_exercise, sandbox_ready, secrets_of
+from grader.judge import JudgeError
 from grader.locale import Locale
+from grader.sandbox import shortfall
 from grader.score import results_document, student_result, to_json
 
 __all__ = ["Settings", "grade_student", "publish", "terminal_summary", "clean_for_terminal"]
@@ -59,6 +61,11 @@ def grade_student(
     locale = Locale(course.templates, settings.lang)
     executor = executor or executor_for(course, len(work))
     try:
+        if settings.require_sandbox:
+            # Gradescope and the like: the student's code must not run half-confined.
+            problem = shortfall(sandbox_ready(executor, settings.limits))
+            if problem:
+                raise JudgeError(f"refusing to run the submission: here {problem}")
         exercises = [
             grade_exercise(
                 course, exercise, path, executor, settings, locale, shown_as=_shown(course, path)
@@ -105,13 +112,11 @@ def terminal_summary(results: dict[str, Any], locale: Locale, single: bool) -> s
                 lines.append(f"        {check['message']}")
         if ex.get("output_dropped"):
             lines.append(f"  (output truncated: {ex['output_dropped']} bytes dropped)")
-    unconfined = {
-        str(ex.get("sandbox", {}).get("reason") or "")
-        for ex in record["exercises"]
-        if ex.get("sandbox") and not ex["sandbox"].get("namespaces")
-    }
-    if unconfined and sys.platform == "linux":
-        lines.append(f"note: ran without the Linux sandbox ({'; '.join(sorted(unconfined))})")
+    partial = {shortfall(ex["sandbox"]) for ex in record["exercises"] if ex.get("sandbox")}
+    partial.discard("")
+    if partial and sys.platform == "linux":
+        # Grading your own work still works; grading others' here would not be safe.
+        lines.append(f"note: isolation is partial on this machine: {sorted(partial)[0]}")
     lines.append(f"{'total':<{width}}  {record['score']:>4g}/{record['max_score']:g}")
     seed = results["seed"]
     exercises = record["exercises"]

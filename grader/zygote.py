@@ -23,8 +23,10 @@ from grader.executor import (
     Limits,
     PipeSession,
     SandboxExecutor,
-    _grader_parent,
+    bootstrap,
     child_environment,
+    make_scratch,
+    remove_scratch,
 )
 
 __all__ = ["ZygoteExecutor"]
@@ -70,12 +72,9 @@ class ZygoteExecutor(SandboxExecutor):
         if self._control is not None and self._process and self._process.poll() is None:
             return self._control
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-        bootstrap = (
-            f"import sys; sys.path.insert(0, {_grader_parent()!r}); "
-            "from grader.child.zygote import main; main(sys.argv)"
-        )
+        program = bootstrap("grader.child.zygote", self.python())
         self._process = subprocess.Popen(
-            [sys.executable, "-I", "-c", bootstrap, str(theirs.fileno())],
+            [sys.executable, "-I", "-c", program, str(theirs.fileno())],
             pass_fds=[theirs.fileno()],
             env=child_environment(),
             stdin=subprocess.DEVNULL,
@@ -109,15 +108,21 @@ class ZygoteExecutor(SandboxExecutor):
         stderr_r, stderr_w = os.pipe()
         status_r, status_w = os.pipe()
         theirs = [stdin_r, stdout_w, stderr_w, status_w]
+        scratch = make_scratch()
         try:
             with self._lock:
                 control = self._zygote()
-                socket.send_fds(control, [json.dumps(self.config(limits)).encode()], theirs)
+                config = json.dumps(self.config(limits, scratch)).encode()
+                socket.send_fds(control, [config], theirs)
                 line = self._replies.readline()
-            pid = int(json.loads(line)["pid"])
+            reply = json.loads(line)
+            if "error" in reply:
+                raise ValueError(str(reply["error"]))
+            pid = int(reply["pid"])
         except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
             for fd in (stdin_w, stdout_r, stderr_r, status_r):
                 os.close(fd)
+            remove_scratch(scratch)
             raise RuntimeError(f"the grader's zygote process failed: {exc}") from None
         finally:
             for fd in theirs:
@@ -139,6 +144,7 @@ class ZygoteExecutor(SandboxExecutor):
             deadline,
             kill,
             status.wait,
+            cleanup=lambda: remove_scratch(scratch),
         )
 
     def close(self) -> None:

@@ -7,6 +7,7 @@ anything it reports may be forged by a hostile submission, so the trusted
 judge only compares the data against its own expectations.
 
 Requests (one JSON object per line on the protocol input):
+  {"op": "hello"}  (first: the child is confined and ready; the reply says how)
   {"op": "load", "chunks": [{"name": "exercise.py", "source": "..."}]}
   {"op": "call", "function": "f", "args": [...], "kwargs": {...},
    "then": [{"backward": [1]}], "trace": false}
@@ -91,6 +92,11 @@ class Runtime:
     def handle(self, request: dict[str, Any]) -> dict[str, Any]:
         op = request.get("op")
         try:
+            if op == "hello":
+                # Answered before any student code has run, so what it says can be believed.
+                confine = sys.modules.get("grader.child.confine")
+                sandbox = dict(confine.state) if confine else {"reason": "in-process"}
+                return {"ok": True, "sandbox": sandbox}
             if op == "load":
                 return self.load(request["chunks"])
             if op == "call":
@@ -117,9 +123,7 @@ class Runtime:
         functions = sorted(
             k for k, v in module.__dict__.items() if callable(v) and not k.startswith("__")
         )
-        confine = sys.modules.get("grader.child.confine")
-        sandbox = dict(confine.state) if confine else {"namespaces": False, "reason": "in-process"}
-        return {"ok": True, "functions": functions, "sandbox": sandbox}
+        return {"ok": True, "functions": functions}
 
     def call(self, request: dict[str, Any]) -> dict[str, Any]:
         torch = self.torch
@@ -449,7 +453,7 @@ def main(argv: list[str]) -> None:
     proto_in, proto_out = take_protocol_fds()
     confine.enter(config)
     runtime = Runtime()
-    confine.limit_memory(config)
+    confine.lock(config)
     serve(proto_in, proto_out, runtime)
 
 

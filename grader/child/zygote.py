@@ -19,11 +19,21 @@ import sys
 def main(argv: list[str]) -> None:
     """Serve fork requests on the control socket whose fd is ``argv[1]``."""
     control = socket.socket(fileno=int(argv[1]))
-    import torch  # noqa: F401  -- the whole point: children inherit it already imported
+    if sys.platform == "linux":
+        import ctypes
 
-    from grader.child import runner
+        ctypes.CDLL(None).prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG: die with the judge
+    try:
+        import torch  # noqa: F401  -- the whole point: children inherit it already imported
 
-    runner.Runtime()  # warm the runtime's own imports too
+        from grader.child import confine, runner, seccomp
+
+        runner.Runtime()  # warm the runtime's own imports too
+        seccomp.available()  # and libseccomp, so children need not look for it
+        confine.namespaces_refused()  # asked once here; every child inherits the answer
+    except BaseException as exc:  # a broken environment: say so to the judge, not the terminal
+        _refuse_forks(control, f"{type(exc).__name__}: {exc}")
+        return
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # monitors are reaped by the kernel
     while True:
         try:
@@ -39,7 +49,24 @@ def main(argv: list[str]) -> None:
             _become_child(config, fds)
         for fd in fds:
             os.close(fd)
-        control.sendall(json.dumps({"pid": pid}).encode() + b"\n")
+        try:
+            control.sendall(json.dumps({"pid": pid}).encode() + b"\n")
+        except OSError:
+            return  # the judge went away (Ctrl-C, kill): nothing to report to, nothing to print
+
+
+def _refuse_forks(control: socket.socket, why: str) -> None:
+    """Answer every fork request with why this zygote cannot serve, until the judge leaves."""
+    while True:
+        try:
+            message, fds, _, _ = socket.recv_fds(control, 1 << 20, 4)
+            for fd in fds:
+                os.close(fd)
+            if not message:
+                return
+            control.sendall(json.dumps({"error": why[:500]}).encode() + b"\n")
+        except OSError:
+            return
 
 
 def _become_child(config: dict, fds: list[int]) -> None:
@@ -57,7 +84,7 @@ def _become_child(config: dict, fds: list[int]) -> None:
         confine.enter(config)
         os.close(status)  # only the monitor reports the status
         runtime = runner.Runtime()
-        confine.limit_memory(config)
+        confine.lock(config)
         runner.serve(proto_in, proto_out, runtime)
     except BaseException as exc:  # never fall back into the zygote's loop
         try:

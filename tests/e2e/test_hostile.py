@@ -261,6 +261,26 @@ def test_hidden_checks_folder_is_covered(run_grade, hostile, tmp_path):
     assert re.search(r"_by_path: (PermissionError|FileNotFoundError)", ex["output"])
 
 
+@confined_only
+def test_the_grading_users_secrets_are_out_of_reach(run_grade, hostile, tmp_path, marker):
+    # A key in the grading user's real home, readable by that user only, as ~/.ssh/id_rsa is.
+    secret = Path.home() / f".grader-e2e-secret-{marker}"
+    secret.write_text(f"SECRET-{marker}", encoding="utf-8")
+    secret.chmod(0o600)
+    try:
+        run, ex = grade_hostile(
+            run_grade, tmp_path, hostile("reads_home_secrets.py", secret=secret)
+        )
+    finally:
+        secret.unlink()
+    assert_not_full(run, ex)
+    assert f"SECRET-{marker}" not in ex["output"] and secret.name not in ex["output"]
+    assert "home secret: refused" in ex["output"]
+    # Nor the grader's environment, where tokens live (GRADER_TEST_TOKEN is set by run_grade).
+    assert "GRADER_TEST_TOKEN" not in ex["output"]
+    assert f"SECRET-{marker}" not in (tmp_path / "r.html").read_text(encoding="utf-8")
+
+
 def test_html_and_terminal_injection_is_neutralised(run_grade, hostile, tmp_path, marker):
     run, ex = grade_hostile(run_grade, tmp_path, hostile("html_injection.py"))
     assert_not_full(run, ex)
@@ -298,11 +318,14 @@ def test_batch_isolates_hostile_students(run_grade, hostile, tmp_path, marker):
         "forger": hostile("forges_results.py"),
         "crasher": hostile("segfault.py"),
         "injector": hostile("html_injection.py"),
+        "snoop": hostile("reads_other_students.py", **{"class": klass}),
     }
     for name, source in students.items():
         folder = klass / name / "01_leaf_tensors"
         folder.mkdir(parents=True)
-        text = source.read_text(encoding="utf-8").replace(str(tmp_path), str(out))
+        text = source.read_text(encoding="utf-8")
+        if name != "snoop":  # the snoop's folders are named already: the class and OUT
+            text = text.replace(str(tmp_path), str(out))
         (folder / "exercise.py").write_text(text, encoding="utf-8")
     run = run_grade(
         "batch", klass, "--out", out, "--exercises", "01", "--jobs", "2", html=False, timeout=300
@@ -310,7 +333,11 @@ def test_batch_isolates_hostile_students(run_grade, hostile, tmp_path, marker):
     assert run.code in (0, 1), run.stderr
     scores = {s["student"]: s for s in results(out / "results.json")["students"]}
     assert scores["good"]["score"] == scores["good"]["max_score"] == FULL
-    for name in ("forger", "crasher", "injector"):
+    snooped = scores["snoop"]["exercises"][0]["output"]
+    # Not a line of another student's file, nor of the results being written.
+    assert "READ" not in snooped and "refused" in snooped, snooped
+    assert "def make_leaf" not in snooped and marker not in snooped
+    for name in ("forger", "crasher", "injector", "snoop"):
         assert scores[name]["score"] < scores[name]["max_score"], name
     rows = (out / "grades.csv").read_text(encoding="utf-8")
     assert marker not in rows and "=HYPERLINK" not in rows
@@ -337,6 +364,8 @@ def test_every_attack_has_its_fixture():
         "reads_solution",
         "reads_checks",
         "html_injection",
+        "reads_home_secrets",
+        "reads_other_students",
     }
     have = {p.stem for p in (SUBMISSIONS / "hostile").glob("*.py")}
     assert wanted <= have

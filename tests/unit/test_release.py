@@ -236,7 +236,7 @@ def test_refuses_a_symlink_into_the_solutions(course: Path, tmp_path: Path) -> N
 
 # --- CI templates ----------------------------------------------------------
 
-KNOWN_COMMANDS = {"pip", "python", "python3", "grade", "mkdir", "echo", "cat", "test", "ls"}
+KNOWN_COMMANDS = {"pip", "python", "python3", "grade", "mkdir", "echo", "cat", "test", "ls", "sudo"}
 
 
 def test_github_workflow_runs_only_known_commands() -> None:
@@ -304,7 +304,7 @@ def test_run_autograder_grades_only_the_exercise_files(tmp_path: Path) -> None:
         tmp_path,
         'find . -type f | sort > "$AUTOGRADER_ROOT/seen.txt"\n'
         'cat exercises/01_x/exercise.py > "$AUTOGRADER_ROOT/graded.py"\n'
-        'echo \'{"score": 1, "tests": []}\' > "$2"\n',
+        'echo \'{"score": 1, "tests": []}\' > "${@: -1}"\n',
     )
     _write(root / "submission/exercises/01_x/exercise.py", "ANSWER = 1\n")
     _write(root / "submission/exercises/01_x/notes.txt", "not copied\n")
@@ -325,7 +325,7 @@ def test_run_autograder_grades_only_the_exercise_files(tmp_path: Path) -> None:
 def test_run_autograder_accepts_flat_notebooks(tmp_path: Path) -> None:
     root, env = _fake_autograder(
         tmp_path,
-        'ls exercises/02_y > "$AUTOGRADER_ROOT/seen.txt"\necho {} > "$2"\n',
+        'ls exercises/02_y > "$AUTOGRADER_ROOT/seen.txt"\necho {} > "${@: -1}"\n',
     )
     _write(root / "submission/02_y.ipynb", _notebook(("code", "ANSWER = 2\n")))
     assert _run_autograder(env).returncode == 0
@@ -339,3 +339,12 @@ def test_run_autograder_always_leaves_results(tmp_path: Path) -> None:
     results = json.loads((root / "results/results.json").read_text())
     assert results["score"] == 0 and results["tests"] == []
     assert "status 3" in results["output"]
+
+
+def test_run_autograder_refuses_to_run_a_submission_half_confined(tmp_path: Path) -> None:
+    # Gradescope's container: the submission must not run where it could write results.json.
+    root, env = _fake_autograder(tmp_path, 'echo "$@" > "$AUTOGRADER_ROOT/args.txt"\nexit 2\n')
+    done = _run_autograder(env)
+    assert done.returncode == 0, done.stderr
+    assert "--require-sandbox" in (root / "args.txt").read_text().split()
+    assert "could not grade" in json.loads((root / "results/results.json").read_text())["output"]
