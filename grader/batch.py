@@ -36,6 +36,7 @@ from grader.course import Course, Exercise
 from grader.executor import Executor, Limits
 from grader.grade import Settings, grade_exercise, secrets_of
 from grader.locale import Locale
+from grader.review import Review, add_review, read_sources
 from grader.score import results_document, student_result, to_json
 from grader.submission import find_for_student
 
@@ -193,6 +194,7 @@ def run(
     seed: int | None,
     lang: str,
     limits: Limits,
+    review: Review | None = None,
 ) -> str:
     """Grade every student in ``submissions`` into ``out``; return a one-line summary."""
     out = out.resolve()
@@ -225,7 +227,9 @@ def run(
             if todo:
                 pending.append(_Job(folder.name, str(folder), tuple(todo)))
         graded = _grade_all(course, settings, hide, pending, jobs, out, states, students)
-    _assemble(course, out, exercises, states, seed, lang)
+        # Read (never run) while a .zip is still unpacked: the near-copy search needs the text.
+        sources = read_sources(students, exercises)
+    _assemble(course, out, exercises, states, seed, lang, review or Review(), sources)
     elapsed = time.monotonic() - started
     return (
         f"graded {graded} student(s), kept {len(students) - graded} unchanged, "
@@ -338,6 +342,8 @@ def _assemble(
     states: dict[str, dict[str, Any]],
     seed: int,
     lang: str,
+    review: Review | None = None,
+    sources: dict[str, dict[str, str]] | None = None,
 ) -> dict[str, Any]:
     from grader import export
     from grader.report import render_class_overview, render_student_report
@@ -352,6 +358,16 @@ def _assemble(
             records.append(result)
         students.append(student_result(student, records))
     results = results_document(students, seed=seed, lang=lang)
+    add_review(
+        out,
+        results,
+        course=course,
+        exercises=exercises,
+        sources=sources or {},
+        review=review or Review(),
+        lang=lang,
+        report_href=lambda s: f"{quote(_safe_folder(s))}/report.html",
+    )
     for record in students:
         page = render_student_report(
             record, seed=seed, lang=lang, templates=course.templates, title=course.title

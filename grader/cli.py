@@ -17,6 +17,7 @@ import click
 from grader.course import Course, CourseError, Exercise
 from grader.executor import Limits
 from grader.judge import JudgeError
+from grader.similarity import DEFAULT_THRESHOLD
 
 __all__ = ["main"]
 
@@ -229,6 +230,23 @@ def _resolve(
 @click.option("--exercises", "exercise_refs", help="Only these exercises, e.g. 03,07.")
 @click.option("--force", is_flag=True, help="Grade everything again, changed or not.")
 @click.option("--seed", type=int, help="Seed of the random inputs (default: kept from OUT).")
+@click.option(
+    "--similarity-threshold",
+    type=click.FloatRange(0.0, 1.0),
+    default=DEFAULT_THRESHOLD,
+    show_default=True,
+    help="List pairs of submissions at least this alike (0-1) for a human to review.",
+)
+@click.option(
+    "--gradebook",
+    type=click.Choice(["canvas", "moodle"]),
+    help="Also write OUT/gradebook-PLATFORM.csv in that platform's grade-import format.",
+)
+@click.option(
+    "--roster",
+    type=click.Path(dir_okay=False),
+    help="CSV mapping student folders to platform ids (needed by --gradebook).",
+)
 @_lang_option
 @_course_option
 @_with_limits
@@ -239,6 +257,9 @@ def batch_command(
     exercise_refs: str | None,
     force: bool,
     seed: int | None,
+    similarity_threshold: float,
+    gradebook: str | None,
+    roster: str | None,
     lang: str,
     course_dir: str | None,
     timeout: float,
@@ -247,8 +268,21 @@ def batch_command(
 ) -> None:
     """Grade a whole class: SUBMISSIONS holds one folder per student (or is a .zip of that)."""
     from grader import batch
+    from grader.gradebook import RosterError, load_roster
+    from grader.review import Review
 
     course = _course(course_dir)
+    if (gradebook is None) != (roster is None):
+        _fail("--gradebook and --roster go together: --gradebook canvas --roster roster.csv")
+    try:
+        # Checked before grading starts: a roster typo must not cost a graded class.
+        review = Review(
+            similarity_threshold=similarity_threshold,
+            roster=load_roster(Path(roster), gradebook) if roster and gradebook else None,
+        )
+    except RosterError as exc:
+        _fail(str(exc))
+        return
     try:
         exercises = course.select(exercise_refs)
         summary = batch.run(
@@ -261,6 +295,7 @@ def batch_command(
             seed=seed,
             lang=lang,
             limits=_limits(timeout, memory, output),
+            review=review,
         )
     except (CourseError, batch.BatchError) as exc:
         _fail(str(exc))
