@@ -16,7 +16,9 @@ The algorithm is the one published by Schleimer, Wilkerson and Aiken,
    (MOSS's ``-m``): the tutorial's idiom is shared by everyone, so it says
    nothing about two students;
 5. two submissions are alike in proportion to the rare fingerprints they
-   share, over the rarer side (the smaller of the two filtered sets).
+   share, over all the fingerprints (less the stub's) of the smaller one.
+   Common passages thus count against a pair, never for it: a student whose
+   only own line happens to match another's is not a near-copy.
 
 Since fingerprints form a set, reordered functions match as well as
 functions in place. Source text is only read, never run. Everything here is
@@ -52,7 +54,7 @@ __all__ = [
 
 K = 10  # noise threshold: shorter shared runs (`return x.grad`) never match
 WINDOW = 5  # guarantee threshold K + WINDOW - 1 = 14 tokens, about one line of code
-DEFAULT_THRESHOLD = 0.6
+DEFAULT_THRESHOLD = 0.4
 WHOLE = "all"  # the exercise name of a whole-submission comparison
 # Fewer shared rare fingerprints than this is chance, whatever the ratio:
 # two short files that share one rare line are not near-copies.
@@ -206,26 +208,30 @@ def near_copies(
         for exercise, text in work.items():
             prints[exercise][student] = fingerprint(text)
     rare: dict[str, dict[str, set[int]]] = {}
+    sizes: dict[str, dict[str, int]] = {}
     for exercise, by_student in prints.items():
         free = fingerprint(stubs.get(exercise, "")).hashes()
-        rare[exercise] = _rare(
-            {s: f.hashes() - free for s, f in by_student.items()}, common_limit(len(by_student))
-        )
+        own = {s: f.hashes() - free for s, f in by_student.items()}
+        sizes[exercise] = {s: len(hashes) for s, hashes in own.items()}
+        rare[exercise] = _rare(own, common_limit(len(by_student)))
     found = [
         pair
         for exercise in sorted(rare)
         for pair in _pairs(
             exercise,
             {s: {(exercise, h) for h in hs} for s, hs in rare[exercise].items()},
+            sizes[exercise],
             prints,
             threshold,
         )
     ]
     whole: dict[str, set[tuple[str, int]]] = defaultdict(set)
+    whole_sizes: dict[str, int] = defaultdict(int)
     for exercise, kept in rare.items():
         for student, hashes in kept.items():
             whole[student] |= {(exercise, h) for h in hashes}
-    found += _pairs(WHOLE, whole, prints, threshold)
+            whole_sizes[student] += sizes[exercise][student]
+    found += _pairs(WHOLE, whole, whole_sizes, prints, threshold)
     return sorted(found, key=lambda p: (-p.similarity, p.exercise, p.student_a, p.student_b))
 
 
@@ -241,6 +247,7 @@ def _rare(by_student: dict[str, set[int]], limit: int) -> dict[str, set[int]]:
 def _pairs(
     exercise: str,
     by_student: dict[str, set[tuple[str, int]]],
+    sizes: Mapping[str, int],
     prints: Mapping[str, Mapping[str, Fingerprints]],
     threshold: float,
 ) -> list[NearCopy]:
@@ -256,7 +263,7 @@ def _pairs(
     found = []
     for a, b in sorted(candidates):
         shared = by_student[a] & by_student[b]
-        smaller = min(len(by_student[a]), len(by_student[b]))
+        smaller = min(sizes[a], sizes[b])
         if len(shared) < MIN_SHARED or not smaller:
             continue
         similarity = len(shared) / smaller

@@ -19,6 +19,8 @@ from typing import Any
 
 import pytest
 
+from grader.similarity import DEFAULT_THRESHOLD
+
 REPO = Path(__file__).resolve().parents[2]
 FIXTURES = REPO / "tests" / "fixtures" / "class_review"
 LEAF, DESCENT = "01_leaf_tensors", "06_minimize_square"
@@ -161,7 +163,7 @@ def test_the_disguised_copies_are_flagged_and_the_independent_pair_is_not(
     pairs = _results(out)["similarity"]["pairs"]
     flagged = {(p["exercise"], p["student_a"], p["student_b"]) for p in pairs}
     assert flagged == {(e, *COPIES) for e in (LEAF, DESCENT, "all")}
-    assert all(p["similarity"] >= 0.6 for p in pairs)
+    assert all(p["similarity"] >= DEFAULT_THRESHOLD for p in pairs)
     with (out / "similarity.csv").open(newline="", encoding="utf-8") as f:
         rows = list(csv.reader(f))
     assert rows[0] == ["exercise", "student_a", "student_b", "similarity"]
