@@ -36,6 +36,7 @@ from grader.course import Course, Exercise
 from grader.executor import Executor, Limits
 from grader.grade import Settings, grade_exercise, sandbox_ready, secrets_of
 from grader.locale import Locale
+from grader.review import Review, add_review, read_sources
 from grader.score import results_document, student_result, to_json
 from grader.submission import find_for_student
 
@@ -232,6 +233,7 @@ def run(
     lang: str,
     limits: Limits,
     trust: bool = False,
+    review: Review | None = None,
 ) -> str:
     """Grade every student in ``submissions`` into ``out``; return a one-line summary."""
     out = out.resolve()
@@ -249,6 +251,7 @@ def run(
             lang,
             limits,
             trust,
+            review or Review(),
             lambda: held.enter_context(_only_batch_in(out)),
         )
 
@@ -291,6 +294,7 @@ def _run(
     lang: str,
     limits: Limits,
     trust: bool,
+    review: Review,
     hold_out: Callable[[], None],
 ) -> str:
     started = time.monotonic()
@@ -325,7 +329,9 @@ def _run(
             if todo:
                 pending.append(_Job(folder.name, str(folder), tuple(todo)))
         graded = _grade_all(course, settings, hide, pending, jobs, out, states, students)
-    _assemble(course, out, exercises, states, seed, lang, trust)
+        # Read (never run) while a .zip is still unpacked: the near-copy search needs the text.
+        sources = read_sources(students, exercises)
+    _assemble(course, out, exercises, states, seed, lang, trust, review, sources)
     elapsed = time.monotonic() - started
     return (
         f"graded {graded} student(s), kept {len(students) - graded} unchanged, "
@@ -451,6 +457,8 @@ def _assemble(
     seed: int,
     lang: str,
     trust: bool,
+    review: Review | None = None,
+    sources: dict[str, dict[str, str]] | None = None,
 ) -> dict[str, Any]:
     from grader import export
     from grader.report import render_class_overview, render_student_report
@@ -466,6 +474,16 @@ def _assemble(
         students.append(student_result(student, records))
     results = results_document(students, seed=seed, lang=lang)
     results["trusted_submissions"] = trust
+    add_review(
+        out,
+        results,
+        course=course,
+        exercises=exercises,
+        sources=sources or {},
+        review=review or Review(),
+        lang=lang,
+        report_href=lambda s: f"{quote(_safe_folder(s))}/report.html",
+    )
     for record in students:
         page = render_student_report(
             record, seed=seed, lang=lang, templates=course.templates, title=course.title

@@ -17,6 +17,7 @@ import click
 from grader.course import Course, CourseError, Exercise
 from grader.executor import Limits
 from grader.judge import JudgeError
+from grader.similarity import DEFAULT_THRESHOLD
 
 __all__ = ["main"]
 
@@ -244,6 +245,23 @@ def _resolve(
     is_flag=True,
     help="Run submissions even where the sandbox falls short (recorded in results.json).",
 )
+@click.option(
+    "--similarity-threshold",
+    type=click.FloatRange(0.0, 1.0),
+    default=DEFAULT_THRESHOLD,
+    show_default=True,
+    help="List pairs of submissions at least this alike (0-1) for a human to review.",
+)
+@click.option(
+    "--gradebook",
+    type=click.Choice(["canvas", "moodle"]),
+    help="Also write OUT/gradebook-PLATFORM.csv in that platform's grade-import format.",
+)
+@click.option(
+    "--roster",
+    type=click.Path(dir_okay=False),
+    help="CSV mapping student folders to platform ids (needed by --gradebook).",
+)
 @_lang_option
 @_course_option
 @_with_limits
@@ -255,6 +273,9 @@ def batch_command(
     force: bool,
     seed: int | None,
     trust: bool,
+    similarity_threshold: float,
+    gradebook: str | None,
+    roster: str | None,
     lang: str,
     course_dir: str | None,
     timeout: float,
@@ -263,8 +284,21 @@ def batch_command(
 ) -> None:
     """Grade a whole class: SUBMISSIONS holds one folder per student (or is a .zip of that)."""
     from grader import batch
+    from grader.gradebook import RosterError, load_roster
+    from grader.review import Review
 
     course = _course(course_dir)
+    if (gradebook is None) != (roster is None):
+        _fail("--gradebook and --roster go together: --gradebook canvas --roster roster.csv")
+    try:
+        # Checked before grading starts: a roster typo must not cost a graded class.
+        review = Review(
+            similarity_threshold=similarity_threshold,
+            roster=load_roster(Path(roster), gradebook) if roster and gradebook else None,
+        )
+    except RosterError as exc:
+        _fail(str(exc))
+        return
     try:
         exercises = course.select(exercise_refs)
         summary = batch.run(
@@ -278,6 +312,7 @@ def batch_command(
             lang=lang,
             limits=_limits(timeout, memory, output),
             trust=trust,
+            review=review,
         )
     except (CourseError, batch.BatchError, JudgeError) as exc:
         _fail(str(exc))

@@ -21,6 +21,9 @@ __all__ = [
     "gradescope_json",
     "markdown_summary",
     "fence_github_log",
+    "table_csv",
+    "mistakes_csv",
+    "similarity_csv",
 ]
 
 # How an exercise that was not graded shows in JUnit: nothing handed in is a
@@ -72,6 +75,41 @@ def grades_csv(results: dict[str, Any]) -> str:
         row += [_number(student.get("score", 0.0)), _number(student.get("max_score", 0.0))]
         writer.writerow(row)
     return out.getvalue()
+
+
+def table_csv(rows: list[list[Any]]) -> str:
+    """Render rows (header first) as CSV: numbers plain, text cells defused."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    for row in rows:
+        writer.writerow(
+            [
+                _number(cell)
+                if isinstance(cell, (int, float)) and not isinstance(cell, bool)
+                else _safe_cell(str(cell))
+                for cell in row
+            ]
+        )
+    return out.getvalue()
+
+
+def mistakes_csv(mistakes: list[dict[str, Any]]) -> str:
+    """Render the class's common mistakes: a row per exercise and hint, most common first."""
+    from grader.mistakes import EXAMPLES
+
+    rows: list[list[Any]] = [["exercise", "hint", "students", "share", "example_students"]]
+    rows += [
+        [m["exercise"], m["hint"], m["students"], m["share"], "; ".join(m["names"][:EXAMPLES])]
+        for m in mistakes
+    ]
+    return table_csv(rows)
+
+
+def similarity_csv(pairs: list[dict[str, Any]]) -> str:
+    """Render the near-copies to review: a row per pair (``exercise`` is ``all`` for whole work)."""
+    rows: list[list[Any]] = [["exercise", "student_a", "student_b", "similarity"]]
+    rows += [[p["exercise"], p["student_a"], p["student_b"], p["similarity"]] for p in pairs]
+    return table_csv(rows)
 
 
 def _xml_text(text: Any) -> str:

@@ -27,7 +27,7 @@ from markupsafe import Markup
 from grader import plots
 from grader.locale import Locale
 
-__all__ = ["render_student_report", "render_class_overview"]
+__all__ = ["render_student_report", "render_class_overview", "render_near_copy"]
 
 STATUSES = ("graded", "missing", "error", "timeout")
 
@@ -80,7 +80,120 @@ def render_class_overview(
         median=statistics.median(totals) if totals else None,
         max_score=max_score,
         histogram=Markup(plots.score_histogram(totals, max_score, locale=locale)),
+        mistakes=_mistake_groups(results.get("mistakes"), exercises, report_href),
+        near_copies=_near_copy_rows(results.get("similarity"), exercises, report_href, locale),
+        similarity_threshold=_percent(
+            _number((results.get("similarity") or {}).get("threshold")), 1.0
+        ),
     )
+
+
+# Students linked by name in a mistake's row; the rest fold into a <details>.
+SHOWN_STUDENTS = 12
+
+
+def _mistake_groups(
+    mistakes: Any, exercises: list[dict[str, str]], report_href: Callable[[str], str]
+) -> list[dict[str, Any]]:
+    """Group the results' common mistakes by exercise, most common first within each."""
+    if not isinstance(mistakes, list):
+        return []
+    groups: dict[str, dict[str, Any]] = {e["exercise"]: {**e, "rows": []} for e in exercises}
+    for row in mistakes:
+        if not isinstance(row, dict) or str(row.get("exercise")) not in groups:
+            continue
+        links = [
+            {"name": str(n), "href": _safe_href(report_href(str(n)))}
+            for n in row.get("names") or []
+        ]
+        groups[str(row["exercise"])]["rows"].append(
+            {
+                "hint": str(row.get("hint", "")),
+                "text": str(row.get("text", "")),
+                "students": int(_number(row.get("students"))),
+                "percent": _percent(_number(row.get("share")), 1.0),
+                "shown": links[:SHOWN_STUDENTS],
+                "more": links[SHOWN_STUDENTS:],
+            }
+        )
+    return [g for g in groups.values() if g["rows"]]
+
+
+def _near_copy_rows(
+    similarity: Any,
+    exercises: list[dict[str, str]],
+    report_href: Callable[[str], str],
+    locale: Locale,
+) -> list[dict[str, Any]]:
+    pairs = similarity.get("pairs") if isinstance(similarity, dict) else None
+    titles = {e["exercise"]: e for e in exercises}
+    rows = []
+    for pair in pairs if isinstance(pairs, list) else []:
+        exercise = str(pair.get("exercise", ""))
+        column = titles.get(exercise)
+        rows.append(
+            {
+                "exercise": exercise,
+                "label": column["arg"] if column else locale.text("ui.similarity.whole"),
+                "title": column["title"] if column else locale.text("ui.similarity.whole_note"),
+                "pair": [
+                    {
+                        "name": str(pair.get(k, "")),
+                        "href": _safe_href(report_href(str(pair.get(k, "")))),
+                    }
+                    for k in ("student_a", "student_b")
+                ],
+                "percent": _percent(_number(pair.get("similarity")), 1.0),
+                "page": _safe_href(str(pair.get("page", ""))),
+            }
+        )
+    return rows
+
+
+def render_near_copy(
+    pair: dict[str, Any],
+    spans: dict[str, tuple[list[tuple[int, int]], list[tuple[int, int]]]],
+    texts: dict[str, tuple[str, str]],
+    *,
+    lang: str,
+    templates: Path,
+    title: str,
+    report_href: Callable[[str], str],
+) -> str:
+    """Return the side-by-side page of two submissions, their shared passages marked."""
+    locale = Locale(templates, lang)
+    blocks = [
+        {
+            "exercise": exercise,
+            "sides": [
+                _marked_lines(texts[exercise][side], spans[exercise][side]) for side in (0, 1)
+            ],
+        }
+        for exercise in sorted(spans)
+    ]
+    students = [
+        {"name": str(pair[k]), "href": _safe_href(report_href(str(pair[k])))}
+        for k in ("student_a", "student_b")
+    ]
+    return _render(
+        templates,
+        "near_copy.html.j2",
+        locale,
+        title=title,
+        exercise=str(pair["exercise"]),
+        whole=pair["exercise"] == "all",
+        percent=_percent(_number(pair.get("similarity")), 1.0),
+        students=students,
+        blocks=blocks,
+    )
+
+
+def _marked_lines(text: str, spans: list[tuple[int, int]]) -> list[dict[str, Any]]:
+    shared = {n for first, last in spans for n in range(first, last + 1)}
+    return [
+        {"number": n, "text": line, "shared": n in shared}
+        for n, line in enumerate(text.splitlines(), start=1)
+    ]
 
 
 def _render(templates: Path, name: str, locale: Locale, **context: Any) -> str:

@@ -17,7 +17,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit"))
 
 import report_samples as samples  # noqa: E402
 
-from grader.report import render_class_overview, render_student_report  # noqa: E402
+from grader.report import (  # noqa: E402
+    render_class_overview,
+    render_near_copy,
+    render_student_report,
+)
 
 # Everything that could make chromium phone home on its own, which would
 # otherwise look like a request from the page.
@@ -157,3 +161,82 @@ def test_overview_is_complete_without_javascript(browser: object, tmp_path: Path
     assert page.locator("table.students thead th button").count() == 0
     assert page.locator(".js-only").is_hidden()
     context.close()
+
+
+def _reviewed_overview(lang: str) -> str:
+    return render_class_overview(
+        samples.reviewed_class_results(),
+        lang=lang,
+        templates=TEMPLATES,
+        title="PyTorch autograd",
+        report_href=lambda name: f"{name}/report.html",
+    )
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_overview_review_sections_in_chromium(browser: object, tmp_path: Path, lang: str) -> None:
+    opened = Page(browser, _write(tmp_path / f"overview-{lang}.html", _reviewed_overview(lang)))
+    page = opened.page
+    mistakes = page.locator("#common-mistakes")
+    assert mistakes.is_visible()
+    rows = page.locator("table.mistakes tbody tr")
+    assert rows.count() == 2
+    assert rows.first.locator("td").nth(1).inner_text() == "16"
+    assert rows.first.locator("td").nth(2).inner_text() == "50%"
+    # A long list of students folds away; what shows is readable.
+    assert rows.first.locator("details").count() == 1
+    assert rows.first.locator("td a:visible").count() == 12
+    near = page.locator("#near-copies")
+    assert near.is_visible()
+    assert near.locator(".note").is_visible()
+    assert near.locator("table.near-copies tbody tr").count() == 2
+    assert near.locator("a[href='similarity/pair-0001.html']").is_visible()
+    heading = near.locator("h2").inner_text()
+    assert heading == ("Similar submissions to review" if lang == "en" else "需人工查看的相似提交")
+    # The hostile student name and hint text stayed text.
+    assert page.locator("script").count() == 1  # the template's own sorting script
+    assert samples.HOSTILE in mistakes.inner_text()
+    assert opened.errors == []
+    assert opened.outside_requests() == []
+    page.screenshot(path=str(tmp_path / f"overview-review-{lang}.png"), full_page=True)
+    page.close()
+
+
+def test_overview_review_sections_without_javascript(browser: object, tmp_path: Path) -> None:
+    path = _write(tmp_path / "overview.html", _reviewed_overview("en"))
+    context = browser.new_context(java_script_enabled=False)  # type: ignore[attr-defined]
+    page = context.new_page()
+    page.goto(path.as_uri())
+    assert page.locator("#common-mistakes table.mistakes").first.is_visible()
+    assert page.locator("#near-copies table.near-copies").is_visible()
+    # <details> opens without script: every student can be reached.
+    page.locator("table.mistakes details summary").first.click()
+    assert page.locator("table.mistakes tbody tr").first.locator("td a:visible").count() == 16
+    context.close()
+
+
+def test_side_by_side_page_in_chromium(browser: object, tmp_path: Path) -> None:
+    pair = samples.reviewed_class_results()["similarity"]["pairs"][0]
+    html = render_near_copy(
+        pair,
+        samples.PAIR_SPANS,
+        samples.PAIR_TEXTS,
+        lang="en",
+        templates=TEMPLATES,
+        title="PyTorch autograd",
+        report_href=lambda name: f"../{name}/report.html",
+    )
+    opened = Page(browser, _write(tmp_path / "pair.html", html))
+    page = opened.page
+    sides = page.locator(".side")
+    assert sides.count() == 2
+    assert sides.nth(0).is_visible() and sides.nth(1).is_visible()
+    assert page.locator(".side").nth(0).locator("mark").count() == 2
+    assert page.locator(".side").nth(1).locator("mark").count() == 2
+    assert samples.HOSTILE in sides.nth(0).inner_text()
+    assert page.locator("script").count() == 0
+    assert page.locator(".note").is_visible()
+    assert opened.errors == []
+    assert opened.outside_requests() == []
+    page.screenshot(path=str(tmp_path / "pair.png"), full_page=True)
+    page.close()

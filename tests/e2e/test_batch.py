@@ -198,7 +198,17 @@ CHECK_KEYS = {"name", "title", "passed", "score", "max_score", "message", "hint"
 def test_results_json_has_the_documented_shape(graded: tuple[Path, Path, Run]) -> None:
     _, out, _ = graded
     results = load_results(out)
-    assert set(results) == {"format", "grader", "seed", "lang", "trusted_submissions", "students"}
+    # The class review (mistakes, near-copies) is documented in docs/course-layout.md.
+    assert set(results) == {
+        "format",
+        "grader",
+        "seed",
+        "lang",
+        "students",
+        "trusted_submissions",
+        "mistakes",
+        "similarity",
+    }
     assert results["trusted_submissions"] is False
     assert results["format"] == 1
     assert results["seed"] == 1

@@ -172,3 +172,60 @@ def class_results() -> dict:
         "lang": "en",
         "students": [copy.deepcopy(s) for s in (full_marks(), partly_wrong(), crashed())],
     }
+
+
+def reviewed_class_results() -> dict:
+    """Return the class above with the review ``grade batch`` adds: mistakes and near-copies."""
+    results = class_results()
+    many = [f"student{i:02d}" for i in range(15)]
+    results["mistakes"] = [
+        {
+            "exercise": "06_minimize_square",
+            "hint": "descent_not_zeroed",
+            "text": f"clear the gradient each epoch {HOSTILE}",
+            "students": len(many) + 1,
+            "share": 0.5,
+            "names": [HOSTILE, *many],
+        },
+        {
+            "exercise": "07_fit_line",
+            "hint": "fit_wrong",
+            "text": "the fitted line is off",
+            "students": 1,
+            "share": 0.05,
+            "names": ["carol"],
+        },
+    ]
+    results["similarity"] = {
+        "method": "winnowing (k=10, window=5)",
+        "threshold": 0.6,
+        "pairs": [
+            {
+                "exercise": "06_minimize_square",
+                "student_a": HOSTILE,
+                "student_b": "carol",
+                "similarity": 0.93,
+                "shared": 30,
+                "page": "similarity/pair-0001.html",
+            },
+            {
+                "exercise": "all",
+                "student_a": HOSTILE,
+                "student_b": "carol",
+                "similarity": 0.81,
+                "shared": 41,
+                "page": "similarity/pair-0002.html",
+            },
+        ],
+    }
+    return results
+
+
+# Two submissions for the side-by-side page: lines 2-3 are shared.
+PAIR_TEXTS = {
+    "06_minimize_square": (
+        f"import torch\nx = torch.ones(3)\ny = x * 2  # {HOSTILE}\n",
+        "import torch\nx = torch.ones(3)\ny = x * 2\nprint(y)\n",
+    )
+}
+PAIR_SPANS = {"06_minimize_square": ([(2, 3)], [(2, 3)])}

@@ -1,0 +1,150 @@
+"""Add the instructor's review of a graded class to OUT: mistakes, near-copies, gradebook.
+
+Called once the class is graded (``grader.batch``). What it adds to the
+results document and writes beside it:
+
+- ``results["mistakes"]`` and ``mistakes.csv``: which hints how many
+  students got (``grader.mistakes``);
+- ``results["similarity"]``, ``similarity.csv`` and ``similarity/pair-NNNN.html``:
+  pairs of submissions alike beyond the stub and the class's common idiom,
+  for a human to look at (``grader.similarity``); never a verdict, and no
+  score depends on it;
+- with a roster, ``gradebook-<platform>.csv`` and ``gradebook-unmatched.csv``
+  (``grader.gradebook``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import click
+
+from grader import export, mistakes, similarity
+from grader.atomic import write_atomic
+from grader.course import Course, Exercise
+from grader.gradebook import Roster, gradebook_table
+from grader.locale import Locale
+from grader.submission import SubmissionError, find_for_student, read_source
+
+__all__ = ["Review", "read_sources", "add_review"]
+
+PAIRS = "similarity"  # folder of OUT that holds the side-by-side pages
+
+
+@dataclass(frozen=True)
+class Review:
+    """What the instructor asked of the review: the similarity threshold, a gradebook roster."""
+
+    similarity_threshold: float = similarity.DEFAULT_THRESHOLD
+    roster: Roster | None = None
+
+
+def read_sources(folders: list[Path], exercises: list[Exercise]) -> dict[str, dict[str, str]]:
+    """Read every student's exercise files as text, for the near-copy search.
+
+    Only read, never run: notebooks are parsed for their code cells, as
+    grading does, and a file that cannot be read is left out of the search.
+    """
+    sources: dict[str, dict[str, str]] = {}
+    for folder in folders:
+        work = sources.setdefault(folder.name, {})
+        for exercise in exercises:
+            path = find_for_student(folder, exercise.name)
+            if path is None:
+                continue
+            try:
+                chunks = read_source(path).chunks
+            except SubmissionError:
+                continue
+            work[exercise.name] = "\n".join(text for _, text in chunks)
+    return sources
+
+
+def _stub(exercise: Exercise) -> str:
+    try:
+        return (exercise.folder / "exercise.py").read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return ""
+
+
+def add_review(
+    out: Path,
+    results: dict[str, Any],
+    *,
+    course: Course,
+    exercises: list[Exercise],
+    sources: dict[str, dict[str, str]],
+    review: Review,
+    lang: str,
+    report_href: Callable[[str], str],
+) -> None:
+    """Add mistakes, near-copies and the gradebook to ``results``; write their files to ``out``."""
+    from grader.report import render_near_copy
+
+    locale = Locale(course.templates, lang)
+    results["mistakes"] = mistakes.common_mistakes(results, locale)
+    write_atomic(out / "mistakes.csv", export.mistakes_csv(results["mistakes"]))
+
+    stubs = {e.name: _stub(e) for e in exercises}
+    pairs = similarity.near_copies(sources, stubs, threshold=review.similarity_threshold)
+    for old in (out / PAIRS).glob("pair-*.html"):
+        old.unlink(missing_ok=True)  # pages of an earlier run's pairs would mislead
+    records = []
+    for number, pair in enumerate(pairs, start=1):
+        record = {**asdict(pair), "page": f"{PAIRS}/pair-{number:04d}.html"}
+        del record["lines"]
+        page = render_near_copy(
+            record,
+            pair.lines,
+            {e: (sources[pair.student_a][e], sources[pair.student_b][e]) for e in pair.lines},
+            lang=lang,
+            templates=course.templates,
+            title=course.title,
+            report_href=lambda s: "../" + report_href(s),
+        )
+        write_atomic(out / record["page"], page)
+        records.append(record)
+    results["similarity"] = {
+        "method": f"winnowing (k={similarity.K}, window={similarity.WINDOW})",
+        "threshold": review.similarity_threshold,
+        "pairs": records,
+    }
+    write_atomic(out / "similarity.csv", export.similarity_csv(records))
+
+    if review.roster is not None:
+        _write_gradebook(out, results, review.roster)
+
+
+def _write_gradebook(out: Path, results: dict[str, Any], roster: Roster) -> None:
+    from grader.student import clean_for_terminal
+
+    table, unmatched = gradebook_table(results, roster)
+    name = f"gradebook-{roster.platform}.csv"
+    write_atomic(out / name, export.table_csv(table))
+    write_atomic(
+        out / "gradebook-unmatched.csv",
+        export.table_csv([["folder", "problem"], *map(list, unmatched)]),
+    )
+    results["gradebook"] = {
+        "platform": roster.platform,
+        "file": name,
+        "not_in_roster": [f for f, problem in unmatched if problem == "not in roster"],
+        "no_submission": [f for f, problem in unmatched if problem == "no submission"],
+    }
+    # Never dropped silently: say so on stderr, and list them all in a file.
+    for key, words in (
+        ("not_in_roster", f"graded but not in the roster {roster.path}"),
+        ("no_submission", "on the roster but without a submission folder"),
+    ):
+        names = results["gradebook"][key]
+        if names:
+            shown = ", ".join(clean_for_terminal(n) for n in names[:10])
+            more = f" and {len(names) - 10} more" if len(names) > 10 else ""
+            click.echo(
+                f"grade: gradebook: {len(names)} student(s) {words}: {shown}{more} "
+                f"(see {out / 'gradebook-unmatched.csv'})",
+                err=True,
+            )
