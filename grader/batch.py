@@ -34,10 +34,11 @@ from grader import __version__
 from grader.atomic import write_atomic
 from grader.course import Course, Exercise
 from grader.executor import Executor, Limits
-from grader.grade import Settings, grade_exercise, secrets_of
+from grader.grade import Settings, secrets_of
 from grader.locale import Locale
+from grader.parcel import Parcel, digest_of, grade_parcel, pack
 from grader.score import results_document, student_result, to_json
-from grader.submission import find_for_student
+from grader.submission import SourceFile, find_for_student
 
 __all__ = ["run", "BatchError", "students_in"]
 
@@ -53,6 +54,10 @@ class _Job:
     student: str
     folder: str
     exercises: tuple[str, ...]
+
+    def pack(self) -> Parcel:
+        """Read the student's files now, just before they are sent to a worker."""
+        return pack(self.student, Path(self.folder), self.exercises)
 
 
 # -- input -----------------------------------------------------------------
@@ -108,14 +113,7 @@ def students_in(root: Path) -> list[Path]:
 
 # -- the state of OUT ---------------------------------------------------------
 def _digest_of(path: Path | None) -> str:
-    if path is None:
-        return "missing"
-    import hashlib
-
-    try:
-        return hashlib.sha256(path.read_bytes()).hexdigest() + ":" + path.name
-    except OSError:
-        return "unreadable"
+    return digest_of(SourceFile.read(path) if path else None)
 
 
 def _state_path(out: Path, student: str) -> Path:
@@ -139,13 +137,10 @@ _worker: dict[str, Any] = {}
 
 
 def _init_worker(course_root: str, settings: Settings, hide: list[str]) -> None:
-    from grader.executor import SandboxExecutor
-    from grader.zygote import ZygoteExecutor
+    from grader.zygote import warm_executor
 
     course = Course.load(Path(course_root))
-    executor: Executor = (
-        ZygoteExecutor(hide=hide) if ZygoteExecutor.available() else SandboxExecutor(hide=hide)
-    )
+    executor: Executor = warm_executor(hide)
     _worker.update(
         course=course,
         settings=settings,
@@ -154,23 +149,9 @@ def _init_worker(course_root: str, settings: Settings, hide: list[str]) -> None:
     )
 
 
-def _grade_job(job: _Job) -> tuple[str, dict[str, dict[str, Any]]]:
-    course: Course = _worker["course"]
-    done: dict[str, dict[str, Any]] = {}
-    for name in job.exercises:
-        exercise = course.exercise(name)
-        path = find_for_student(Path(job.folder), exercise.name)
-        result = grade_exercise(
-            course,
-            exercise,
-            path,
-            _worker["executor"],
-            _worker["settings"],
-            _worker["locale"],
-            shown_as=path.name if path else "",
-        )
-        done[name] = result
-    return job.student, done
+def _grade_job(parcel: Parcel) -> tuple[str, dict[str, dict[str, Any]]]:
+    w = _worker
+    return grade_parcel(parcel, w["course"], w["settings"], w["executor"], w["locale"])
 
 
 def _grade_inline(
@@ -178,7 +159,7 @@ def _grade_inline(
 ) -> tuple[str, dict[str, dict[str, Any]]]:
     if not _worker:
         _init_worker(str(course.root), settings, hide)
-    return _grade_job(job)
+    return _grade_job(job.pack())
 
 
 # -- the batch ----------------------------------------------------------------
@@ -193,8 +174,13 @@ def run(
     seed: int | None,
     lang: str,
     limits: Limits,
+    cluster: str | None = None,
 ) -> str:
-    """Grade every student in ``submissions`` into ``out``; return a one-line summary."""
+    """Grade every student in ``submissions`` into ``out``; return a one-line summary.
+
+    ``cluster`` is a Dask scheduler's address (or ``local``) to grade on instead
+    of this machine's worker processes.
+    """
     out = out.resolve()
     previous = _previous_seed(out)
     seed = seed if seed is not None else previous or _fresh_seed()
@@ -224,7 +210,7 @@ def run(
             states[folder.name] = {"fingerprint": fingerprint, "exercises": dict(kept)}
             if todo:
                 pending.append(_Job(folder.name, str(folder), tuple(todo)))
-        graded = _grade_all(course, settings, hide, pending, jobs, out, states, students)
+        graded = _grade_all(course, settings, hide, pending, jobs, out, states, cluster)
     _assemble(course, out, exercises, states, seed, lang)
     elapsed = time.monotonic() - started
     return (
@@ -255,26 +241,29 @@ def _grade_all(
     jobs: int,
     out: Path,
     states: dict[str, dict[str, Any]],
-    students: list[Path],
+    cluster: str | None = None,
 ) -> int:
-    folders = {p.name: p for p in students}
-
     def record(student: str, done: dict[str, dict[str, Any]]) -> None:
         state = states[student]
-        for name, result in done.items():
-            exercise = course.exercise(name)
-            result["file_digest"] = _digest_of(find_for_student(folders[student], exercise.name))
-            state["exercises"][name] = result
+        state["exercises"].update(done)
         write_atomic(_state_path(out, student), json.dumps(state))
+        progress.step(student, done)
 
     progress = _Progress(len(pending))
     if not pending:
         return 0
+    if cluster is not None:
+        from grader.cluster import ClusterError, grade_on_cluster  # imports dask: only here
+
+        try:
+            parcels = (job.pack() for job in pending)  # read as the cluster asks for more
+            grade_on_cluster(cluster, course, settings, hide, parcels, record, workers=jobs)
+        except ClusterError as exc:
+            raise BatchError(str(exc)) from None
+        return len(pending)
     if jobs <= 1:
         for job in pending:
-            student, done = _grade_inline(course, settings, hide, job)
-            record(student, done)
-            progress.step(student, done)
+            record(*_grade_inline(course, settings, hide, job))
         return len(pending)
     context = multiprocessing.get_context("spawn")  # workers never inherit a torch or a thread
     with ProcessPoolExecutor(
@@ -284,15 +273,13 @@ def _grade_all(
         initargs=(str(course.root), settings, hide),
     ) as pool:
         waiting: set[Future[tuple[str, dict[str, dict[str, Any]]]]] = {
-            pool.submit(_grade_job, job) for job in pending
+            pool.submit(_grade_job, job.pack()) for job in pending
         }
         try:
             while waiting:
                 finished, waiting = wait(waiting, return_when=FIRST_COMPLETED)
                 for future in finished:
-                    student, done = future.result()
-                    record(student, done)
-                    progress.step(student, done)
+                    record(*future.result())
         except BaseException:
             for future in waiting:
                 future.cancel()

@@ -229,6 +229,11 @@ def _resolve(
 @click.option("--exercises", "exercise_refs", help="Only these exercises, e.g. 03,07.")
 @click.option("--force", is_flag=True, help="Grade everything again, changed or not.")
 @click.option("--seed", type=int, help="Seed of the random inputs (default: kept from OUT).")
+@click.option(
+    "--cluster",
+    metavar="ADDRESS",
+    help="Grade on a Dask cluster: its scheduler (tcp://HOST:8786), or 'local' to start one.",
+)
 @_lang_option
 @_course_option
 @_with_limits
@@ -239,6 +244,7 @@ def batch_command(
     exercise_refs: str | None,
     force: bool,
     seed: int | None,
+    cluster: str | None,
     lang: str,
     course_dir: str | None,
     timeout: float,
@@ -261,6 +267,7 @@ def batch_command(
             seed=seed,
             lang=lang,
             limits=_limits(timeout, memory, output),
+            cluster=cluster,
         )
     except (CourseError, batch.BatchError) as exc:
         _fail(str(exc))

@@ -27,7 +27,7 @@ from grader.executor import (
     child_environment,
 )
 
-__all__ = ["ZygoteExecutor"]
+__all__ = ["ZygoteExecutor", "warm_executor"]
 
 
 class _StatusPipe:
@@ -153,3 +153,8 @@ class ZygoteExecutor(SandboxExecutor):
                 self._process.kill()
                 self._process.wait()
             self._process = None
+
+
+def warm_executor(hide: list[str]) -> SandboxExecutor:
+    """Return the fastest confined executor here: a zygote where fork works, else a fresh child."""
+    return ZygoteExecutor(hide=hide) if ZygoteExecutor.available() else SandboxExecutor(hide=hide)
