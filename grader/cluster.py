@@ -108,8 +108,8 @@ def grade_on_cluster(
                     student, done = parcel.student, _killed_its_worker(course, parcel)
                 except WorkerCourseError as exc:
                     raise ClusterError(str(exc)) from None
-                except (CancelledError, OSError) as exc:  # the scheduler went away
-                    raise ClusterError(_lost(address, exc)) from None
+                except (CancelledError, OSError):  # the scheduler went away
+                    raise ClusterError(_lost(address, None)) from None
                 except Exception as exc:  # a grader bug on a worker: never a student's zero
                     raise ClusterError(
                         f"grading {parcel.student} failed on a worker: {type(exc).__name__}: {exc}"
@@ -127,7 +127,11 @@ def _import_distributed() -> Any:
         import distributed
     except ImportError:
         raise ClusterError("--cluster needs Dask: pip install 'autograd-grader[cluster]'") from None
-    logging.getLogger("distributed").setLevel(logging.CRITICAL)
+    # Some of its loggers have levels of their own (distributed.client logs a lost
+    # scheduler with a traceback at ERROR): quiet every one of them.
+    for name in ["distributed", *logging.root.manager.loggerDict]:
+        if name.split(".")[0] == "distributed":
+            logging.getLogger(name).setLevel(logging.CRITICAL)
     return distributed
 
 
@@ -183,8 +187,8 @@ def _next_finished(distributed: Any, client: Any, address: str, futures: list[An
             return list(done)
         except TimeoutError:
             pass
-        except OSError as exc:
-            raise ClusterError(_lost(address, exc)) from None
+        except (CancelledError, OSError):  # the scheduler went away
+            raise ClusterError(_lost(address, None)) from None
         if client.status != "running":
             raise ClusterError(_lost(address, None))
         try:
