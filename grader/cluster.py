@@ -140,7 +140,12 @@ def _client(distributed: Any, address: str, workers: int) -> Iterator[Any]:
     import dask
 
     settings = {
+        # These two reach only a scheduler started here (--cluster local); docs/cluster.md
+        # asks the same of a grading cluster's scheduler.
         "distributed.scheduler.allowed-failures": ALLOWED_FAILURES,
+        # A worker holds only the task it runs: when it dies, no queued student is
+        # counted as having killed it.
+        "distributed.scheduler.worker-saturation": 1.0,
         "distributed.comm.timeouts.connect": f"{CONNECT_TIMEOUT}s",
     }
     with dask.config.set(settings):
@@ -338,4 +343,7 @@ class _CloseWarmExecutors(_plugin_base()):  # type: ignore[misc]
     """Stop a worker's warm zygote when the worker shuts down."""
 
     def teardown(self, worker: Any) -> None:
-        _close_warm()
+        # The next batch registers the plugin again, which tears this one down on a
+        # running worker: keep its warm zygote then, stop it only when the worker goes.
+        if getattr(worker.status, "name", "") not in ("running", "paused"):
+            _close_warm()
