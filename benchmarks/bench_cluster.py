@@ -138,6 +138,8 @@ def main() -> None:
         print(f"(a) throughput, 2 workers / 1 worker:          {one / two:.2f}x (ideal 2x)")
         print(f"(b) cluster (2 warm workers) / local --jobs 2: {two / local:.2f}x time")
         print(f"    overhead per student:                      {(two - local) / n * 1000:+.0f} ms")
+        print("    (the local batch starts its workers and their zygotes each run; warm")
+        print("    cluster workers keep theirs, so (c) is the start-up a local batch pays)")
         print(f"(c) first batch on a fresh worker / warm:      {cold_one / one:.2f}x time")
         print("results.json identical to the local batch's (apart from durations): yes")
     finally:

@@ -27,7 +27,7 @@ from typing import Any
 
 from grader import __version__
 from grader.course import Course, CourseError
-from grader.executor import Executor
+from grader.executor import SandboxExecutor
 from grader.grade import Settings, secrets_of
 from grader.locale import Locale
 from grader.parcel import Parcel, grade_parcel
@@ -271,11 +271,12 @@ def course_digest(course: Course) -> str:
 @dataclass
 class _Warm:
     course: Course
-    executor: Executor
+    executor: SandboxExecutor  # a ZygoteExecutor where fork works
+    secrets: list[str]  # what no submission may see on this worker, whatever the batch
     locales: dict[str, Locale]
 
 
-_warm: dict[tuple[str, str, tuple[str, ...]], _Warm] = {}
+_warm: dict[tuple[str, str], _Warm] = {}
 # Each judge runs pytest in this process: two at once in one worker's threads would
 # share sys.modules and capture. A worker started with --nthreads 1 never waits here.
 _one_judge_at_a_time = threading.Lock()
@@ -286,15 +287,18 @@ def _grade_on_worker(
 ) -> tuple[str, dict[str, dict[str, Any]]]:
     """Grade one parcel on a Dask worker, reusing this process's warm zygote."""
     with _one_judge_at_a_time:
-        warm = _warm_for(course_root, digest, hide)
+        warm = _warm_for(course_root, digest)
+        # The client's submissions and OUT folders, when this worker shares its machine.
+        # Sent with each fork, so one zygote serves every batch.
+        warm.executor.hide = [*hide, *warm.secrets]
         if settings.lang not in warm.locales:
             warm.locales[settings.lang] = Locale(warm.course.templates, settings.lang)
         locale = warm.locales[settings.lang]
         return grade_parcel(parcel, warm.course, settings, warm.executor, locale)
 
 
-def _warm_for(course_root: str, digest: str, hide: list[str]) -> _Warm:
-    key = (course_root, digest, tuple(hide))
+def _warm_for(course_root: str, digest: str) -> _Warm:
+    key = (course_root, digest)
     if key in _warm:
         return _warm[key]
     from distributed import get_worker
@@ -315,11 +319,10 @@ def _warm_for(course_root: str, digest: str, hide: list[str]) -> _Warm:
             f"worker {worker.address} grades with another course or grader version "
             f"({root}); install the same version as on this machine"
         )
-    # The worker's scratch folder may hold other students' parcels spilled to disk;
-    # the client's submissions and OUT folders too, when it runs on the same machine.
-    secrets = [*hide, *secrets_of(course), str(worker.local_directory)]
-    _close_warm()  # another batch's settings: its zygote is not needed any more
-    _warm[key] = _Warm(course, warm_executor(secrets), {})
+    # The worker's scratch folder may hold other students' parcels spilled to disk.
+    secrets = [*secrets_of(course), str(worker.local_directory)]
+    _close_warm()  # another course: its zygote is not needed any more
+    _warm[key] = _Warm(course, warm_executor(secrets), secrets, {})
     return _warm[key]
 
 
