@@ -34,11 +34,12 @@ from grader import __version__
 from grader.atomic import write_atomic
 from grader.course import Course, Exercise
 from grader.executor import Executor, Limits
-from grader.grade import Settings, grade_exercise, sandbox_ready, secrets_of
+from grader.grade import Settings, sandbox_ready, secrets_of
 from grader.locale import Locale
+from grader.parcel import Parcel, digest_of, grade_parcel, pack
 from grader.review import Review, add_review, read_sources
 from grader.score import results_document, student_result, to_json
-from grader.submission import find_for_student
+from grader.submission import SourceFile, find_for_student
 
 __all__ = ["run", "BatchError", "students_in"]
 
@@ -54,6 +55,10 @@ class _Job:
     student: str
     folder: str
     exercises: tuple[str, ...]
+
+    def pack(self) -> Parcel:
+        """Read the student's files now, just before they are sent to a worker."""
+        return pack(self.student, Path(self.folder), self.exercises)
 
 
 # -- input -----------------------------------------------------------------
@@ -109,14 +114,7 @@ def students_in(root: Path) -> list[Path]:
 
 # -- the state of OUT ---------------------------------------------------------
 def _digest_of(path: Path | None) -> str:
-    if path is None:
-        return "missing"
-    import hashlib
-
-    try:
-        return hashlib.sha256(path.read_bytes()).hexdigest() + ":" + path.name
-    except OSError:
-        return "unreadable"
+    return digest_of(SourceFile.read(path) if path else None)
 
 
 def _state_path(out: Path, student: str) -> Path:
@@ -145,14 +143,11 @@ def _init_worker(course_root: str, settings: Settings, hide: list[str]) -> None:
 
 
 def _set_up_worker(course_root: str, settings: Settings, hide: list[str]) -> None:
-    from grader.executor import SandboxExecutor
-    from grader.zygote import ZygoteExecutor
+    from grader.zygote import warm_executor
 
     course = Course.load(Path(course_root))
     _close_worker()
-    executor: Executor = (
-        ZygoteExecutor(hide=hide) if ZygoteExecutor.available() else SandboxExecutor(hide=hide)
-    )
+    executor: Executor = warm_executor(hide)
     _worker.update(
         course=course,
         settings=settings,
@@ -178,39 +173,28 @@ def _sandbox_holds() -> None:
     Asked once per worker, of a child started exactly as every submission's
     will be, so the answer is about this machine, this user and this Python.
     """
-    if "sandbox" in _worker:
-        return
+    if "sandbox" not in _worker:
+        _worker["sandbox"] = sandbox_holds(_worker["executor"], _worker["settings"])
+
+
+def sandbox_holds(executor: Executor, settings: Settings) -> dict[str, Any]:
+    """Return how this machine confines a child; raise BatchError if that is not enough."""
     from grader import sandbox
 
-    settings: Settings = _worker["settings"]
-    state = sandbox_ready(_worker["executor"], settings.limits)
+    state = sandbox_ready(executor, settings.limits)
     problem = sandbox.shortfall(state)
     if problem and settings.require_sandbox:
         raise BatchError(
             f"refusing to run submissions: here {problem}. See SECURITY.md "
             "(where the sandbox holds) to fix it, or pass --trust-submissions to grade anyway"
         )
-    _worker["sandbox"] = state
+    return state
 
 
-def _grade_job(job: _Job) -> tuple[str, dict[str, dict[str, Any]]]:
+def _grade_job(parcel: Parcel) -> tuple[str, dict[str, dict[str, Any]]]:
     _sandbox_holds()
-    course: Course = _worker["course"]
-    done: dict[str, dict[str, Any]] = {}
-    for name in job.exercises:
-        exercise = course.exercise(name)
-        path = find_for_student(Path(job.folder), exercise.name)
-        result = grade_exercise(
-            course,
-            exercise,
-            path,
-            _worker["executor"],
-            _worker["settings"],
-            _worker["locale"],
-            shown_as=path.name if path else "",
-        )
-        done[name] = result
-    return job.student, done
+    w = _worker
+    return grade_parcel(parcel, w["course"], w["settings"], w["executor"], w["locale"])
 
 
 def _close_worker() -> None:
@@ -234,8 +218,13 @@ def run(
     limits: Limits,
     trust: bool = False,
     review: Review | None = None,
+    cluster: str | None = None,
 ) -> str:
-    """Grade every student in ``submissions`` into ``out``; return a one-line summary."""
+    """Grade every student in ``submissions`` into ``out``; return a one-line summary.
+
+    ``cluster`` is a Dask scheduler's address (or ``local``) to grade on instead
+    of this machine's worker processes.
+    """
     out = out.resolve()
     with ExitStack() as held:
         # The lock on OUT is taken once the input is known to be good (a refused zip
@@ -252,6 +241,7 @@ def run(
             limits,
             trust,
             review or Review(),
+            cluster,
             lambda: held.enter_context(_only_batch_in(out)),
         )
 
@@ -295,6 +285,7 @@ def _run(
     limits: Limits,
     trust: bool,
     review: Review,
+    cluster: str | None,
     hold_out: Callable[[], None],
 ) -> str:
     started = time.monotonic()
@@ -328,7 +319,7 @@ def _run(
             states[folder.name] = {"fingerprint": fingerprint, "exercises": dict(kept)}
             if todo:
                 pending.append(_Job(folder.name, str(folder), tuple(todo)))
-        graded = _grade_all(course, settings, hide, pending, jobs, out, states, students)
+        graded = _grade_all(course, settings, hide, pending, jobs, out, states, cluster)
         # Read (never run) while a .zip is still unpacked: the near-copy search needs the text.
         sources = read_sources(students, exercises)
     _assemble(course, out, exercises, states, seed, lang, trust, review, sources)
@@ -365,28 +356,31 @@ def _grade_all(
     jobs: int,
     out: Path,
     states: dict[str, dict[str, Any]],
-    students: list[Path],
+    cluster: str | None = None,
 ) -> int:
-    folders = {p.name: p for p in students}
-
     def record(student: str, done: dict[str, dict[str, Any]]) -> None:
         state = states[student]
-        for name, result in done.items():
-            exercise = course.exercise(name)
-            result["file_digest"] = _digest_of(find_for_student(folders[student], exercise.name))
-            state["exercises"][name] = result
+        state["exercises"].update(done)
         write_atomic(_state_path(out, student), json.dumps(state))
+        progress.step(student, done)
 
     progress = _Progress(len(pending))
     if not pending:
         return 0
+    if cluster is not None:
+        from grader.cluster import ClusterError, grade_on_cluster  # imports dask: only here
+
+        try:
+            parcels = (job.pack() for job in pending)  # read as the cluster asks for more
+            grade_on_cluster(cluster, course, settings, hide, parcels, record, workers=jobs)
+        except ClusterError as exc:
+            raise BatchError(str(exc)) from None
+        return len(pending)
     if jobs <= 1:
         _set_up_worker(str(course.root), settings, hide)
         try:
             for job in pending:
-                student, done = _grade_job(job)
-                record(student, done)
-                progress.step(student, done)
+                record(*_grade_job(job.pack()))
         finally:
             _close_worker()
         return len(pending)
@@ -398,15 +392,13 @@ def _grade_all(
         initargs=(str(course.root), settings, hide),
     ) as pool:
         waiting: set[Future[tuple[str, dict[str, dict[str, Any]]]]] = {
-            pool.submit(_grade_job, job) for job in pending
+            pool.submit(_grade_job, job.pack()) for job in pending
         }
         try:
             while waiting:
                 finished, waiting = wait(waiting, return_when=FIRST_COMPLETED)
                 for future in finished:
-                    student, done = future.result()
-                    record(student, done)
-                    progress.step(student, done)
+                    record(*future.result())
         except BaseException:
             # Ctrl-C, a refused sandbox or a broken environment: stop at once; what is
             # graded is already on disk, and the running students are graded again next time.

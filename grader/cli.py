@@ -262,6 +262,11 @@ def _resolve(
     type=click.Path(dir_okay=False),
     help="CSV mapping student folders to platform ids (needed by --gradebook).",
 )
+@click.option(
+    "--cluster",
+    metavar="ADDRESS",
+    help="Grade on a Dask cluster: its scheduler (tcp://HOST:8786), or 'local' to start one.",
+)
 @_lang_option
 @_course_option
 @_with_limits
@@ -276,6 +281,7 @@ def batch_command(
     similarity_threshold: float,
     gradebook: str | None,
     roster: str | None,
+    cluster: str | None,
     lang: str,
     course_dir: str | None,
     timeout: float,
@@ -313,6 +319,7 @@ def batch_command(
             limits=_limits(timeout, memory, output),
             trust=trust,
             review=review,
+            cluster=cluster,
         )
     except (CourseError, batch.BatchError, JudgeError) as exc:
         _fail(str(exc))

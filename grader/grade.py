@@ -13,7 +13,7 @@ from grader.executor import STARTUP, Executor, Limits
 from grader.judge import JudgeError, judge
 from grader.locale import Locale
 from grader.score import exercise_result, unjudged_result
-from grader.submission import SubmissionError, read_source
+from grader.submission import SourceFile, SubmissionError
 
 __all__ = ["Settings", "grade_exercise", "secrets_of", "sandbox_ready", "EnvironmentBroken"]
 
@@ -72,13 +72,17 @@ def sandbox_ready(executor: Executor, limits: Limits) -> dict[str, Any]:
 def grade_exercise(
     course: Course,
     exercise: Exercise,
-    path: Path | None,
+    path: Path | SourceFile | None,
     executor: Executor,
     settings: Settings,
     locale: Locale,
     shown_as: str = "",
 ) -> dict[str, Any]:
-    """Grade ``path`` (or record it missing) for ``exercise``."""
+    """Grade ``path`` (or record it missing) for ``exercise``.
+
+    ``path`` may be a file on disk or its bytes already read (a batch reads
+    them where the submissions live and grades them in a worker).
+    """
     shown = shown_as or (path.name if path else "")
     if path is None:
         return unjudged_result(
@@ -89,7 +93,8 @@ def grade_exercise(
             exercise.max_score,
         )
     try:
-        source = read_source(path)
+        file = path if isinstance(path, SourceFile) else SourceFile.read(path)
+        source = file.source()
     except SubmissionError as exc:
         return unjudged_result(
             exercise.name, exercise.title, "error", str(exc), exercise.max_score, source=shown

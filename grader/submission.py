@@ -15,7 +15,14 @@ import tokenize
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["Source", "SubmissionError", "read_source", "find_in_folder", "find_for_student"]
+__all__ = [
+    "Source",
+    "SourceFile",
+    "SubmissionError",
+    "read_source",
+    "find_in_folder",
+    "find_for_student",
+]
 
 MAX_BYTES = 2 * 1024 * 1024  # no honest exercise is larger; a huge file is an attack on the grader
 # `%time x = f()`, `!pip install torch`, `files = !ls`: IPython syntax, not Python.
@@ -65,24 +72,62 @@ def find_for_student(student: Path, exercise: str) -> Path | None:
     return None
 
 
+@dataclass(frozen=True)
+class SourceFile:
+    """A student's file as bytes: read where it lives, graded anywhere (another process or machine).
+
+    ``path`` is where it was read, for messages and reports; ``raw`` is None
+    when it could not be read, and ``problem`` says why.
+    """
+
+    path: str
+    raw: bytes | None
+    problem: str = ""
+
+    @classmethod
+    def read(cls, path: Path) -> SourceFile:
+        """Read ``path``'s bytes, or record why they cannot be read."""
+        try:
+            if not path.is_file():
+                return cls(str(path), None, f"{path}: no such file")
+            if path.stat().st_size > MAX_BYTES:
+                return cls(str(path), None, f"{path}: larger than {MAX_BYTES // 1024 // 1024} MiB")
+            return cls(str(path), path.read_bytes())
+        except OSError as exc:
+            return cls(str(path), None, f"{path}: cannot be read ({exc.strerror})")
+
+    @property
+    def name(self) -> str:
+        return Path(self.path).name
+
+    @property
+    def digest(self) -> str:
+        """Name what was graded, so a later run can tell whether the file changed."""
+        if self.raw is None:
+            return "unreadable"
+        return hashlib.sha256(self.raw).hexdigest() + ":" + self.name
+
+    def source(self) -> Source:
+        """Turn the bytes into chunks of source, or raise SubmissionError."""
+        path = Path(self.path)
+        if self.raw is None:
+            raise SubmissionError(self.problem)
+        # A worker may be handed more than a file on disk could hold: check again.
+        if len(self.raw) > MAX_BYTES:
+            raise SubmissionError(f"{path}: larger than {MAX_BYTES // 1024 // 1024} MiB")
+        digest = hashlib.sha256(self.raw).hexdigest()
+        if path.suffix == ".ipynb":
+            chunks = _notebook_chunks(path, self.raw)
+        elif path.suffix == ".py":
+            chunks = ((path.name, _decode_python(path, self.raw)),)
+        else:
+            raise SubmissionError(f"{path}: expected a .py file or a .ipynb notebook")
+        return Source(path=path, chunks=chunks, digest=digest)
+
+
 def read_source(path: Path) -> Source:
     """Read ``path`` (a .py file or a notebook) into chunks, or raise SubmissionError."""
-    try:
-        if not path.is_file():
-            raise SubmissionError(f"{path}: no such file")
-        if path.stat().st_size > MAX_BYTES:
-            raise SubmissionError(f"{path}: larger than {MAX_BYTES // 1024 // 1024} MiB")
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise SubmissionError(f"{path}: cannot be read ({exc.strerror})") from None
-    digest = hashlib.sha256(raw).hexdigest()
-    if path.suffix == ".ipynb":
-        chunks = _notebook_chunks(path, raw)
-    elif path.suffix == ".py":
-        chunks = ((path.name, _decode_python(path, raw)),)
-    else:
-        raise SubmissionError(f"{path}: expected a .py file or a .ipynb notebook")
-    return Source(path=path, chunks=chunks, digest=digest)
+    return SourceFile.read(path).source()
 
 
 def _decode_python(path: Path, raw: bytes) -> str:

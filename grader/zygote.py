@@ -29,7 +29,7 @@ from grader.executor import (
     remove_scratch,
 )
 
-__all__ = ["ZygoteExecutor"]
+__all__ = ["ZygoteExecutor", "warm_executor"]
 
 
 class _StatusPipe:
@@ -159,3 +159,8 @@ class ZygoteExecutor(SandboxExecutor):
                 self._process.kill()
                 self._process.wait()
             self._process = None
+
+
+def warm_executor(hide: list[str]) -> SandboxExecutor:
+    """Return the fastest confined executor here: a zygote where fork works, else a fresh child."""
+    return ZygoteExecutor(hide=hide) if ZygoteExecutor.available() else SandboxExecutor(hide=hide)
