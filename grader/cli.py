@@ -186,7 +186,7 @@ def exercise_command(
         junit_path=junit_path,
         gradescope_path=gradescope_path,
         github_summary=github_summary,
-        single=target is not None,
+        single=len(work) == 1,
     )
     record = outcome["students"][0]
     threshold = record["max_score"] if min_score is None else min_score
@@ -209,7 +209,8 @@ def _resolve(
             raise CourseError(f"{target}: no such file")
         if not exercise_ref:
             raise CourseError(f"which exercise is {target} for? add --exercise NN")
-        return [(course.exercise(exercise_ref), path)]
+        # One notebook may hold several exercises: --exercise 03,07 (check() in Jupyter).
+        return [(e, path) for e in course.select(exercise_ref)]
     exercise = course.exercise(exercise_ref or target)
     found = find_in_folder(exercise.folder)
     if found is None:
