@@ -45,8 +45,8 @@ class Watcher:
         for line in stream:
             self.lines.put(line.rstrip("\n"))
 
-    def next_total(self, timeout: float = 180) -> str:
-        """Return the score of the next summary's total line."""
+    def next_line(self, pattern: str, timeout: float = 180) -> re.Match[str]:
+        """Return the match of the next output line that matches ``pattern``."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             try:
@@ -55,22 +55,17 @@ class Watcher:
                 assert self.process.poll() is None, self.process.stderr.read()  # type: ignore[union-attr]
                 continue
             self.seen.append(line)
-            match = re.match(r"^total\s+(\S+)$", line)
+            match = re.match(pattern, line)
             if match:
-                return match.group(1)
-        pytest.fail("no new summary within the time limit:\n" + "\n".join(self.seen))
+                return match
+        pytest.fail(f"no line matching {pattern!r} in time:\n" + "\n".join(self.seen))
 
-    def wait_until_watching(self, timeout: float = 60) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                line = self.lines.get(timeout=1)
-            except queue.Empty:
-                continue
-            self.seen.append(line)
-            if line.startswith("watching "):
-                return
-        pytest.fail("grade --watch never said it was watching:\n" + "\n".join(self.seen))
+    def next_total(self) -> str:
+        """Return the score of the next summary's total line."""
+        return self.next_line(r"^total\s+(\S+)$").group(1)
+
+    def wait_until_watching(self) -> None:
+        self.next_line(r"^watching ")
 
 
 def _save(path: Path, source: Path) -> None:
