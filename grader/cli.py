@@ -33,8 +33,12 @@ class _GradeGroup(click.Group):
         return super().parse_args(ctx, args)
 
 
-def _fail(message: str) -> None:
+def _complain(message: str) -> None:
     click.echo(f"grade: error: {message}", err=True)
+
+
+def _fail(message: str) -> None:
+    _complain(message)
     sys.exit(2)
 
 
@@ -103,6 +107,7 @@ def cli() -> None:
     \b
     grade 03                  grade exercise 03 (also: exercises/03, 03_multi_input_grads)
     grade                     grade every exercise and show a table of scores
+    grade 03 --watch          grade again after every save of the exercise
     grade batch DIR --out O   grade a whole class
     grade verify              self-test of the course (for instructors' CI)
     grade release DEST        write the student copy of the course
@@ -147,6 +152,9 @@ def cli() -> None:
     is_flag=True,
     help="Refuse (exit 2) unless every sandbox guarantee holds here, as grade batch does.",
 )
+@click.option(
+    "--watch", is_flag=True, help="Grade again after every save of the exercise file (Ctrl-C ends)."
+)
 @_lang_option
 @_course_option
 @_with_limits
@@ -161,6 +169,7 @@ def exercise_command(
     github_summary: bool,
     min_score: float | None,
     require_sandbox: bool,
+    watch: bool,
     lang: str,
     course_dir: str | None,
     timeout: float,
@@ -182,25 +191,39 @@ def exercise_command(
         lang=lang,
         require_sandbox=require_sandbox,
     )
-    try:
-        outcome = student.grade_student(course, work, settings)
-    except JudgeError as exc:
-        _fail(str(exc))
-        return
-    student.publish(
-        course,
-        outcome,
-        settings,
-        json_path=json_path,
-        html_path=html_path,
-        junit_path=junit_path,
-        gradescope_path=gradescope_path,
-        github_summary=github_summary,
-        single=target is not None,
-    )
-    record = outcome["students"][0]
-    threshold = record["max_score"] if min_score is None else min_score
-    sys.exit(0 if record["score"] >= threshold and record["max_score"] > 0 else 1)
+
+    def grade(work: list[tuple[Exercise, Path | None]]) -> int:
+        try:
+            outcome = student.grade_student(course, work, settings)
+        except JudgeError as exc:
+            _complain(str(exc))
+            return 2
+        student.publish(
+            course,
+            outcome,
+            settings,
+            json_path=json_path,
+            html_path=html_path,
+            junit_path=junit_path,
+            gradescope_path=gradescope_path,
+            github_summary=github_summary,
+            single=len(work) == 1,
+        )
+        record = outcome["students"][0]
+        threshold = record["max_score"] if min_score is None else min_score
+        return 0 if record["score"] >= threshold and record["max_score"] > 0 else 1
+
+    if watch:
+        from grader import watch as watching
+
+        def again() -> None:
+            try:
+                grade(_resolve(course, target, exercise_ref))
+            except CourseError as exc:  # the file was renamed away: say so, keep watching
+                _complain(str(exc))
+
+        sys.exit(watching.watch(watching.watched_files(work), again))
+    sys.exit(grade(work))
 
 
 def _resolve(
@@ -219,7 +242,8 @@ def _resolve(
             raise CourseError(f"{target}: no such file")
         if not exercise_ref:
             raise CourseError(f"which exercise is {target} for? add --exercise NN")
-        return [(course.exercise(exercise_ref), path)]
+        # One notebook may hold several exercises: --exercise 03,07 (check() in Jupyter).
+        return [(e, path) for e in course.select(exercise_ref)]
     exercise = course.exercise(exercise_ref or target)
     found = find_in_folder(exercise.folder)
     if found is None:

@@ -57,6 +57,18 @@ class Exercise:
         return total
 
     @property
+    def functions(self) -> tuple[str, ...]:
+        """Name the functions the stub asks for (its top-level ``def``s), without running it."""
+        import ast
+
+        stub = self.folder / "exercise.py"
+        try:
+            tree = ast.parse(stub.read_text(encoding="utf-8"))
+        except (OSError, SyntaxError, ValueError):
+            return ()
+        return tuple(node.name for node in tree.body if isinstance(node, ast.FunctionDef))
+
+    @property
     def mistakes(self) -> list[Path]:
         return sorted((self.solution.parent / "mistakes").glob("*.py"))
 

@@ -13,6 +13,7 @@ import contextlib
 import copy
 import json
 import shutil
+import string
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -68,7 +69,7 @@ def release(course_root: Path, dest: Path) -> list[str]:
         for source in _shipped_files(course_root):
             target = dest / source.relative_to(course_root)
             written.append(target)  # before writing: an interrupt mid-write still removes it
-            write_atomic(target, source.read_bytes())
+            write_atomic(target, _student_text(course_root, source))
             # write_atomic makes 0600 files; keep the course's modes (scripts stay runnable).
             shutil.copymode(source, target)
         leaks = _find_leaks(dest, solution_bodies, solution_runs)
@@ -81,6 +82,29 @@ def release(course_root: Path, dest: Path) -> list[str]:
         _remove(written, dest, created_dest)
         raise
     return sorted(path.relative_to(dest).as_posix() for path in written)
+
+
+def _student_text(course_root: Path, source: Path) -> bytes:
+    """Return what the student copy holds for ``source``: its bytes, but a README for students.
+
+    The course's README.md is the instructors' manual (solutions/, grade
+    verify, the test suite); templates/student-README.md, when the course
+    has one, replaces it, with the course's title and exercises filled in.
+    """
+    template = course_root / "templates" / "student-README.md"
+    if source != course_root / "README.md" or not template.is_file():
+        return source.read_bytes()
+    from grader.course import Course, CourseError
+
+    try:
+        course = Course.load(course_root)
+    except CourseError as exc:
+        raise ReleaseError(str(exc)) from None
+    exercises = "\n".join(
+        f"- `grade {e.number}`: [{e.title}](exercises/{e.name}/README.md)" for e in course.exercises
+    )
+    text = string.Template(template.read_text(encoding="utf-8"))
+    return text.safe_substitute(title=course.title, exercises=exercises).encode("utf-8")
 
 
 def _shipped_files(course_root: Path) -> Iterator[Path]:

@@ -27,7 +27,12 @@ from markupsafe import Markup
 from grader import plots
 from grader.locale import Locale
 
-__all__ = ["render_student_report", "render_class_overview", "render_near_copy"]
+__all__ = [
+    "render_student_report",
+    "render_class_overview",
+    "render_near_copy",
+    "render_notebook_result",
+]
 
 STATUSES = ("graded", "missing", "error", "timeout")
 
@@ -41,6 +46,15 @@ def render_student_report(
     locale = Locale(templates, lang)
     view = _student_view(student, locale)
     return _render(templates, "report.html.j2", locale, title=title, seed=seed, student=view)
+
+
+def render_notebook_result(
+    student: dict[str, Any], *, seed: int, lang: str, templates: Path
+) -> str:
+    """Return the compact HTML a notebook shows under ``check()``: a fragment, not a page."""
+    locale = Locale(templates, lang)
+    view = _student_view(student, locale)
+    return _render(templates, "notebook.html.j2", locale, seed=seed, student=view)
 
 
 def render_class_overview(
