@@ -270,7 +270,7 @@ def _become_unprivileged(config: dict[str, Any], python_readable: bool) -> None:
         except OSError as exc:  # a user namespace with a short uid range (rootless podman)
             _note(f"could not become uid {uid}: {exc}")
         else:
-            state["uid"] = uid
+            state["uid"] = "unique"  # not the number: results stay the same run to run
             _limit_processes()
             return
     _drop_capabilities()
