@@ -497,6 +497,8 @@ class Submission:
     def _ensure(self) -> Any:
         if self.broken is not None:
             raise self.broken
+        if self._session is None:
+            self._loaded = False  # a crash ended the last child: the next one loads afresh
         if not self._loaded:
             self.ready()
             self._loaded = True
