@@ -14,7 +14,6 @@ submission cannot patch.
 from __future__ import annotations
 
 import math
-import re
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -22,6 +21,7 @@ from typing import Any, NoReturn
 
 import pytest
 
+from grader import content
 from grader.executor import ChildGone, Timeout
 
 __all__ = [
@@ -318,23 +318,8 @@ def backward(*path: int) -> dict[str, Any]:
 
 
 # -- errors raised by student code, in autograd terms ------------------------
-_TORCH_ERRORS: list[tuple[str, str]] = [
-    (
-        r"only tensors of floating point (and complex )?dtype can require gradients",
-        "int_requires_grad",
-    ),
-    (r"grad can be implicitly created only for (real )?scalar outputs", "backward_non_scalar"),
-    (r"a leaf variable that requires grad is being used in an in-place operation", "inplace_leaf"),
-    (r"trying to backward through the graph a second time", "backward_twice"),
-    (r"does not require grad and does not have a grad_fn", "no_grad_fn"),
-    (r"'nonetype' object has no attribute 'zero_'", "grad_none_zero"),
-    (r"unsupported operand type\(s\) for .*'nonetype'", "grad_none_math"),
-    (r"can't call numpy\(\) on tensor that requires grad", "numpy_requires_grad"),
-    # The grader's backward-pass counter uses saved-tensor hooks, which torch.func refuses.
-    (r"torch\.func\..*saved tensor hooks", "torch_func_unsupported"),
-]
-
-
+# Which torch message becomes which hint is course data: the [patterns] of the
+# English catalogs (torch_errors.toml, and the exercise's own), see grader.content.
 def error_hint(error: dict[str, Any], function: str) -> CheckFailed:
     """Translate an error the student's code raised into a hint."""
     kind = error.get("kind")
@@ -353,11 +338,7 @@ def error_hint(error: dict[str, Any], function: str) -> CheckFailed:
         return CheckFailed("exited_in_call", **where)
     if error.get("type") == "NotImplementedError":
         return CheckFailed("not_implemented", **where)
-    lowered = message.lower()
-    for pattern, hint in _TORCH_ERRORS:
-        if re.search(pattern, lowered):
-            return CheckFailed(hint, **where)
-    return CheckFailed("raised", **where)
+    return CheckFailed(content.active().error_hint(message) or "raised", **where)
 
 
 @dataclass
@@ -465,22 +446,22 @@ class Submission:
         self,
         start: Callable[[], Any],
         chunks: list[dict[str, str]],
-        functions: Sequence[str] = (),
         timeout: float | None = None,
+        operations: dict[str, Any] | None = None,
     ) -> None:
         self._start = start
         self._chunks = chunks
+        # The exercise's own operations for unseen functions, built by the child at load.
+        self._operations = operations or {}
         # The exercise's wall-clock budget, counted from the first child that is ready
         # (confined, torch imported): a slow machine's start-up is not the student's time.
         self._timeout = timeout
         self._budget_end: float | None = None
-        self.functions = list(functions)
         self._session: Any = None
         self._loaded = False
         self.broken: SubmissionBroken | None = None
         self.restarts = 0
         self.endings: list[Any] = []
-        self.crashes: list[str] = []
         self.load_error: dict[str, Any] | None = None
         # What confinement the child reached, as it reported (shown, never trusted).
         self.sandbox: dict[str, Any] = {}
@@ -502,7 +483,8 @@ class Submission:
         if not self._loaded:
             self.ready()
             self._loaded = True
-            reply = self._talk({"op": "load", "chunks": self._chunks}, "(loading)")
+            load = {"op": "load", "chunks": self._chunks, "operations": self._operations}
+            reply = self._talk(load, "(loading)")
             if not reply.get("ok"):
                 self.load_error = dict(reply.get("error") or {})
                 self._break(_load_failure(reply.get("error") or {}), "error")
@@ -551,7 +533,6 @@ class Submission:
         except ChildGone as gone:
             self._end_session()
             reason = str(gone)
-            self.crashes.append(reason)
             if message.get("op") == "load":
                 self._break(CheckFailed("crashed_at_load", reason=reason), "error")
             self.restarts += 1

@@ -7,7 +7,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from grader import content
 from grader.check import ENVIRONMENT, Submission, SubmissionBroken
+from grader.content import ContentError, ExerciseContent
 from grader.course import Course, Exercise
 from grader.executor import STARTUP, Executor, Limits
 from grader.judge import JudgeError, judge
@@ -39,12 +41,18 @@ def secrets_of(course: Course) -> list[str]:
     return [str(course.root)]
 
 
-def _submission(executor: Executor, limits: Limits, chunks: list[dict[str, str]]) -> Submission:
+def _submission(
+    executor: Executor,
+    limits: Limits,
+    chunks: list[dict[str, str]],
+    exercise: ExerciseContent | None = None,
+) -> Submission:
     return Submission(
         # Each child gets its start-up time; the exercise's own clock runs from its hello.
         lambda: executor.start(limits, time.monotonic() + max(STARTUP, limits.timeout)),
         chunks,
         timeout=limits.timeout,
+        operations=exercise.wire() if exercise else None,
     )
 
 
@@ -100,9 +108,14 @@ def grade_exercise(
             exercise.name, exercise.title, "error", str(exc), exercise.max_score, source=shown
         )
     started = time.monotonic()
-    submission = _submission(executor, settings.limits, source.wire())
+    try:
+        data = ExerciseContent.load(exercise.checks, course.templates)
+    except ContentError as exc:
+        raise JudgeError(str(exc)) from None
+    submission = _submission(executor, settings.limits, source.wire(), data)
     submission.start_early()
-    verdict = judge(exercise.checks, submission, settings.seed)
+    with content.using(data):
+        verdict = judge(exercise.checks, submission, settings.seed)
     if verdict.broken is not None and verdict.broken.status == ENVIRONMENT:
         raise _environment_broken(verdict.broken, shown)
     output = "".join(ending.output for ending in submission.endings)

@@ -8,12 +8,14 @@ torch and without trusting anything the child says.
 
 from __future__ import annotations
 
-import math
 import random
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Dual", "TestFunction", "random_function", "named_function"]
+from grader import content
+from grader.child.operations import BUILTIN, Operation
+
+__all__ = ["Dual", "TestFunction", "apply", "random_function", "named_function"]
 
 
 @dataclass(frozen=True)
@@ -47,31 +49,20 @@ class Dual:
         return Dual(value, tuple(slope * a for a in self.d))
 
 
-def _sigmoid(v: float) -> float:
-    return 1.0 / (1.0 + math.exp(-v)) if v >= 0 else math.exp(v) / (1.0 + math.exp(v))
+def apply(op: Operation, args: list[Dual]) -> Dual:
+    """Apply one operation of the table to dual numbers: its value, and the chain rule."""
+    value, slopes = op.evaluate()
+    points = [a.value for a in args]
+    if len(args) == 1:
+        return args[0].chain(value(*points), slopes[0](*points))
+    (a, b), (da, db) = args, (slope(*points) for slope in slopes)
+    return Dual(value(*points), tuple(da * x + db * y for x, y in zip(a.d, b.d, strict=True)))
 
 
-def _softplus(v: float) -> float:
-    return max(v, 0.0) + math.log1p(math.exp(-abs(v)))
-
-
-_UNARY = {
-    "neg": lambda a: a.chain(-a.value, -1.0),
-    "square": lambda a: a.chain(a.value**2, 2.0 * a.value),
-    "sin": lambda a: a.chain(math.sin(a.value), math.cos(a.value)),
-    "cos": lambda a: a.chain(math.cos(a.value), -math.sin(a.value)),
-    "exp": lambda a: a.chain(math.exp(a.value), math.exp(a.value)),
-    "tanh": lambda a: a.chain(math.tanh(a.value), 1.0 - math.tanh(a.value) ** 2),
-    "sigmoid": lambda a: a.chain(_sigmoid(a.value), _sigmoid(a.value) * (1 - _sigmoid(a.value))),
-    "softplus": lambda a: a.chain(_softplus(a.value), _sigmoid(a.value)),
-}
-_BINARY = {
-    "add": lambda a, b: a + b,
-    "sub": lambda a, b: a - b,
-    "mul": lambda a, b: a * b,
-}
-# Unary operations that stay tame on inputs in [-3, 3] when nested twice.
-_BOUNDED = ("sin", "cos", "tanh", "sigmoid", "softplus")
+def _bounded() -> tuple[str, ...]:
+    # Unary operations that stay tame on inputs in [-3, 3] when nested twice, in
+    # the table's order: the order fixes which one a seed draws.
+    return tuple(n for n, op in BUILTIN.items() if op.bounded and op.arity == 1)
 
 
 @dataclass(frozen=True)
@@ -103,8 +94,7 @@ class TestFunction:
         if "var" in node:
             return inputs[node["var"]]
         args = [self._eval(a, inputs) for a in node["args"]]
-        table = _UNARY if len(args) == 1 else _BINARY
-        return table[node["op"]](*args)
+        return apply(content.active().operations[node["op"]], args)
 
     def describe(self) -> str:
         """Render the expression as readable Python-like text for hints."""
@@ -117,14 +107,9 @@ def _render(node: Any) -> str:
     if "var" in node:
         return ("x", "y", "z")[node["var"]]
     args = [_render(a) for a in node["args"]]
-    symbols = {"add": "+", "sub": "-", "mul": "*"}
-    if node["op"] in symbols:
-        return f"({args[0]} {symbols[node['op']]} {args[1]})"
-    if node["op"] == "square":
-        return f"{args[0]} ** 2"
-    if node["op"] == "neg":
-        return f"-{args[0]}"
-    return f"torch.{node['op']}({args[0]})"
+    return (
+        content.active().operations[node["op"]].show.format(**dict(zip("ab", args, strict=False)))
+    )
 
 
 def named_function(name: str, expr: Any, arity: int = 1) -> TestFunction:
@@ -139,7 +124,7 @@ def random_function(rng: random.Random, arity: int = 1) -> TestFunction:
         return {"var": rng.randrange(arity)}
 
     def leaf() -> Any:
-        node = {"op": rng.choice(_BOUNDED), "args": [var()]}
+        node = {"op": rng.choice(_bounded()), "args": [var()]}
         if rng.random() < 0.5:
             node = {"op": "mul", "args": [round(rng.uniform(0.5, 2.0), 3), node]}
         return node
@@ -150,10 +135,10 @@ def random_function(rng: random.Random, arity: int = 1) -> TestFunction:
         expr = {
             "op": "add",
             "args": [
-                {"op": rng.choice(_BOUNDED), "args": [{"var": 0}]},
+                {"op": rng.choice(_bounded()), "args": [{"var": 0}]},
                 {"op": "mul", "args": [expr, {"op": "sin", "args": [{"var": 1}]}]},
             ],
         }
     else:
-        expr = {"op": "add", "args": [expr, {"op": rng.choice(_BOUNDED), "args": [{"var": 0}]}]}
+        expr = {"op": "add", "args": [expr, {"op": rng.choice(_bounded()), "args": [{"var": 0}]}]}
     return TestFunction(name="unseen", expr=expr, arity=arity)

@@ -8,7 +8,8 @@ judge only compares the data against its own expectations.
 
 Requests (one JSON object per line on the protocol input):
   {"op": "hello"}  (first: the child is confined and ready; the reply says how)
-  {"op": "load", "chunks": [{"name": "exercise.py", "source": "..."}]}
+  {"op": "load", "chunks": [{"name": "exercise.py", "source": "..."}],
+   "operations": {"cube": {"arity": 1, "torch": "a ** 3"}}}  (the exercise's own)
   {"op": "call", "function": "f", "args": [...], "kwargs": {...},
    "then": [{"backward": [1]}], "trace": false}
 Replies: {"ok": true, ...} or {"ok": false, "error": {...}}.
@@ -23,6 +24,8 @@ import sys
 import traceback
 import types
 from typing import Any
+
+from grader.child import operations
 
 MAX_ELEMENTS = 100_000  # a tensor reply larger than this is cut: the judge never needs more
 MAX_TEXT = 2_000
@@ -87,6 +90,7 @@ class Runtime:
         self.filenames: set[str] = set()
         self.evidence = Evidence(torch)
         self._tripwire = self._make_tripwire()
+        self.operations = operations.torch_callables({}, torch)
 
     # -- requests ---------------------------------------------------------
     def handle(self, request: dict[str, Any]) -> dict[str, Any]:
@@ -98,7 +102,7 @@ class Runtime:
                 sandbox = dict(confine.state) if confine else {"reason": "in-process"}
                 return {"ok": True, "sandbox": sandbox}
             if op == "load":
-                return self.load(request["chunks"])
+                return self.load(request["chunks"], request.get("operations"))
             if op == "call":
                 return self.call(request)
             return {"ok": False, "error": {"kind": "protocol", "message": f"unknown op {op!r}"}}
@@ -107,7 +111,11 @@ class Runtime:
                 raise
             return {"ok": False, "error": self.describe(exc)}
 
-    def load(self, chunks: list[dict[str, str]]) -> dict[str, Any]:
+    def load(
+        self, chunks: list[dict[str, str]], added: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        # The exercise's own operations are built before any student code runs.
+        self.operations = operations.torch_callables(added or {}, self.torch)
         module = types.ModuleType("exercise")
         module.__file__ = chunks[0]["name"] if chunks else "exercise.py"
         sys.modules["exercise"] = module
@@ -325,7 +333,7 @@ class Runtime:
             if "var" in node:
                 return tripwire(inputs[node["var"]])
             op, operands = node["op"], [evaluate(n, inputs) for n in node["args"]]
-            return _TORCH_OPS[op](torch, *operands)
+            return self.operations[op](*operands)
 
         def unseen(*inputs: Any) -> Any:
             return evaluate(tree, inputs)
@@ -365,21 +373,6 @@ class Runtime:
         lines += traceback.format_exception_only(type(exc), exc)
         info["traceback"] = "".join(lines)[-8 * MAX_TEXT :]
         return info
-
-
-_TORCH_OPS: dict[str, Any] = {
-    "add": lambda t, a, b: a + b,
-    "sub": lambda t, a, b: a - b,
-    "mul": lambda t, a, b: a * b,
-    "neg": lambda t, a: -a,
-    "square": lambda t, a: a**2,
-    "sin": lambda t, a: t.sin(a),
-    "cos": lambda t, a: t.cos(a),
-    "exp": lambda t, a: t.exp(a),
-    "tanh": lambda t, a: t.tanh(a),
-    "sigmoid": lambda t, a: t.sigmoid(a),
-    "softplus": lambda t, a: t.nn.functional.softplus(a),
-}
 
 
 _TENSOR_STEPS = {

@@ -69,7 +69,9 @@ def test_grades_unchanged_apart_from_more_specific_hints() -> None:
     for shown, old in sorted(before.items()):
         new = now[shown]
         if (old["status"], old["score"]) != (new["status"], new["score"]):
-            changed.append(f"{shown}: {old['status']} {old['score']} -> {new['status']} {new['score']}")
+            changed.append(
+                f"{shown}: {old['status']} {old['score']} -> {new['status']} {new['score']}"
+            )
         for check, was in old["checks"].items():
             is_ = new["checks"].get(check)
             if is_ is None or (was["passed"], was["score"]) != (is_["passed"], is_["score"]):

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import re
 import struct
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from grader import content
 from grader.check import (
-    _TORCH_ERRORS,
     CheckFailed,
     Opaque,
     Submission,
@@ -19,6 +20,7 @@ from grader.check import (
     error_hint,
     expect_close,
 )
+from grader.content import ExerciseContent
 
 # What Submission.call turns into a "malformed_reply" verdict: anything else escapes.
 REJECTED = (_Malformed, TypeError, ValueError, IndexError, AttributeError)
@@ -218,6 +220,18 @@ def test_expect_close_tolerance_is_relative_for_large_values() -> None:
 
 
 # -- error_hint -------------------------------------------------------------------------
+# The course's own patterns, as grade_exercise makes them active for its checks.
+COURSE = Path(__file__).resolve().parents[2]
+CONTENT = ExerciseContent.load(COURSE / "checks" / "01_leaf_tensors", COURSE / "templates")
+_TORCH_ERRORS = [(p.pattern, hint) for p, hint in CONTENT.patterns]
+
+
+@pytest.fixture(autouse=True)
+def _course_content() -> Any:
+    with content.using(CONTENT):
+        yield
+
+
 def _torch_messages() -> dict[str, tuple[str, str]]:
     """Make torch raise each error the hints are about; return hint id -> (type, message)."""
     torch = pytest.importorskip("torch")

@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import math
 import random
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from grader.testfunc import _BINARY, _UNARY, Dual, named_function, random_function
+from grader.child.operations import BUILTIN
+from grader.testfunc import Dual, named_function, random_function
+
+_UNARY = sorted(n for n, op in BUILTIN.items() if op.arity == 1)
+_BINARY = sorted(n for n, op in BUILTIN.items() if op.arity == 2)
 
 POINTS = [-3.0, -2.2, -1.0, -0.31, 0.0, 0.25, 0.9, 1.7, 3.0]
 H = 1e-6
@@ -155,3 +160,78 @@ def test_spec_and_describe() -> None:
     )
     assert f.spec() == {"$fn": {"kind": "expr", "expr": f.expr, "name": "demo"}}
     assert f.describe() == "(x ** 2 + (2.0 * torch.tanh(y)))"
+
+
+# -- one table for both ends ------------------------------------------------------------
+def _runtime(added: dict[str, Any] | None = None) -> Any:
+    """A child runtime in this process, with the exercise's operations loaded."""
+    pytest.importorskip("torch")
+    from grader.child.runner import Runtime
+
+    runtime = Runtime()
+    runtime.load([{"name": "exercise.py", "source": ""}], added)
+    return runtime
+
+
+@pytest.mark.parametrize("op", sorted(BUILTIN))
+def test_child_and_judge_agree_on_every_builtin_operation(op: str) -> None:
+    import torch
+
+    runtime = _runtime()
+    arity = BUILTIN[op].arity
+    f = named_function(op, {"op": op, "args": [{"var": i} for i in range(arity)]}, arity=arity)
+    built = runtime.build_function(f.spec()["$fn"])
+    for point in [(-2.2, 0.7), (0.25, -1.3), (1.7, 3.0)]:
+        inputs = [torch.tensor(v, dtype=torch.float64, requires_grad=True) for v in point[:arity]]
+        out = built(*inputs)
+        out.backward()
+        exact = f.at(*point[:arity])
+        assert out.item() == pytest.approx(exact.value, rel=1e-9, abs=1e-12), op
+        for tensor, d in zip(inputs, exact.d, strict=True):
+            assert tensor.grad is not None
+            assert tensor.grad.item() == pytest.approx(d, rel=1e-9, abs=1e-12)
+
+
+def test_an_exercise_adds_an_operation_at_both_ends(tmp_path: Path) -> None:
+    import torch
+
+    from grader import content
+    from grader.content import ExerciseContent
+
+    checks = tmp_path / "checks" / "08_cube"
+    checks.mkdir(parents=True)
+    (checks / "operations.toml").write_text(
+        '[cube]\nvalue = "a ** 3"\nslopes = ["3 * a ** 2"]\ntorch = "a ** 3"\nshow = "{a} ** 3"\n'
+    )
+    data = ExerciseContent.load(checks, tmp_path / "templates")
+    assert data.wire() == {"cube": {"arity": 1, "torch": "a ** 3"}}
+    runtime = _runtime(data.wire())
+    with content.using(data):
+        f = named_function("c", {"op": "cube", "args": [{"op": "sin", "args": [{"var": 0}]}]})
+        assert f.describe() == "torch.sin(x) ** 3"
+        exact = f.at(0.8)
+    x = torch.tensor(0.8, dtype=torch.float64, requires_grad=True)
+    out = runtime.build_function(f.spec()["$fn"])(x)
+    out.backward()
+    assert out.item() == pytest.approx(exact.value) and x.grad is not None
+    assert x.grad.item() == pytest.approx(exact.d[0])
+    assert exact.d[0] == pytest.approx(3 * math.sin(0.8) ** 2 * math.cos(0.8))
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ('[Cube]\nvalue = "a"\nslopes = ["1"]\ntorch = "a"\n', "lower case"),
+        ('[cube]\nvalue = "a"\ntorch = "a"\n', "slopes"),
+        ('[cube]\nvalue = "a ** "\nslopes = ["1"]\ntorch = "a"\n', "not an expression"),
+        ('[sin]\nvalue = "a"\nslopes = ["1"]\ntorch = "a"\n', "built-in"),
+    ],
+)
+def test_a_malformed_operation_is_a_one_line_course_error(
+    tmp_path: Path, text: str, problem: str
+) -> None:
+    from grader.content import ContentError, ExerciseContent
+
+    (tmp_path / "operations.toml").write_text(text)
+    with pytest.raises(ContentError, match=problem):
+        ExerciseContent.load(tmp_path, tmp_path / "templates")
