@@ -21,7 +21,7 @@ from typing import Any
 
 from grader.locale import Locale
 
-__all__ = ["descent", "fit_line", "score_histogram"]
+__all__ = ["plot", "side_by_side", "figure", "score_histogram"]
 
 # Plot data comes from the student's return values: a runaway loop could
 # hand back a million iterates and make the page unusable.
@@ -42,103 +42,170 @@ _RC = {
 }
 
 
-def descent(plot: dict[str, Any], *, locale: Locale) -> str:
-    """Draw y = x**2 with the student's and the reference's descent iterates."""
-    student = _points(plot.get("student"))
-    reference = _points(plot.get("reference"))
-    label = locale.text("ui.plots.descent_label", student=len(student), reference=len(reference))
-
-    def draw(fig: Any) -> None:
-        ax = fig.add_subplot()
-        xs = [x for x, _ in student + reference if math.isfinite(x)] or [-1.0, 1.0]
-        reach = max(1.0, max(abs(x) for x in xs)) * 1.1
-        grid = [-reach + 2 * reach * k / 200 for k in range(201)]
-        ax.plot(grid, [x * x for x in grid], color="#777777", linewidth=1, label="y = x²")
-        # The reference on top: its thin crosses show inside the hollow circles.
-        for points, style, key in (
-            (student, _STUDENT, "student"),
-            (reference, _REFERENCE, "reference"),
-        ):
-            ax.plot(
-                [x for x, _ in points],
-                [y for _, y in points],
-                linewidth=1,
-                markersize=5,
-                label=locale.text(f"ui.plots.{key}"),
-                gid=key,
-                **style,
-            )
-        ax.set_xlabel("x")
-        ax.set_ylabel("y")
-        ax.legend(loc="upper center")
-
-    return _render(draw, (6.4, 3.6), label, ("descent", plot))
+# -- what a check appends to ``plots`` -----------------------------------------------
+KINDS = ("line", "panels")
+_DRAWS = ("line", "dots", "curve")
 
 
-def fit_line(plot: dict[str, Any], *, locale: Locale) -> str:
-    """Draw the loss per epoch and the fitted lines of student and reference."""
-    x = _numbers(plot.get("x"))
-    y = _numbers(plot.get("y"))
-    if len(x) != len(y):
-        raise ValueError("fit_line plot needs as many x as y values")
-    fits = {key: plot.get(key) or {} for key in ("reference", "student")}
-    losses = {key: _numbers(fit.get("losses")) for key, fit in fits.items()}
-    label = locale.text(
-        "ui.plots.fit_label",
-        points=len(x),
-        student=len(losses["student"]),
-        reference=len(losses["reference"]),
+def plot(
+    *,
+    kind: str = "line",
+    title: str = "",
+    series: dict[str, Any],
+    x_label: str = "",
+    y_label: str = "",
+    log_y: bool = False,
+) -> dict[str, Any]:
+    """Describe one plot as named series, for the check's ``plots`` list.
+
+    Each series is a list of numbers (y per index), of ``[x, y]`` pairs, or a
+    dict ``{"points": ..., "draw": "line"|"dots"|"curve", "markers": bool,
+    "label": "text after the name"}``. ``yours`` and ``reference`` get the
+    report's two styles; ``data`` is drawn as dots; any other series as a thin
+    grey curve. Names and texts are catalog keys (the exercise's ``[plots]``,
+    then ``ui.plots``), shown as they are when no catalog has them.
+    """
+    if kind != "line":
+        raise ValueError(f"unknown plot kind {kind!r} (plots draw kind='line')")
+    for name, value in series.items():
+        draw = value.get("draw", "line") if isinstance(value, dict) else "line"
+        if draw not in _DRAWS:
+            raise ValueError(f"series {name!r}: draw must be one of {', '.join(_DRAWS)}")
+    return {
+        "kind": kind,
+        "title": title,
+        "x_label": x_label,
+        "y_label": y_label,
+        "log_y": log_y,
+        "series": dict(series),
+    }
+
+
+def side_by_side(*panels: dict[str, Any]) -> dict[str, Any]:
+    """Put several plots in one figure, left to right (e.g. a loss curve beside the fit)."""
+    return {"kind": "panels", "panels": list(panels)}
+
+
+# -- drawing them ------------------------------------------------------------------
+_LOOKS = {"yours": _STUDENT, "reference": _REFERENCE}
+_DATA = {"color": "#333333", "marker": "o", "linestyle": "none", "markersize": 4, "zorder": 3}
+_CURVE = {"color": "#777777", "linewidth": 1}
+
+
+def figure(record: dict[str, Any], *, exercise: str, locale: Locale) -> str:
+    """Draw a check's plot (one panel, or ``panels`` side by side) as inline SVG."""
+    panels = record.get("panels") if record.get("kind") == "panels" else [record]
+    if not isinstance(panels, list) or not panels:
+        raise ValueError("a plot needs at least one panel")
+    shown = [_panel(p) for p in panels[:4]]
+
+    def words(key: Any) -> str:
+        return _words(str(key), exercise, locale)
+
+    def described(name: str, count: int) -> str:
+        if name in _LOOKS:
+            look = locale.text(f"ui.plots.look_{name}")
+            return locale.text("ui.plots.series_look", series=words(name), count=count, look=look)
+        return locale.text("ui.plots.series_count", series=words(name), count=count)
+
+    separator = locale.text("ui.plots.separator")
+    label = separator.join(
+        locale.text(
+            "ui.plots.panel_label",
+            title=words(p["title"]),
+            series=separator.join(described(n, len(s[0])) for n, s in p["series"].items()),
+        )
+        for p in shown
     )
 
     def draw(fig: Any) -> None:
-        loss_ax, data_ax = fig.subplots(1, 2)
-        finite_x = [v for v in x if math.isfinite(v)] or [0.0, 1.0]
-        ends = [min(finite_x), max(finite_x)]
-        for key, style in (("student", _STUDENT), ("reference", _REFERENCE)):
-            name = locale.text(f"ui.plots.{key}")
-            epochs = range(len(losses[key]))
-            # Log scale: a converging loss spans many decades. Markers on 1000
-            # epochs would be a smear, so the line style tells them apart.
-            loss_ax.plot(
-                epochs,
-                losses[key],
-                color=style["color"],
-                linestyle=style["linestyle"],
-                label=name,
-                gid=f"{key}-loss",
-            )
-            a, b = (_number(fits[key].get(k)) for k in ("a", "b"))
-            if math.isfinite(a) and math.isfinite(b):
-                line_label = f"{name}: y = {a:.3g}·x + {b:.3g}"
-                data_ax.plot(
-                    ends,
-                    [a * v + b for v in ends],
-                    color=style["color"],
-                    linestyle=style["linestyle"],
-                    label=line_label,
-                    gid=f"{key}-line",
-                )
-        loss_ax.set_yscale("log")
-        loss_ax.set_title(locale.text("ui.plots.loss_title"))
-        loss_ax.set_xlabel(locale.text("ui.plots.epoch"))
-        loss_ax.set_ylabel(locale.text("ui.plots.loss"))
-        loss_ax.legend()
-        data_ax.plot(
-            x,
-            y,
-            "o",
-            color="#333333",
-            markersize=4,
-            zorder=3,
-            label=locale.text("ui.plots.data"),
-            gid="data",
-        )
-        data_ax.set_title(locale.text("ui.plots.fit_title"))
-        data_ax.set_xlabel("x")
-        data_ax.set_ylabel("y")
-        data_ax.legend(fontsize=8)
+        axes = fig.subplots(1, len(shown), squeeze=False)[0]
+        for index, (ax, panel) in enumerate(zip(axes, shown, strict=True)):
+            for name, (points, how, markers, note) in panel["series"].items():
+                text = words(name) + (f": {note}" if note else "")
+                _series(ax, points, how, markers, name, text, gid=f"p{index}-{_slug(name)}")
+            if panel["log_y"]:
+                ax.set_yscale("log")
+            if panel["title"]:
+                ax.set_title(words(panel["title"]))
+            ax.set_xlabel(words(panel["x_label"]))
+            ax.set_ylabel(words(panel["y_label"]))
+            ax.legend(fontsize=8 if len(shown) > 1 else None)
 
-    return _render(draw, (9.0, 3.6), label, ("fit_line", plot))
+    size = (6.4, 3.6) if len(shown) == 1 else (4.5 * len(shown), 3.6)
+    return _render(draw, size, label, ("figure", record))
+
+
+def _panel(raw: Any) -> dict[str, Any]:
+    if not isinstance(raw, dict) or not isinstance(raw.get("series"), dict):
+        raise ValueError("a plot panel needs its series")
+    series = {}
+    for name, value in list(raw["series"].items())[:12]:
+        spec = value if isinstance(value, dict) else {"points": value}
+        points = _pairs(spec.get("points"))
+        default = "dots" if name == "data" else "line" if name in _LOOKS else "curve"
+        how = spec.get("draw", default)
+        if how not in _DRAWS:
+            raise ValueError(f"unknown way to draw {how!r}")
+        # Markers while they can be told apart; 1000 epochs would be a smear.
+        markers = spec.get("markers", len(points) <= 60) is True
+        series[str(name)] = (points, how, markers, str(spec.get("label", "")))
+    return {
+        "series": series,
+        "title": raw.get("title", ""),
+        "x_label": raw.get("x_label", ""),
+        "y_label": raw.get("y_label", ""),
+        "log_y": raw.get("log_y") is True,
+    }
+
+
+def _series(
+    ax: Any,
+    points: list[tuple[float, float]],
+    how: str,
+    markers: bool,
+    name: str,
+    text: str,
+    gid: str,
+) -> None:
+    xs, ys = [x for x, _ in points], [y for _, y in points]
+    if how == "dots":
+        ax.plot(xs, ys, label=text, gid=gid, **_DATA)
+    elif how == "curve" or name not in _LOOKS:
+        ax.plot(xs, ys, label=text, gid=gid, **_CURVE)
+    else:
+        look = dict(_LOOKS[name])
+        if not markers:
+            look.pop("marker")
+            look.pop("markerfacecolor", None)
+        ax.plot(xs, ys, linewidth=1, markersize=5, label=text, gid=gid, **look)
+
+
+def _words(key: str, exercise: str, locale: Locale) -> str:
+    """Translate a plot's catalog key (exercise's [plots], then ui.plots); else show it."""
+    if not re.fullmatch(r"[A-Za-z0-9_]+", key):
+        return key
+    for dotted in (f"{exercise}.plots.{key}", f"ui.plots.{key}"):
+        text = locale.text(dotted)
+        if text != dotted:
+            return text
+    return key
+
+
+def _slug(name: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") or "series"
+
+
+def _pairs(raw: Any) -> list[tuple[float, float]]:
+    if raw is None:
+        return []
+    out = []
+    for k, item in enumerate(list(raw)[:MAX_POINTS]):
+        if isinstance(item, (list, tuple)) and len(item) == 2:
+            out.append((_number(item[0]), _number(item[1])))
+        else:
+            out.append((float(k), _number(item)))
+    return out
 
 
 def score_histogram(totals: Sequence[float], max_score: float, *, locale: Locale) -> str:
@@ -196,12 +263,6 @@ def _inline(svg: str, label: str, scope: str) -> str:
     return svg.replace("<svg ", f'<svg role="img" aria-label="{text}" ', 1).replace(
         ">", f"><title>{text}</title>", 1
     )
-
-
-def _points(raw: Any) -> list[tuple[float, float]]:
-    if raw is None:
-        return []
-    return [(_number(x), _number(y)) for x, y in list(raw)[:MAX_POINTS]]
 
 
 def _numbers(raw: Any) -> list[float]:

@@ -36,8 +36,6 @@ __all__ = [
 
 STATUSES = ("graded", "missing", "error", "timeout")
 
-_PLOTTERS = {"descent": plots.descent, "fit_line": plots.fit_line}
-
 
 def render_student_report(
     student: dict[str, Any], *, seed: int, lang: str, templates: Path, title: str
@@ -273,7 +271,9 @@ def _exercise_view(exercise: dict[str, Any], locale: Locale, with_plots: bool) -
         "error": {k: str(error.get(k) or "") for k in ("kind", "summary", "traceback")}
         if isinstance(error, dict)
         else None,
-        "plots": [_plot_view(p, locale) for p in exercise.get("plots") or []] if with_plots else [],
+        "plots": [_plot_view(p, name, locale) for p in exercise.get("plots") or []]
+        if with_plots
+        else [],
     }
 
 
@@ -304,17 +304,16 @@ def _hint(check: dict[str, Any], exercise: str, locale: Locale) -> str:
     return str(check.get("message") or "")
 
 
-def _plot_view(plot: Any, locale: Locale) -> dict[str, Any]:
+def _plot_view(plot: Any, exercise: str, locale: Locale) -> dict[str, Any]:
     kind = str(plot.get("kind", "")) if isinstance(plot, dict) else ""
-    plotter = _PLOTTERS.get(kind)
-    if plotter is None:
+    if kind not in plots.KINDS:
         return {
             "kind": kind,
             "svg": None,
             "problem": locale.text("ui.report.plot_unknown", kind=kind),
         }
     try:
-        svg = plotter(plot, locale=locale)
+        svg = plots.figure(plot, exercise=exercise, locale=locale)
     # The data is whatever the student's function returned; a plot that
     # cannot be drawn must not cost the student their whole report.
     except (TypeError, ValueError, KeyError, OverflowError):

@@ -16,6 +16,7 @@ from grader.check import (
     fail,
     points,
 )
+from grader.plots import plot
 from grader.testfunc import named_function, random_function
 
 # Trajectories over tens of epochs: float32 solutions drift by ~1e-6 relative.
@@ -125,6 +126,23 @@ def plot_points(history):
     return [[x, y] for x, y in history if math.isfinite(x) and math.isfinite(y)][:MAX_PLOT]
 
 
+def descent_plot(history, reference):
+    """The parabola y = x ** 2 with the student's and the reference's iterates on it."""
+    yours, ref = plot_points(history), plot_points(reference)
+    reach = max([1.0] + [abs(x) for x, _ in yours + ref]) * 1.1
+    grid = [-reach + 2 * reach * k / 200 for k in range(201)]
+    return plot(
+        title="descent_title",
+        x_label="x",
+        y_label="y",
+        series={
+            "y = x²": {"points": [[x, x * x] for x in grid], "draw": "curve"},
+            "yours": yours,
+            "reference": ref,
+        },
+    )
+
+
 # -- minimize_square ------------------------------------------------------------
 def _check_square_final(function, x, x0, lr, epochs):
     want, _ = square_reference(x0, lr, epochs)
@@ -154,9 +172,7 @@ def test_minimize_square_final(submission, rng, plots):
     result = submission.call("minimize_square")
     x, history = descent_result(result)
     _, reference = square_reference(3.0, 0.1, 50)
-    plots.append(
-        {"kind": "descent", "student": plot_points(history), "reference": plot_points(reference)}
-    )
+    plots.append(descent_plot(history, reference))
     _check_square_final("minimize_square", x, 3.0, 0.1, 50)
     x0 = -2.0 if rng.random() < 0.5 else round(rng.uniform(-4, -1), 3)
     result = submission.call("minimize_square", x0, 0.05, 20)

@@ -17,6 +17,7 @@ from grader.check import (
     fail,
     points,
 )
+from grader.plots import plot, side_by_side
 
 TUTORIAL_X = [1.0, 2.0, 3.0, 4.0, 5.0]
 TUTORIAL_Y = [3.0, 5.0, 7.0, 9.0, 11.0]
@@ -132,6 +133,43 @@ def _plottable(losses):
     return out
 
 
+def fit_plot(xs, ys, yours, reference):
+    """The loss per epoch (log scale) beside the data and both fitted lines."""
+    ends = [min(xs), max(xs)]
+
+    def line(a, b):
+        return {
+            "points": [[x, a * x + b] for x in ends],
+            "markers": False,
+            "label": f"y = {a:.3g}·x + {b:.3g}",
+        }
+
+    fits = {"yours": yours, "reference": reference}
+    return side_by_side(
+        plot(
+            title="loss_title",
+            x_label="epoch",
+            y_label="loss",
+            log_y=True,
+            series={k: _plottable(losses) for k, (_, _, losses) in fits.items()},
+        ),
+        plot(
+            title="fit_title",
+            x_label="x",
+            y_label="y",
+            series={
+                "data": [[x, y] for x, y in zip(xs, ys, strict=True)],
+                # A diverged fit has no line to draw.
+                **{
+                    k: line(a, b)
+                    for k, (a, b, _) in fits.items()
+                    if math.isfinite(a) and math.isfinite(b)
+                },
+            },
+        ),
+    )
+
+
 def _check_curve(losses, want, xs, ys, lr, epochs, params):
     if len(losses) != epochs:
         fail("fit_losses_length", length=len(losses), **params)
@@ -158,15 +196,7 @@ def test_fit_line_tutorial_data(submission, rng, plots):
     result = submission.call("fit_line", TUTORIAL_X, TUTORIAL_Y)
     a, b, losses = fit_result(result)
     want_a, want_b, want = reference_fit(TUTORIAL_X, TUTORIAL_Y, 0.05, 1000)
-    plots.append(
-        {
-            "kind": "fit_line",
-            "x": TUTORIAL_X,
-            "y": TUTORIAL_Y,
-            "student": {"a": a, "b": b, "losses": _plottable(losses)},
-            "reference": {"a": want_a, "b": want_b, "losses": want},
-        }
-    )
+    plots.append(fit_plot(TUTORIAL_X, TUTORIAL_Y, (a, b, losses), (want_a, want_b, want)))
     params = {"lr": 0.05, "epochs": 1000}
     if len(losses) != 1000:
         fail("fit_losses_length", length=len(losses), **params)

@@ -10,6 +10,8 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from grader.plots import plot, side_by_side
+
 HOSTILE = "<script>alert(1)</script>"
 SEED = 12345
 
@@ -65,7 +67,18 @@ def _minimize(passed: bool) -> dict:
             ),
         ],
         output="epoch 0: x=3.0\nepoch 1: x=2.4\n",
-        plots=[{"kind": "descent", "student": _DESCENT_STUDENT, "reference": _DESCENT_REFERENCE}],
+        plots=[
+            plot(
+                title="descent_title",
+                x_label="x",
+                y_label="y",
+                series={
+                    "y = x²": {"points": [[x / 10, x * x / 100] for x in range(-33, 34)]},
+                    "yours": _DESCENT_STUDENT,
+                    "reference": _DESCENT_REFERENCE,
+                },
+            )
+        ],
     )
 
 
@@ -84,18 +97,41 @@ def _fit(passed: bool) -> dict:
             ),
         ],
         plots=[
-            {
-                "kind": "fit_line",
-                "x": [1.0, 2.0, 3.0, 4.0, 5.0],
-                "y": [3.0, 5.0, 7.0, 9.0, 11.0],
-                "student": {
-                    "a": 2.0 if passed else 1.6,
-                    "b": 1.0 if passed else 1.4,
-                    "losses": losses if passed else [40.0 * 0.97**k for k in range(60)],
-                },
-                "reference": {"a": 2.0, "b": 1.0, "losses": losses},
-            }
+            _fit_plot(
+                (2.0, 1.0, losses) if passed else (1.6, 1.4, [40.0 * 0.97**k for k in range(60)]),
+                (2.0, 1.0, losses),
+            )
         ],
+    )
+
+
+def _fit_plot(yours: tuple, reference: tuple) -> dict:
+    xs, ys = [1.0, 2.0, 3.0, 4.0, 5.0], [3.0, 5.0, 7.0, 9.0, 11.0]
+    fits = {"yours": yours, "reference": reference}
+    return side_by_side(
+        plot(
+            title="loss_title",
+            x_label="epoch",
+            y_label="loss",
+            log_y=True,
+            series={k: fit[2] for k, fit in fits.items()},
+        ),
+        plot(
+            title="fit_title",
+            x_label="x",
+            y_label="y",
+            series={
+                "data": [[x, y] for x, y in zip(xs, ys, strict=True)],
+                **{
+                    k: {
+                        "points": [[1.0, a + b], [5.0, 5 * a + b]],
+                        "markers": False,
+                        "label": f"y = {a:.3g}·x + {b:.3g}",
+                    }
+                    for k, (a, b, _) in fits.items()
+                },
+            },
+        ),
     )
 
 

@@ -139,24 +139,30 @@ def test_pages_make_no_outside_reference(lang: str) -> None:
 def test_descent_plot_holds_the_students_iterates() -> None:
     student = samples.partly_wrong()
     page = report(student)
-    tags = Tags(page)
-    iterates = len(student["exercises"][0]["plots"][0]["student"])
-    reference = len(student["exercises"][0]["plots"][0]["reference"])
-    assert tags.markers_of("-student") == iterates == 12
-    assert tags.markers_of("-reference") == reference == 10
+    tags = Tags(page[: page.index('data-kind="panels"')])  # the descent's figure only
+    iterates = len(student["exercises"][0]["plots"][0]["series"]["yours"])
+    reference = len(student["exercises"][0]["plots"][0]["series"]["reference"])
+    assert tags.markers_of("p0-yours") == iterates == 12
+    assert tags.markers_of("p0-reference") == reference == 10
     labels = [a.get("aria-label") or "" for a in tags.named("svg")]
-    assert any(f"{iterates} iterates of your code" in label for label in labels)
+    # The title comes from the exercise's catalog, the words from ui.plots.
+    assert any(
+        label.startswith("Gradient descent on y = x²: ")
+        and f"your code: {iterates} points (solid line)" in label
+        for label in labels
+    )
     assert re.search(r"<svg role=\"img\" aria-label=\"[^\"]+\"[^>]*><title>", page)
 
 
 def test_fit_line_plot_draws_both_panels() -> None:
     page = report(samples.partly_wrong())
-    assert '<figure class="plot" data-kind="fit_line"><svg' in page
-    fit = page[page.index('data-kind="fit_line"') :]
-    assert "5 data points" in fit
-    assert "y = 1.6·x + 1.4" in fit and "y = 2·x + 1" in fit
+    assert '<figure class="plot" data-kind="panels"><svg' in page
+    fit = page[page.index('data-kind="panels"') :]
+    assert "data: 5 points" in fit
+    assert "Loss per epoch (log scale)" in fit and "Data and fitted lines" in fit
+    assert "your code: y = 1.6·x + 1.4" in fit and "reference: y = 2·x + 1" in fit
     tags = Tags(fit)
-    assert tags.markers_of("-data") == 5
+    assert tags.markers_of("p1-data") == 5
 
 
 def test_svg_ids_are_unique_and_pages_deterministic() -> None:
@@ -175,7 +181,7 @@ def test_chinese_report() -> None:
     partly = report(samples.partly_wrong(), "zh")
     assert "✗ 未通过" in partly and "✓ 通过" in partly
     assert "输出已截断：丢弃了 4096 字节。" in partly
-    assert "你的代码的 12 个迭代点" in partly
+    assert "在 y = x² 上的梯度下降：y = x²：67 个点；你的代码：12 个点（实线）" in partly
 
 
 def test_hint_is_translated_from_its_id(tmp_path: Path) -> None:
@@ -198,8 +204,8 @@ def test_hint_is_translated_from_its_id(tmp_path: Path) -> None:
 def test_broken_plot_data_does_not_break_the_report() -> None:
     student = samples.full_marks()
     student["exercises"][0]["plots"] = [
-        {"kind": "descent", "student": [["3", "9"]], "reference": []},
-        {"kind": "descent", "student": 5, "reference": []},
+        {"kind": "line", "series": {"yours": [["3", "9"]], "reference": []}},
+        {"kind": "line", "series": {"yours": 5}},
         {"kind": "sparkles"},
     ]
     page = report(student)
@@ -285,7 +291,9 @@ def test_every_word_is_in_both_languages() -> None:
         source = (TEMPLATES.parent / "grader" / module).read_text()
         used |= set(re.findall(r"[\"'](ui\.[\w.]+)[\"']", source))
     used |= {f"ui.status.{s}" for s in ("graded", "missing", "error", "timeout")}
-    used |= {f"ui.plots.{k}" for k in ("student", "reference")}
+    used |= {f"ui.plots.{k}" for k in ("yours", "reference", "data", "loss", "epoch")}
+    used |= {f"ui.plots.look_{k}" for k in ("yours", "reference")}
+    used |= {"ui.plots.series_look", "ui.plots.series_count", "ui.plots.panel_label"}
     assert used - _catalog_keys("en") == set()
     terminal = {"passed", "failed", "points", "score", "report_written", "seed"}
     assert {f"ui.terminal.{k}" for k in terminal} <= _catalog_keys("en")
