@@ -288,8 +288,9 @@ def tensor(
 ) -> dict[str, Any]:
     """Ask the child to build a tensor argument.
 
-    ``ops`` derive it further, in order, from: square, sum, mean, detach, double
-    (e.g. ``ops=["square"]`` gives a non-leaf ``x ** 2``).
+    ``ops`` derive it further, in order, by: sum, mean, detach, double, or any
+    one-operand operation of the table (square, sin, an exercise's own...);
+    e.g. ``ops=["square"]`` gives a non-leaf ``x ** 2``.
     """
     return {
         "$tensor": {

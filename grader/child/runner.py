@@ -224,7 +224,9 @@ class Runtime:
                 tensor.grad = torch.tensor(t["grad"], dtype=tensor.dtype)
             for step in t.get("ops", []):
                 # Derived tensors (non-leaves, detached copies) for checks about the graph.
-                tensor = _TENSOR_STEPS[step](tensor)
+                # Any one-operand operation of the table works too (an exercise's own included).
+                derive = _TENSOR_STEPS.get(step) or self.operations[step]
+                tensor = derive(tensor)
             return tensor
         if "$fn" in spec:
             return self.build_function(spec["$fn"])
