@@ -37,6 +37,7 @@ from grader.executor import Executor, Limits
 from grader.grade import Settings, sandbox_ready, secrets_of
 from grader.locale import Locale
 from grader.parcel import Parcel, digest_of, grade_parcel, pack
+from grader.results import written
 from grader.review import Review, add_review, read_sources
 from grader.score import results_document, student_result, to_json
 from grader.submission import SourceFile, find_for_student
@@ -152,7 +153,6 @@ def _set_up_worker(course_root: str, settings: Settings, hide: list[str]) -> Non
         course=course,
         settings=settings,
         executor=executor,
-        locale=Locale(course.templates, settings.lang),
     )
 
 
@@ -194,7 +194,7 @@ def sandbox_holds(executor: Executor, settings: Settings) -> dict[str, Any]:
 def _grade_job(parcel: Parcel) -> tuple[str, dict[str, dict[str, Any]]]:
     _sandbox_holds()
     w = _worker
-    return grade_parcel(parcel, w["course"], w["settings"], w["executor"], w["locale"])
+    return grade_parcel(parcel, w["course"], w["settings"], w["executor"])
 
 
 def _close_worker() -> None:
@@ -431,7 +431,7 @@ class _Progress:
             if self.count == self.total:
                 self._bar.__exit__(None, None, None)
             return
-        from grader.student import clean_for_terminal
+        from grader.terminal import clean_for_terminal
 
         score = sum(r["score"] for r in done.values())
         maximum = sum(r["max_score"] for r in done.values())
@@ -464,7 +464,9 @@ def _assemble(
             result.pop("file_digest", None)
             records.append(result)
         students.append(student_result(student, records))
-    results = results_document(students, seed=seed, lang=lang)
+    # Every text in the class's language, once, before anything is written.
+    results = written(results_document(students, seed=seed), Locale(course.templates, lang))
+    students = results["students"]
     results["trusted_submissions"] = trust
     add_review(
         out,

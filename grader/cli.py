@@ -178,6 +178,7 @@ def exercise_command(
 ) -> None:
     """Grade one exercise (TARGET: 03, exercises/03, a file), or all when TARGET is omitted."""
     from grader import student
+    from grader.publish import publish
 
     course = _course(course_dir)
     try:
@@ -198,10 +199,10 @@ def exercise_command(
         except JudgeError as exc:
             _complain(str(exc))
             return 2
-        student.publish(
+        publish(
             course,
             outcome,
-            settings,
+            settings.lang,
             json_path=json_path,
             html_path=html_path,
             junit_path=junit_path,

@@ -29,7 +29,6 @@ from grader import __version__
 from grader.course import Course, CourseError
 from grader.executor import SandboxExecutor
 from grader.grade import Settings, secrets_of
-from grader.locale import Locale
 from grader.parcel import Parcel, grade_parcel
 from grader.score import unjudged_result
 
@@ -246,10 +245,10 @@ def _killed_its_worker(course: Course, parcel: Parcel) -> dict[str, dict[str, An
             message,
             exercise.max_score,
             source=file.name if file else "",
+            error_kind="worker_died",
         )
-        result["error"]["kind"] = "worker_died"
         # No file_digest: the next run grades it again instead of keeping this error.
-        done[name] = result
+        done[name] = dict(result)
     return done
 
 
@@ -273,7 +272,6 @@ class _Warm:
     course: Course
     executor: SandboxExecutor  # a ZygoteExecutor where fork works
     secrets: list[str]  # what no submission may see on this worker, whatever the batch
-    locales: dict[str, Locale]
 
 
 _warm: dict[tuple[str, str], _Warm] = {}
@@ -298,10 +296,7 @@ def _grade_on_worker(
 
             sandbox_holds(warm.executor, settings)
             _confined.add(id(warm.executor))
-        if settings.lang not in warm.locales:
-            warm.locales[settings.lang] = Locale(warm.course.templates, settings.lang)
-        locale = warm.locales[settings.lang]
-        return grade_parcel(parcel, warm.course, settings, warm.executor, locale)
+        return grade_parcel(parcel, warm.course, settings, warm.executor)
 
 
 def _warm_for(course_root: str, digest: str) -> _Warm:
@@ -329,7 +324,7 @@ def _warm_for(course_root: str, digest: str) -> _Warm:
     # The worker's scratch folder may hold other students' parcels spilled to disk.
     secrets = [*secrets_of(course), str(worker.local_directory)]
     _close_warm()  # another course: its zygote is not needed any more
-    _warm[key] = _Warm(course, warm_executor(secrets), secrets, {})
+    _warm[key] = _Warm(course, warm_executor(secrets), secrets)
     return _warm[key]
 
 

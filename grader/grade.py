@@ -13,7 +13,7 @@ from grader.content import ContentError, ExerciseContent
 from grader.course import Course, Exercise
 from grader.executor import STARTUP, Executor, Limits
 from grader.judge import JudgeError, judge
-from grader.locale import Locale
+from grader.results import ExerciseResult, hint
 from grader.score import exercise_result, unjudged_result
 from grader.submission import SourceFile, SubmissionError
 
@@ -83,9 +83,8 @@ def grade_exercise(
     path: Path | SourceFile | None,
     executor: Executor,
     settings: Settings,
-    locale: Locale,
     shown_as: str = "",
-) -> dict[str, Any]:
+) -> ExerciseResult:
     """Grade ``path`` (or record it missing) for ``exercise``.
 
     ``path`` may be a file on disk or its bytes already read (a batch reads
@@ -97,7 +96,7 @@ def grade_exercise(
             exercise.name,
             exercise.title,
             "missing",
-            locale.text("common.status.missing"),
+            hint("missing"),
             exercise.max_score,
         )
     try:
@@ -124,7 +123,6 @@ def grade_exercise(
         exercise.name,
         exercise.title,
         verdict,
-        locale,
         source=shown,
         digest=source.digest,
         duration=time.monotonic() - started,

@@ -8,6 +8,7 @@ here: the fixture only exchanges data with the child process.
 
 from __future__ import annotations
 
+import functools
 import io
 import os
 import random
@@ -20,7 +21,7 @@ import pytest
 
 from grader.check import CheckFailed, Submission, SubmissionBroken
 
-__all__ = ["CheckOutcome", "Verdict", "judge", "JudgeError"]
+__all__ = ["CheckOutcome", "Verdict", "judge", "max_score", "points_of", "JudgeError"]
 
 
 class JudgeError(Exception):
@@ -81,10 +82,9 @@ class _JudgePlugin:
     ) -> dict[str, Any]:
         if call.when != "call":
             return {}
-        marker = item.get_closest_marker("points")
         doc = (getattr(getattr(item, "obj", None), "__doc__", None) or "").strip().splitlines()
         meta: dict[str, Any] = {
-            "points": float(marker.args[0]) if marker and marker.args else 1.0,
+            "points": points_of(item),
             "title": doc[0] if doc else item.name,
         }
         if call.excinfo is not None:
@@ -99,6 +99,50 @@ class _JudgePlugin:
                     "params": {"message": f"{type(error).__name__}: {error}"[:300]},
                 }
         return meta
+
+
+def points_of(item: pytest.Item) -> float:
+    """Return the points of one collected check (``@points(n)``; 1 without the mark)."""
+    marker = item.get_closest_marker("points")
+    return float(marker.args[0]) if marker and marker.args else 1.0
+
+
+class _PointsCollector:
+    """Sum the points of the checks pytest collects, one per parameter of a parametrized check."""
+
+    def __init__(self) -> None:
+        self.points: list[float] = []
+
+    def pytest_configure(self, config: pytest.Config) -> None:
+        config.addinivalue_line("markers", "points(n): the points a check is worth")
+
+    def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
+        self.points = [points_of(item) for item in items]
+
+
+def max_score(checks_dir: Path) -> float:
+    """Sum the points of the checks in ``checks_dir`` as a grade would collect them, unrun.
+
+    For an exercise not handed in: its points must be those a graded one counts.
+    Collected once per version of the check files (a class has many missing files).
+    """
+    stamp = tuple((p.name, p.stat().st_mtime_ns) for p in sorted(checks_dir.rglob("*.py")))
+    return _collected_points(checks_dir, stamp)
+
+
+@functools.lru_cache(maxsize=64)
+def _collected_points(checks_dir: Path, stamp: tuple[tuple[str, int], ...]) -> float:
+    os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
+    collector = _PointsCollector()
+    args = [str(checks_dir), "-c", os.devnull, "--rootdir", str(checks_dir.parent)]
+    args += ["-p", "no:cacheprovider", "--import-mode=importlib", "--collect-only", "-q"]
+    sink = io.StringIO()
+    with redirect_stdout(sink), redirect_stderr(sink):
+        code = pytest.main(args, plugins=[collector])
+    if code not in (pytest.ExitCode.OK, pytest.ExitCode.NO_TESTS_COLLECTED):
+        detail = sink.getvalue().strip().splitlines()[-1:] or ["no checks found"]
+        raise JudgeError(f"the checks in {checks_dir} could not be collected: {detail[0]}")
+    return sum(collector.points)
 
 
 def judge(checks_dir: Path, submission: Submission, seed: int) -> Verdict:

@@ -16,7 +16,6 @@ from typing import Any
 from grader.course import Course
 from grader.executor import Executor
 from grader.grade import Settings, grade_exercise
-from grader.locale import Locale
 from grader.submission import SourceFile, find_for_student
 
 __all__ = ["Parcel", "pack", "grade_parcel", "digest_of"]
@@ -45,7 +44,7 @@ def digest_of(file: SourceFile | None) -> str:
 
 
 def grade_parcel(
-    parcel: Parcel, course: Course, settings: Settings, executor: Executor, locale: Locale
+    parcel: Parcel, course: Course, settings: Settings, executor: Executor
 ) -> tuple[str, dict[str, dict[str, Any]]]:
     """Grade every file in ``parcel``; return the student and a result per exercise."""
     done: dict[str, dict[str, Any]] = {}
@@ -56,10 +55,9 @@ def grade_parcel(
             file,
             executor,
             settings,
-            locale,
             shown_as=file.name if file else "",
         )
         # The digest of the very bytes graded: a file edited meanwhile is graded again next run.
-        result["file_digest"] = digest_of(file)
-        done[name] = result
+        result["file_digest"] = digest_of(file)  # type: ignore[typeddict-unknown-key]
+        done[name] = dict(result)
     return parcel.student, done

@@ -26,6 +26,7 @@ from markupsafe import Markup
 
 from grader import plots
 from grader.locale import Locale
+from grader.results import message_of
 
 __all__ = [
     "render_student_report",
@@ -260,7 +261,7 @@ def _exercise_view(exercise: dict[str, Any], locale: Locale, with_plots: bool) -
         # The status also names a CSS class, so only known words get there.
         "status": status if known else "unknown",
         "status_text": locale.text(f"ui.status.{status}") if known else status,
-        "message": str(exercise.get("message") or ""),
+        "message": "" if status == "graded" else message_of(exercise, name, locale),
         "score": score,
         "max_score": max_score,
         "percent": _percent(score, max_score),
@@ -287,21 +288,9 @@ def _check_view(check: dict[str, Any], exercise: str, locale: Locale) -> dict[st
         "passed": passed,
         "score": _number(check.get("score")),
         "max_score": _number(check.get("max_score")),
-        "hint": "" if passed else _hint(check, exercise, locale),
+        # From the hint's id: `--lang zh` translates a report graded in English.
+        "hint": "" if passed else message_of(check, exercise, locale),
     }
-
-
-def _hint(check: dict[str, Any], exercise: str, locale: Locale) -> str:
-    # Re-render from the hint's id so `--lang zh` translates a report graded
-    # in English; the stored message covers hints the catalog doesn't know.
-    hint = check.get("hint")
-    if isinstance(hint, dict) and isinstance(hint.get("id"), str):
-        params = hint.get("params")
-        params = params if isinstance(params, dict) else {}
-        text = locale.hint(exercise, hint["id"], params)
-        if text != hint["id"]:
-            return text
-    return str(check.get("message") or "")
 
 
 def _plot_view(plot: Any, exercise: str, locale: Locale) -> dict[str, Any]:

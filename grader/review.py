@@ -119,7 +119,7 @@ def add_review(
 
 
 def _write_gradebook(out: Path, results: dict[str, Any], roster: Roster) -> None:
-    from grader.student import clean_for_terminal
+    from grader.terminal import clean_for_terminal
 
     table, unmatched = gradebook_table(results, roster)
     name = f"gradebook-{roster.platform}.csv"

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 import math
-from pathlib import Path
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import Any, cast
 
 from grader import __version__
 from grader.judge import Verdict
-from grader.locale import Locale
+from grader.results import CheckResult, ErrorDetail, ExerciseResult, Hint, StudentResult, hint
 
 __all__ = [
     "exercise_result",
@@ -37,24 +37,10 @@ def to_json(results: dict[str, Any]) -> str:
     return json.dumps(_finite(results), indent=2, ensure_ascii=False, allow_nan=False)
 
 
-def _error_detail(
-    verdict: Verdict, load_error: dict[str, Any] | None, message: str
-) -> dict[str, Any] | None:
-    if verdict.broken is None:
-        return None
-    error = load_error or {}
-    return {
-        "kind": error.get("kind") or verdict.broken.status,
-        "summary": message,
-        "traceback": str(error.get("traceback", "")),
-    }
-
-
 def exercise_result(
     name: str,
     title: str,
     verdict: Verdict,
-    locale: Locale,
     *,
     source: str,
     digest: str,
@@ -63,38 +49,41 @@ def exercise_result(
     dropped: int,
     load_error: dict[str, Any] | None,
     sandbox: dict[str, Any] | None = None,
-) -> dict[str, Any]:
-    """Score one judged exercise."""
-    checks = [
+) -> ExerciseResult:
+    """Score one judged exercise: points from the checks pytest collected and ran."""
+    checks: list[CheckResult] = [
         {
             "name": c.name,
-            "title": locale.title(name, c.name, c.title),
+            "title": c.title,
             "passed": c.passed,
             "score": c.score,
             "max_score": c.max_score,
-            "message": "" if c.passed else locale.hint(name, c.hint, c.params),
-            "hint": None if c.passed else {"id": c.hint, "params": c.params},
+            "hint": None if c.passed else Hint(id=c.hint, params=c.params),
         }
         for c in verdict.checks
     ]
-    status, message = "graded", ""
+    status, why, error = "graded", None, None
     if verdict.broken is not None:
         status = verdict.broken.status
         failure = verdict.broken.failure
-        message = locale.hint(name, failure.hint, failure.params)
+        why = Hint(id=failure.hint, params=failure.params)
+        error = ErrorDetail(
+            kind=str((load_error or {}).get("kind") or status),
+            traceback=str((load_error or {}).get("traceback", "")),
+        )
     return {
         "exercise": name,
         "title": title,
         "status": status,
         "score": sum(c["score"] for c in checks),
         "max_score": sum(c["max_score"] for c in checks),
-        "message": message,
+        "hint": why,
         "source": source,
         "digest": digest,
         "duration": round(duration, 3),
         "output": output,
         "output_dropped": dropped,
-        "error": _error_detail(verdict, load_error, message),
+        "error": error,
         "checks": checks,
         "plots": verdict.plots,
         "sandbox": sandbox,
@@ -105,52 +94,53 @@ def unjudged_result(
     name: str,
     title: str,
     status: str,
-    message: str,
+    why: Hint | str,
     max_score: float,
     *,
     source: str = "",
     digest: str = "",
-) -> dict[str, Any]:
-    """Record an exercise that never reached the checks: missing, or unreadable."""
+    error_kind: str = "unreadable",
+) -> ExerciseResult:
+    """Record an exercise that never reached the checks: missing, or unreadable.
+
+    ``why`` is a hint, or a reason in plain words (an unreadable file's).
+    """
     return {
         "exercise": name,
         "title": title,
         "status": status,
         "score": 0.0,
         "max_score": max_score,
-        "message": message,
+        "hint": hint("unreadable", reason=why) if isinstance(why, str) else why,
         "source": source,
         "digest": digest,
         "duration": 0.0,
         "output": "",
         "output_dropped": 0,
-        "error": None
-        if status == "missing"
-        else {"kind": "unreadable", "summary": message, "traceback": ""},
+        "error": None if status == "missing" else ErrorDetail(kind=error_kind, traceback=""),
         "checks": [],
         "plots": [],
         "sandbox": None,
     }
 
 
-def student_result(student: str, exercises: list[dict[str, Any]]) -> dict[str, Any]:
-    """Sum a student's exercises."""
+def student_result(student: str, exercises: Sequence[Mapping[str, Any]]) -> StudentResult:
+    """Sum a student's exercises (fresh records, or ones a batch read back from its state)."""
+    records = cast(list[ExerciseResult], list(exercises))
     return {
         "student": student,
-        "score": sum(e["score"] for e in exercises),
-        "max_score": sum(e["max_score"] for e in exercises),
-        "exercises": exercises,
+        "score": sum(e["score"] for e in records),
+        "max_score": sum(e["max_score"] for e in records),
+        "exercises": records,
     }
 
 
-def results_document(
-    students: list[dict[str, Any]], *, seed: int, lang: str, course: Path | None = None
-) -> dict[str, Any]:
-    """Wrap student results in the versioned results document."""
+def results_document(students: list[StudentResult], *, seed: int) -> dict[str, Any]:
+    """Wrap student results in the versioned results document (``written`` adds its lang)."""
     return {
         "format": FORMAT,
         "grader": f"autograd-grader {__version__}",
         "seed": seed,
-        "lang": lang,
+        "lang": "",
         "students": students,
     }

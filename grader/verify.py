@@ -24,6 +24,7 @@ from grader.executor import Executor, Limits, SandboxExecutor
 from grader.grade import Settings, grade_exercise, secrets_of
 from grader.judge import JudgeError
 from grader.locale import Locale
+from grader.results import with_messages
 
 __all__ = ["MIN_MISTAKES", "MistakeHeader", "read_header", "run"]
 
@@ -118,15 +119,11 @@ class _Grader:
 
     def grade(self, exercise: Exercise, path: Path, seed: int) -> dict[str, Any]:
         settings = Settings(seed=seed, limits=self.limits, lang="en")
-        return grade_exercise(
-            self.course,
-            exercise,
-            path,
-            self.executor,
-            settings,
-            self.locale,
-            shown_as=self.shown(path),
+        result = grade_exercise(
+            self.course, exercise, path, self.executor, settings, shown_as=self.shown(path)
         )
+        # The self-test's lines are output: its texts in English, written here.
+        return with_messages(dict(result), self.locale)
 
     def shown(self, path: Path) -> str:
         try:

@@ -12,6 +12,7 @@ from grader.course import Course, Exercise
 from grader.executor import InProcessExecutor
 from grader.grade import Settings, grade_exercise
 from grader.locale import Locale
+from grader.results import with_messages
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -27,9 +28,10 @@ def exercise(course: Course) -> Exercise:
 
 
 def grade(course: Course, exercise: Exercise, path: Path) -> dict[str, Any]:
-    return grade_exercise(
-        course, exercise, path, InProcessExecutor(), Settings(seed=1), Locale(course.templates)
-    )
+    """Grade in this process; the record's texts written in English, as an output would."""
+    result = grade_exercise(course, exercise, path, InProcessExecutor(), Settings(seed=1))
+    assert "message" not in result, "a record holds hint ids, never text"
+    return with_messages(dict(result), Locale(course.templates))
 
 
 def test_reference_solution_passes_every_check(course: Course, exercise: Exercise) -> None:
@@ -54,7 +56,6 @@ def test_reference_solution_passes_for_other_seeds(course: Course, exercise: Exe
             exercise.solution,
             InProcessExecutor(),
             Settings(seed=seed),
-            Locale(course.templates),
         )
         assert result["score"] == exercise.max_score, (seed, result["checks"])
 

@@ -1,0 +1,68 @@
+"""Write what a student reads: the terminal summary, the report and the requested exports.
+
+The results are put in the student's language here, once (``results.written``),
+and every output below reads that one written document.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+
+from grader import export, github
+from grader.atomic import write_atomic
+from grader.course import Course
+from grader.locale import Locale
+from grader.results import written
+from grader.score import to_json
+from grader.terminal import clean_for_terminal, terminal_summary
+
+__all__ = ["publish"]
+
+
+def publish(
+    course: Course,
+    results: dict[str, Any],
+    lang: str,
+    *,
+    json_path: str | None,
+    html_path: str | None,
+    junit_path: str | None,
+    gradescope_path: str | None,
+    github_summary: bool,
+    single: bool,
+) -> None:
+    """Print the summary and write every requested file."""
+    from grader.report import render_student_report
+
+    locale = Locale(course.templates, lang)
+    results = written(results, locale)
+    summary = terminal_summary(results, locale, single=single)
+    if github.in_actions():
+        # Student text in a CI log must not become workflow commands.
+        summary = export.fence_github_log(summary)
+    click.echo(summary)
+    record = results["students"][0]
+    if html_path is None:
+        name = record["exercises"][0]["exercise"] if single else "all"
+        html = course.root / "reports" / f"{name}.html"
+    else:
+        html = Path(html_path)
+    page = render_student_report(
+        record, seed=results["seed"], lang=lang, templates=course.templates, title=course.title
+    )
+    write_atomic(html, page)
+    click.echo(clean_for_terminal(locale.text("ui.terminal.report_written", path=html)))
+    if json_path:
+        write_atomic(Path(json_path), to_json(results))
+    if junit_path:
+        write_atomic(Path(junit_path), export.junit_xml(results))
+    if gradescope_path:
+        write_atomic(Path(gradescope_path), json.dumps(export.gradescope_json(results), indent=2))
+    target = github.step_summary() if github_summary else None
+    if target is not None:
+        with target.open("a", encoding="utf-8") as f:
+            f.write(export.markdown_summary(results) + "\n")
