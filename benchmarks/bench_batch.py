@@ -77,7 +77,7 @@ def _role(pid: int) -> str:
             cmdline = f.read().replace(b"\0", b" ").decode(errors="replace")
     except OSError:
         return "gone"
-    if "grader.child.zygote" in cmdline:
+    if "grader.child.fork_server" in cmdline:
         return "zygote"
     if "multiprocessing" in cmdline:
         return "judge worker"

@@ -1,7 +1,7 @@
 """Start submissions as forks of a warm zygote that has imported torch already.
 
 Importing torch costs seconds; forking a process that has it costs
-milliseconds. The zygote (``grader.child.zygote``) never runs student code:
+milliseconds. The zygote (``grader.child.fork_server``) never runs student code:
 each submission runs in a fresh, confined child of it. This executor needs
 fork and fd passing (Linux, macOS); ``available()`` says whether to use it,
 and callers fall back to ``SandboxExecutor`` (a fresh interpreter per
@@ -72,7 +72,7 @@ class ZygoteExecutor(SandboxExecutor):
         if self._control is not None and self._process and self._process.poll() is None:
             return self._control
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-        program = bootstrap("grader.child.zygote", self.python())
+        program = bootstrap("grader.child.fork_server", self.python())
         self._process = subprocess.Popen(
             [sys.executable, "-I", "-c", program, str(theirs.fileno())],
             pass_fds=[theirs.fileno()],

@@ -17,8 +17,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 REPO = Path(__file__).resolve().parents[2]
 FIXTURE = REPO / "tests" / "fixtures" / "grades_seed1.json"
 SEED = 1
@@ -61,7 +59,6 @@ def record(files: list[str] | None = None) -> dict[str, Any]:
     return out
 
 
-@pytest.mark.slow
 def test_grades_unchanged_apart_from_more_specific_hints() -> None:
     before = json.loads(FIXTURE.read_text(encoding="utf-8"))
     now = record(sorted(before))
