@@ -8,9 +8,10 @@ import sys
 import time
 
 import pytest
+from fake_session import FakeChild
 
-from grader.check import ENVIRONMENT, Submission, SubmissionBroken
-from grader.executor import ChildGone, Ending, Limits, Timeout
+from grader.check import ENVIRONMENT, CheckFailed, Submission, SubmissionBroken
+from grader.executor import ChildGone, Limits, Timeout
 
 CHUNKS = [{"name": "exercise.py", "source": "def f():\n    return 1\n"}]
 
@@ -28,26 +29,10 @@ def test_a_child_that_cannot_start_breaks_the_submission_with_a_grader_hint() ->
     assert "zygote" in info.value.failure.params["reason"]
 
 
-class _DyingSession:
-    """A child that ends before (or right after) its hello, as a broken environment makes it."""
-
-    def __init__(self, dies_on: str, error: Exception) -> None:
-        self.dies_on = dies_on
-        self.error = error
-        self.deadline = time.monotonic() + 60
-
-    def request(self, message: dict) -> dict:
-        if message["op"] == self.dies_on:
-            raise self.error
-        return {"ok": True, "sandbox": {"seccomp": True}}
-
-    def close(self) -> Ending:
-        return Ending(output="ModuleNotFoundError: No module named 'torch'\n", returncode=1)
-
-
 @pytest.mark.parametrize("error", [ChildGone(1), Timeout()])
 def test_a_child_that_dies_before_its_hello_is_the_environments_fault(error) -> None:
-    submission = Submission(lambda: _DyingSession("hello", error), CHUNKS, timeout=5)
+    child = FakeChild(hello=error, output="ModuleNotFoundError: No module named 'torch'\n")
+    submission = Submission(child.start, CHUNKS, timeout=5)
     with pytest.raises(SubmissionBroken) as info:
         submission.call("f")
     assert info.value.status == ENVIRONMENT
@@ -55,7 +40,7 @@ def test_a_child_that_dies_before_its_hello_is_the_environments_fault(error) -> 
 
 
 def test_a_child_that_dies_while_loading_the_file_is_the_submissions_fault() -> None:
-    submission = Submission(lambda: _DyingSession("load", ChildGone(1)), CHUNKS, timeout=5)
+    submission = Submission(FakeChild(load=ChildGone(1)).start, CHUNKS, timeout=5)
     with pytest.raises(SubmissionBroken) as info:
         submission.call("f")
     assert info.value.status == "error"
@@ -80,3 +65,83 @@ def test_a_killed_zygote_is_replaced() -> None:
                 executor._process.wait()
     finally:
         executor.close()
+
+
+# -- restarts and timeouts, with scripted children (tests/unit/fake_session.py) ------------
+def test_a_crash_costs_one_call_and_the_next_child_loads_the_file_again() -> None:
+    child = FakeChild(script={"f": [ChildGone(-11), 42]})
+    submission = Submission(child.start, CHUNKS, timeout=5)
+    with pytest.raises(CheckFailed) as info:
+        submission.call("f")
+    assert info.value.hint == "crashed_in_call"
+    assert "SIGSEGV" in info.value.params["reason"]
+    assert submission.call("f").returned() == 42
+    assert child.starts == 2 and len(child.requests("load")) == 2
+    assert submission.restarts == 1 and submission.broken is None
+    submission.close()
+    # What both children printed reaches the report, in order.
+    assert [e.output for e in submission.endings] == [
+        "child 1 printed this\n",
+        "child 2 printed this\n",
+    ]
+
+
+def test_too_many_crashes_break_the_submission() -> None:
+    child = FakeChild(script={"f": [ChildGone(-9)]})
+    submission = Submission(child.start, CHUNKS, timeout=5)
+    for _ in range(Submission.MAX_RESTARTS):
+        with pytest.raises(CheckFailed) as info:
+            submission.call("f")
+        assert info.value.hint == "crashed_in_call"
+    with pytest.raises(SubmissionBroken) as broken:
+        submission.call("f")
+    assert (broken.value.status, broken.value.failure.hint) == ("error", "crashed_repeatedly")
+    starts = child.starts
+    with pytest.raises(SubmissionBroken):
+        submission.call("g")  # broken for good: no further child is started
+    assert child.starts == starts == Submission.MAX_RESTARTS + 1
+
+
+def test_a_timeout_breaks_the_submission_and_ends_the_child() -> None:
+    child = FakeChild(script={"slow": [Timeout()]})
+    submission = Submission(child.start, CHUNKS, timeout=5)
+    with pytest.raises(SubmissionBroken) as info:
+        submission.call("slow")
+    assert (info.value.status, info.value.failure.hint) == ("timeout", "timeout")
+    assert info.value.failure.params == {"function": "slow"}
+    assert child.sessions[0].closed
+    with pytest.raises(SubmissionBroken):
+        submission.call("other")
+    assert child.starts == 1
+
+
+def test_a_restarted_child_keeps_the_exercises_clock() -> None:
+    child = FakeChild(script={"f": [ChildGone(1), 1]})
+    submission = Submission(child.start, CHUNKS, timeout=5)
+    with pytest.raises(CheckFailed):
+        submission.call("f")
+    submission.call("f")
+    first, second = child.sessions
+    # One budget for the exercise: a crash does not buy the student more time.
+    assert first.deadline == second.deadline
+    assert first.deadline - time.monotonic() <= 5
+
+
+def test_a_file_that_does_not_load_breaks_the_submission_with_its_error() -> None:
+    error = {"kind": "syntax", "line": 3, "message": "invalid syntax", "text": "def f(:"}
+    child = FakeChild(load={"ok": False, "error": error})
+    submission = Submission(child.start, CHUNKS, timeout=5)
+    with pytest.raises(SubmissionBroken) as info:
+        submission.call("f")
+    assert (info.value.status, info.value.failure.hint) == ("error", "syntax_error")
+    assert submission.load_error == error
+    assert child.sessions[0].closed
+
+
+def test_the_exercises_operations_travel_with_the_load() -> None:
+    child = FakeChild(script={"f": [1]})
+    added = {"cube": {"arity": 1, "torch": "a ** 3"}}
+    submission = Submission(child.start, CHUNKS, operations=added)
+    submission.call("f")
+    (load,) = child.requests("load")
+    assert load["operations"] == added and load["chunks"] == CHUNKS
