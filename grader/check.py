@@ -329,8 +329,6 @@ _TORCH_ERRORS: list[tuple[str, str]] = [
     (r"'nonetype' object has no attribute 'zero_'", "grad_none_zero"),
     (r"unsupported operand type\(s\) for .*'nonetype'", "grad_none_math"),
     (r"can't call numpy\(\) on tensor that requires grad", "numpy_requires_grad"),
-    # The grader's backward-pass counter uses saved-tensor hooks, which torch.func refuses.
-    (r"torch\.func\..*saved tensor hooks", "torch_func_unsupported"),
 ]
 
 

@@ -240,8 +240,6 @@ def _torch_messages() -> dict[str, tuple[str, str]]:
         "grad_none_zero": lambda: leaf().grad.zero_(),
         "grad_none_math": lambda: 0.1 * leaf().grad,
         "numpy_requires_grad": lambda: leaf().numpy(),
-        # What torch.func says under the child's saved-tensor hooks.
-        "torch_func_unsupported": _torch_func_under_hooks,
     }
     messages = {}
     for hint, trigger in triggers.items():
@@ -252,13 +250,6 @@ def _torch_messages() -> dict[str, tuple[str, str]]:
         else:
             raise AssertionError(f"{hint}: torch raised nothing")
     return messages
-
-
-def _torch_func_under_hooks() -> None:
-    import torch
-
-    with torch.autograd.graph.saved_tensors_hooks(lambda t: t, lambda t: t):
-        torch.func.grad(lambda x: (x**2).sum())(torch.tensor([1.0, 2.0]))
 
 
 @pytest.fixture(scope="module")
