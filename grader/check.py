@@ -34,6 +34,7 @@ __all__ = [
     "close",
     "expect_close",
     "expect_close_together",
+    "fail_if_shaped",
     "fail_if_shifted",
     "TensorValue",
     "Opaque",
@@ -296,37 +297,64 @@ def expect_close(
     """Fail with ``hint`` unless ``actual`` holds the numbers ``expected``.
 
     The hint receives ``got`` and ``want`` (first few numbers) besides ``params``.
-    A wrong value whose shape names a mistake (k times the answer, its
-    opposite, 1/n of it with ``sum_of=n``, n times it with ``mean_of=n``, the
-    worked ``example``'s answer, or what the function returned for other
-    inputs) fails with that shape's hint instead, unless ``shapes=False``.
+    A wrong value whose shape names a mistake fails with that shape's hint
+    instead (see ``fail_if_shaped``), unless ``shapes=False``.
     """
-    want = [float(expected)] if isinstance(expected, (int, float)) else [float(e) for e in expected]
+    want = _numbers(expected)
     got = flat_numbers(actual)
-    answers = _ANSWERS.get()
-    if got is not None and all_close(got, want, rtol, atol):
-        if answers is not None:
-            answers.judged(actual, want)
-        return
-    if got is not None and shapes:
-        seen = answers.seen_elsewhere(actual) if answers is not None else []
-        shape = explain(
-            got,
-            want,
-            lambda g, w: close(g, w, rtol, atol),
-            mean_of=mean_of,
-            sum_of=sum_of,
-            example=example,
-            seen=seen,
-        )
-        if shape is not None:
-            fail(
-                shape.hint,
-                **{**params, "got": _preview(got), "want": _preview(want), **shape.params},
+    if got is None or not all_close(got, want, rtol, atol):
+        if shapes:
+            fail_if_shaped(
+                actual, want, rtol, atol, mean_of=mean_of, sum_of=sum_of, example=example, **params
             )
+        fail(hint, got=_preview(got), want=_preview(want), **params)
+    answers = _ANSWERS.get()
     if answers is not None:
         answers.judged(actual, want)
-    fail(hint, got=_preview(got), want=_preview(want), **params)
+
+
+def fail_if_shaped(
+    actual: Any,
+    expected: Sequence[float] | float,
+    rtol: float = 2e-4,
+    atol: float = 1e-5,
+    *,
+    mean_of: int | None = None,
+    sum_of: int | None = None,
+    example: Sequence[float] | None = None,
+    **params: Any,
+) -> None:
+    """Fail with a shape's hint if a known mistake turns ``expected`` into ``actual``.
+
+    Shapes (``grader.shapes``): k times the answer (gradients accumulated over
+    k backward() calls), its opposite (gradient ascent), n times it with
+    ``mean_of=n`` or 1/n of it with ``sum_of=n`` (sum against mean), the
+    worked ``example``'s answer, or what the same function returned for other
+    inputs. Returns quietly when no shape fits: the check goes on judging.
+    """
+    want = _numbers(expected)
+    got = flat_numbers(actual)
+    if got is None:
+        return
+    answers = _ANSWERS.get()
+    shape = explain(
+        got,
+        want,
+        lambda g, w: close(g, w, rtol, atol),
+        mean_of=mean_of,
+        sum_of=sum_of,
+        example=example,
+        seen=answers.seen_elsewhere(actual) if answers is not None else [],
+    )
+    if answers is not None:
+        answers.judged(actual, want)
+    if shape is not None:
+        shown = {"got": _preview(got), "want": _preview(want)}
+        fail(shape.hint, **{**params, **shown, **shape.params})
+
+
+def _numbers(expected: Sequence[float] | float) -> list[float]:
+    return [float(expected)] if isinstance(expected, (int, float)) else [float(e) for e in expected]
 
 
 def expect_close_together(
@@ -343,14 +371,13 @@ def expect_close_together(
     first wrong output fails as ``expect_close`` would, with ``what`` = its name.
     """
     got = [flat_numbers(actual) for _, actual, _ in outputs]
-    want = [
-        [float(e)] if isinstance(e, (int, float)) else [float(x) for x in e] for _, _, e in outputs
-    ]
+    want = [_numbers(e) for _, _, e in outputs]
     if all(g is not None for g in got):
         pair = explain_swap([g or [] for g in got], want, lambda g, w: close(g, w, rtol, atol))
         if pair is not None:
             i, j = pair
-            fail("shape_swapped", **params, first=outputs[i][0], second=outputs[j][0])
+            shown = {"got": _preview(got[i]), "want": _preview(want[i])}
+            fail("shape_swapped", **{**params, **shown}, first=outputs[i][0], second=outputs[j][0])
     for (name, actual, _), expected in zip(outputs, want, strict=True):
         expect_close(actual, expected, hint, rtol, atol, **params, what=name)
 
@@ -369,10 +396,11 @@ def fail_if_shifted(
     Returns quietly when no shift explains ``got``: the check goes on judging.
     """
 
-    def steps(seq: Sequence[Sequence[float] | float]) -> list[list[float]]:
-        return [[float(v)] if isinstance(v, (int, float)) else [float(x) for x in v] for v in seq]
-
-    shape = explain_steps(steps(got), steps(want), lambda g, w: close(g, w, rtol, atol))
+    shape = explain_steps(
+        [_numbers(v) for v in got],
+        [_numbers(v) for v in want],
+        lambda g, w: close(g, w, rtol, atol),
+    )
     if shape is not None:
         fail(shape.hint, **{**params, **shape.params})
 
