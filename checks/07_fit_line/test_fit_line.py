@@ -166,8 +166,11 @@ def _check_params(a, b, want_a, want_b, tol, params):
 @points(3)
 def test_fit_line_tutorial_data(submission, rng, plots):
     """with the defaults, fit_line finds a = 2, b = 1 on the tutorial's data"""
-    # 1000 epochs: the repeated call that looks for leaked state is a cheaper one's.
-    result = submission.call("fit_line", TUTORIAL_X, TUTORIAL_Y, repeat=False)
+    # A cheap first call: fit_line's first call is made twice to look for state
+    # carried between calls, and 5 epochs repeat faster than 1000 (judged in
+    # test_returns_floats).
+    submission.call("fit_line", TUTORIAL_X, TUTORIAL_Y, lr=0.05, epochs=5)
+    result = submission.call("fit_line", TUTORIAL_X, TUTORIAL_Y)
     a, b, losses = fit_result(result)
     want_a, want_b, want = reference_fit(TUTORIAL_X, TUTORIAL_Y, 0.05, 1000)
     plots.append(
