@@ -196,7 +196,7 @@ def test_expect_close_accepts_nested_lists_and_ints() -> None:
 )
 def test_expect_close_rejects_with_got_and_want(actual: Any, want: Any, got: str) -> None:
     with pytest.raises(CheckFailed) as info:
-        expect_close(actual, want, "square_and_sum_y", function="square_and_sum")
+        expect_close(actual, want, "square_and_sum_y", shapes=False, function="square_and_sum")
     failure = info.value
     assert failure.hint == "square_and_sum_y"
     assert failure.params["got"] == got
