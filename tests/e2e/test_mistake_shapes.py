@@ -16,7 +16,7 @@ ALTERNATIVES = sorted(
 SHAPED = {
     "solutions/02_vector_grad_mean/mistakes/tutorial_point_hardcoded.py": (
         "test_scalar_square_grad_values",
-        "shape_ignores_input",
+        "shape_example_answer",
     ),
     "solutions/02_vector_grad_mean/mistakes/cached_leaf.py": (
         "test_mean_square_grad_values",

@@ -1,6 +1,6 @@
 # mistake: copies the tutorial's x = torch.tensor(1.0) into scalar_square_grad, ignoring x0
 # caught-by: test_scalar_square_grad_values
-# hint: shape_ignores_input
+# hint: shape_example_answer
 import torch
 from torch import Tensor
 
