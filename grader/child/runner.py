@@ -52,6 +52,12 @@ class Evidence:
         tasks = self.graph_tasks
 
         class _Watch(TorchDispatchMode):
+            @classmethod
+            def _should_skip_dynamo(cls) -> bool:
+                # Else torch wraps __torch_dispatch__ in a dynamo guard whose first
+                # call imports torch._dynamo: about 2 s of every child's first call.
+                return False
+
             def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # noqa: ANN001
                 task = current_task()
                 if task != -1:
