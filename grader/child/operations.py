@@ -10,7 +10,7 @@ An exercise adds operations in ``checks/NN_name/operations.toml`` (same keys as
 an entry below). The judge reads that file; the child cannot (the sandbox hides
 the course), so the judge sends the ``torch`` expressions over the wire in the
 ``load`` request, before any student code runs. They come from the course
-author, never from a student, and the child compiles them with no builtins.
+author, never from a student, and the child compiles them.
 
 This module must not import torch: the judge imports it too.
 """
@@ -192,8 +192,8 @@ def torch_callables(wire: Mapping[str, Any], torch: Any) -> dict[str, Callable[.
     for name, entry in entries.items():
         arity = int(entry["arity"])
         args = ", ".join(_ARGS[:arity])
-        # No builtins: the expression is the course author's, and needs only torch.
-        made[name] = eval(  # noqa: S307
-            f"lambda {args}: {entry['torch']}", {"__builtins__": {}, "torch": torch}
-        )
+        # The expression is the course author's (as trusted as the checks), never a
+        # student's. It keeps Python's builtins: torch's operators, run under the
+        # evidence's dispatch mode, import lazily through the calling frame's builtins.
+        made[name] = eval(f"lambda {args}: {entry['torch']}", {"torch": torch})  # noqa: S307
     return made

@@ -22,11 +22,27 @@ FIXTURE = REPO / "tests" / "fixtures" / "grades_seed1.json"
 SEED = 1
 
 # (file, check) -> (hint before, hint now): hints that now name the mistake's shape.
-MORE_SPECIFIC: dict[tuple[str, str], tuple[str, str]] = {}
+MORE_SPECIFIC: dict[tuple[str, str], tuple[str, str]] = {
+    (
+        "solutions/06_minimize_square/mistakes/off_by_one_epochs.py",
+        "test_minimize_square_history",
+    ): ("history_length", "shape_missing_step"),
+    ("solutions/07_fit_line/mistakes/off_by_one_epochs.py", "test_fit_line_losses"): (
+        "fit_losses_length",
+        "shape_missing_step",
+    ),
+    ("solutions/07_fit_line/mistakes/off_by_one_epochs.py", "test_fit_line_random_data"): (
+        "fit_losses_length",
+        "shape_missing_step",
+    ),
+}
 
 
-def record(files: list[str] | None = None) -> dict[str, Any]:
-    """Grade every solution and mistake of the course with ``SEED``; keep verdicts only."""
+def record(files: list[str] | None = None, extra: str = "") -> dict[str, Any]:
+    """Grade every solution and mistake (and ``extra`` folder's files) with ``SEED``.
+
+    Keeps verdicts only: status, score, and each check's verdict, points and hint id.
+    """
     from grader.course import Course
     from grader.verify import _executor, _Grader
 
@@ -35,7 +51,8 @@ def record(files: list[str] | None = None) -> dict[str, Any]:
     out: dict[str, Any] = {}
     try:
         for exercise in course.exercises:
-            for path in [exercise.solution, *exercise.mistakes]:
+            more = sorted((exercise.solution.parent / extra).glob("*.py")) if extra else []
+            for path in [exercise.solution, *exercise.mistakes, *more]:
                 shown = grader.shown(path)
                 if files is not None and shown not in files:
                     continue
@@ -66,9 +83,7 @@ def test_grades_unchanged_apart_from_more_specific_hints() -> None:
     for shown, old in sorted(before.items()):
         new = now[shown]
         if (old["status"], old["score"]) != (new["status"], new["score"]):
-            changed.append(
-                f"{shown}: {old['status']} {old['score']} -> {new['status']} {new['score']}"
-            )
+            changed.append(f"{shown}: {old['status']} {old['score']} -> {new['score']}")
         for check, was in old["checks"].items():
             is_ = new["checks"].get(check)
             if is_ is None or (was["passed"], was["score"]) != (is_["passed"], is_["score"]):
