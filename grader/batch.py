@@ -137,12 +137,12 @@ def _fingerprint(seed: int, lang: str, limits: Limits) -> str:
 _worker: dict[str, Any] = {}
 
 
-def _init_worker(course_root: str, settings: Settings, hide: list[str]) -> None:
+def _init_worker(course_root: str, settings: Settings, hide: list[str], at_once: int) -> None:
     _ignore_interrupts()
-    _set_up_worker(course_root, settings, hide)
+    _set_up_worker(course_root, settings, hide, at_once)
 
 
-def _set_up_worker(course_root: str, settings: Settings, hide: list[str]) -> None:
+def _set_up_worker(course_root: str, settings: Settings, hide: list[str], at_once: int) -> None:
     from grader.zygote import warm_executor
 
     course = Course.load(Path(course_root))
@@ -153,6 +153,7 @@ def _set_up_worker(course_root: str, settings: Settings, hide: list[str]) -> Non
         settings=settings,
         executor=executor,
         locale=Locale(course.templates, settings.lang),
+        at_once=at_once,
     )
 
 
@@ -194,7 +195,9 @@ def sandbox_holds(executor: Executor, settings: Settings) -> dict[str, Any]:
 def _grade_job(parcel: Parcel) -> tuple[str, dict[str, dict[str, Any]]]:
     _sandbox_holds()
     w = _worker
-    return grade_parcel(parcel, w["course"], w["settings"], w["executor"], w["locale"])
+    return grade_parcel(
+        parcel, w["course"], w["settings"], w["executor"], w["locale"], w["at_once"]
+    )
 
 
 def _close_worker() -> None:
@@ -376,8 +379,12 @@ def _grade_all(
         except ClusterError as exc:
             raise BatchError(str(exc)) from None
         return len(pending)
-    if jobs <= 1:
-        _set_up_worker(str(course.root), settings, hide)
+    # Fewer students than cores (a class of 3 on 16): one worker per student, each
+    # grading its exercises side by side in as many children as the cores allow.
+    workers = min(jobs, len(pending))
+    at_once = max(1, jobs // workers)
+    if workers <= 1:
+        _set_up_worker(str(course.root), settings, hide, at_once)
         try:
             for job in pending:
                 record(*_grade_job(job.pack()))
@@ -386,10 +393,10 @@ def _grade_all(
         return len(pending)
     context = multiprocessing.get_context("spawn")  # workers never inherit a torch or a thread
     with ProcessPoolExecutor(
-        max_workers=jobs,
+        max_workers=workers,
         mp_context=context,
         initializer=_init_worker,
-        initargs=(str(course.root), settings, hide),
+        initargs=(str(course.root), settings, hide, at_once),
     ) as pool:
         waiting: set[Future[tuple[str, dict[str, dict[str, Any]]]]] = {
             pool.submit(_grade_job, job.pack()) for job in pending
@@ -402,9 +409,9 @@ def _grade_all(
         except BaseException:
             # Ctrl-C, a refused sandbox or a broken environment: stop at once; what is
             # graded is already on disk, and the running students are graded again next time.
-            workers = list((getattr(pool, "_processes", None) or {}).values())
+            running = list((getattr(pool, "_processes", None) or {}).values())
             pool.shutdown(wait=False, cancel_futures=True)
-            for process in workers:
+            for process in running:
                 process.kill()
             raise
     return len(pending)

@@ -12,7 +12,10 @@ from __future__ import annotations
 import io
 import os
 import random
-from contextlib import redirect_stderr, redirect_stdout
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -156,10 +159,16 @@ class _Checks:
             "-s",
             "-p",
             "no:terminal",
+            # Several exercises are judged at once on threads: these two swap process-wide
+            # state (warning filters, the root logger's level) per check, and would restore
+            # each other's.
+            "-p",
+            "no:warnings",
+            "-p",
+            "no:logging",
             "--import-mode=importlib",
         ]
-        sink = io.StringIO()
-        with redirect_stdout(sink), redirect_stderr(sink):
+        with _quiet() as sink:
             self.config = _prepareconfig(args, [self.plugin])
             try:
                 self.config._do_configure()
@@ -176,14 +185,18 @@ class _Checks:
                 f"the checks in {checks_dir} could not run: {(detail or ['no checks found'])[0]}"
             )
         self.checks = [_collected(item) for item in self.session.items]
+        self._running = threading.Lock()  # one submission at a time through these items
 
     def run(self, submission: Submission, seed: int) -> list[CheckOutcome]:
         """Run every check against ``submission``; return their outcomes in order."""
+        with self._running:
+            return self._run(submission, seed)
+
+    def _run(self, submission: Submission, seed: int) -> list[CheckOutcome]:
         plugin = self.plugin
         plugin.begin(submission, seed)
-        sink = io.StringIO()
         try:
-            with redirect_stdout(sink), redirect_stderr(sink):
+            with _quiet():
                 for check in self.checks:
                     check.item.ihook.pytest_runtest_protocol(item=check.item, nextitem=None)
         except pytest.exit.Exception as exc:
@@ -231,17 +244,52 @@ def _hint(error: BaseException | None) -> dict[str, Any]:
     }
 
 
+_quiet_lock = threading.Lock()
+_quiet_depth = 0
+_quiet_saved: tuple[Any, Any] = (None, None)
+_quiet_sink = io.StringIO()
+
+
+@contextmanager
+def _quiet() -> Iterator[io.StringIO]:
+    """Keep what the checks print away from the terminal (it may quote hidden answers).
+
+    Counted, so that judges running at once on threads share one redirection
+    and the last to finish puts the real streams back.
+    """
+    global _quiet_depth, _quiet_saved, _quiet_sink
+    with _quiet_lock:
+        if _quiet_depth == 0:
+            _quiet_saved, _quiet_sink = (sys.stdout, sys.stderr), io.StringIO()
+            sys.stdout = sys.stderr = _quiet_sink
+        _quiet_depth += 1
+        sink = _quiet_sink
+    try:
+        yield sink
+    finally:
+        with _quiet_lock:
+            _quiet_depth -= 1
+            if _quiet_depth == 0:
+                sys.stdout, sys.stderr = _quiet_saved
+
+
 # Collected once per process and exercise: a batch worker judges every student with them.
 _collected_checks: dict[str, _Checks] = {}
+_collecting = threading.Lock()
 
 
 def judge(checks_dir: Path, submission: Submission, seed: int) -> Verdict:
-    """Run every check in ``checks_dir`` against ``submission``."""
+    """Run every check in ``checks_dir`` against ``submission``.
+
+    Safe to call on several threads at once for different exercises (the
+    collected checks of one exercise serve one submission at a time).
+    """
     try:
         key = str(checks_dir.resolve())
-        checks = _collected_checks.get(key)
-        if checks is None:
-            checks = _collected_checks[key] = _Checks(checks_dir)
+        with _collecting:
+            checks = _collected_checks.get(key)
+            if checks is None:
+                checks = _collected_checks[key] = _Checks(checks_dir)
         outcomes = checks.run(submission, seed)
         plots = checks.plugin.recorded_plots
     finally:

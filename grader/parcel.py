@@ -15,7 +15,7 @@ from typing import Any
 
 from grader.course import Course
 from grader.executor import Executor
-from grader.grade import Settings, grade_exercise
+from grader.grade import Settings, grade_each, grade_exercise
 from grader.locale import Locale
 from grader.submission import SourceFile, find_for_student
 
@@ -45,11 +45,18 @@ def digest_of(file: SourceFile | None) -> str:
 
 
 def grade_parcel(
-    parcel: Parcel, course: Course, settings: Settings, executor: Executor, locale: Locale
+    parcel: Parcel,
+    course: Course,
+    settings: Settings,
+    executor: Executor,
+    locale: Locale,
+    at_once: int = 1,
 ) -> tuple[str, dict[str, dict[str, Any]]]:
-    """Grade every file in ``parcel``; return the student and a result per exercise."""
-    done: dict[str, dict[str, Any]] = {}
-    for name, file in parcel.files:
+    """Grade every file in ``parcel`` (``at_once`` exercises at a time); return the
+    student and a result per exercise."""
+
+    def grade_one(item: tuple[str, SourceFile | None]) -> dict[str, Any]:
+        name, file = item
         result = grade_exercise(
             course,
             course.exercise(name),
@@ -61,5 +68,7 @@ def grade_parcel(
         )
         # The digest of the very bytes graded: a file edited meanwhile is graded again next run.
         result["file_digest"] = digest_of(file)
-        done[name] = result
-    return parcel.student, done
+        return result
+
+    results = grade_each(parcel.files, grade_one, at_once)
+    return parcel.student, {name: r for (name, _), r in zip(parcel.files, results, strict=True)}

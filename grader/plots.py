@@ -15,13 +15,14 @@ import io
 import json
 import math
 import re
+import threading
 import warnings
 from collections.abc import Sequence
 from typing import Any
 
 from grader.locale import Locale
 
-__all__ = ["descent", "fit_line", "score_histogram"]
+__all__ = ["descent", "fit_line", "score_histogram", "warm_up"]
 
 # Plot data comes from the student's return values: a runaway loop could
 # hand back a million iterates and make the page unusable.
@@ -162,7 +163,31 @@ def score_histogram(totals: Sequence[float], max_score: float, *, locale: Locale
     return _render(draw, (6.4, 3.0), label, ("histogram", scores, max_score))
 
 
+_warming: threading.Thread | None = None
+
+
+def warm_up() -> None:
+    """Import matplotlib and load its fonts on a thread, while this process waits for torch.
+
+    Half a second of the student command's report is matplotlib's import and
+    font cache; the judge process is idle while the children import torch.
+    """
+    global _warming
+    if _warming is None:
+        _warming = threading.Thread(target=_warm, name="plots-warm-up", daemon=True)
+        _warming.start()
+
+
+def _warm() -> None:
+    try:
+        _render(lambda fig: fig.add_subplot().set_xlabel("x"), (1.0, 1.0), "", None)
+    except Exception:  # noqa: BLE001 -- only a head start: the real plot reports any error
+        pass
+
+
 def _render(draw: Any, size: tuple[float, float], label: str, data: Any) -> str:
+    if _warming is not None and _warming is not threading.current_thread():
+        _warming.join()  # matplotlib is not thread-safe: never two drawings at once
     import matplotlib
     from matplotlib.backends.backend_svg import FigureCanvasSVG
     from matplotlib.figure import Figure
