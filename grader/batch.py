@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -325,7 +326,7 @@ def _run(
         graded = _grade_all(course, settings, hide, pending, jobs, out, states, cluster)
         # Read (never run) while a .zip is still unpacked: the near-copy search needs the text.
         sources = read_sources(students, exercises)
-    _assemble(course, out, exercises, states, seed, lang, trust, review, sources)
+    _assemble(course, out, exercises, states, seed, lang, trust, review, sources, jobs)
     elapsed = time.monotonic() - started
     return (
         f"graded {graded} student(s), kept {len(students) - graded} unchanged, "
@@ -458,9 +459,10 @@ def _assemble(
     trust: bool,
     review: Review | None = None,
     sources: dict[str, dict[str, str]] | None = None,
+    jobs: int = 1,
 ) -> dict[str, Any]:
     from grader import export
-    from grader.report import render_class_overview, render_student_report
+    from grader.report import render_class_overview
 
     students = []
     for student in sorted(states):
@@ -483,10 +485,8 @@ def _assemble(
         lang=lang,
         report_href=lambda s: f"{quote(_safe_folder(s))}/report.html",
     )
-    for record in students:
-        page = render_student_report(
-            record, seed=seed, lang=lang, templates=course.templates, title=course.title
-        )
+    pages = _render_reports(students, seed, lang, course, jobs)
+    for record, page in zip(students, pages, strict=True):
         write_atomic(out / _safe_folder(record["student"]) / "report.html", page)
     write_atomic(out / "results.json", to_json(results))
     write_atomic(out / "grades.csv", export.grades_csv(results))
@@ -499,6 +499,30 @@ def _assemble(
     )
     write_atomic(out / "index.html", overview)
     return results
+
+
+def _render_reports(
+    students: list[dict[str, Any]], seed: int, lang: str, course: Course, jobs: int
+) -> list[str]:
+    """Render every student's report page, on ``jobs`` processes for a large class.
+
+    A report's plots cost matplotlib about half a second per student: drawn one
+    after another in this process they took longer than grading the class.
+    """
+    render = partial(_render_report, seed=seed, lang=lang, course=course)
+    if jobs <= 1 or len(students) < 4 * jobs:
+        return [render(record) for record in students]
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+        return list(pool.map(render, students, chunksize=max(1, len(students) // (4 * jobs))))
+
+
+def _render_report(record: dict[str, Any], *, seed: int, lang: str, course: Course) -> str:
+    from grader.report import render_student_report
+
+    return render_student_report(
+        record, seed=seed, lang=lang, templates=course.templates, title=course.title
+    )
 
 
 def _safe_folder(student: str) -> str:
