@@ -503,18 +503,21 @@ def _assemble(
 
 def _render_reports(
     students: list[dict[str, Any]], seed: int, lang: str, course: Course, jobs: int
-) -> list[str]:
-    """Render every student's report page, on ``jobs`` processes for a large class.
+) -> Iterator[str]:
+    """Yield every student's report page in order, rendered on ``jobs`` processes.
 
     A report's plots cost matplotlib about half a second per student: drawn one
     after another in this process they took longer than grading the class.
+    Pages are yielded as they come, so a class's pages are never all in memory.
     """
     render = partial(_render_report, seed=seed, lang=lang, course=course)
     if jobs <= 1 or len(students) < 4 * jobs:
-        return [render(record) for record in students]
+        yield from map(render, students)
+        return
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
-        return list(pool.map(render, students, chunksize=max(1, len(students) // (4 * jobs))))
+        # Small chunks: the pages waiting to be written stay few.
+        yield from pool.map(render, students, chunksize=4)
 
 
 def _render_report(record: dict[str, Any], *, seed: int, lang: str, course: Course) -> str:
