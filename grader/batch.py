@@ -20,9 +20,9 @@ import sys
 import tempfile
 import time
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -230,24 +230,62 @@ def run(
     of this machine's worker processes.
     """
     out = out.resolve()
-    with ExitStack() as held:
-        # The lock on OUT is taken once the input is known to be good (a refused zip
-        # leaves no folder behind) and held until the class overview is written.
-        return _run(
-            course,
-            submissions,
-            out,
-            exercises,
-            jobs,
-            force,
-            seed,
-            lang,
-            limits,
-            trust,
-            review or Review(),
-            cluster,
-            lambda: held.enter_context(_only_batch_in(out)),
-        )
+    review = review or Review()
+    started = time.monotonic()
+    with _opened(submissions.resolve()) as root:
+        if out.is_relative_to(root):
+            raise BatchError("--out must not be inside the submissions folder")
+        students = students_in(root)
+        if not students:
+            raise BatchError(f"{submissions}: no student folders in it")
+        # Only now, with the input known to be good (a refused zip leaves no folder
+        # behind), OUT is taken, until the class overview is written.
+        with _only_batch_in(out):
+            seed = seed if seed is not None else _previous_seed(out) or _fresh_seed()
+            # Kept at once, not only in results.json at the end: an interrupted first run
+            # resumes with the seed its graded students were graded with.
+            write_atomic(out / ".state" / "seed", str(seed))
+            settings = Settings(seed=seed, limits=limits, lang=lang, require_sandbox=not trust)
+            states, pending = _plan(course, students, exercises, out, force, settings)
+            hide = [*secrets_of(course), str(root), str(submissions.resolve()), str(out)]
+            graded = _grade_all(course, settings, hide, pending, jobs, out, states, cluster)
+            # Read (never run) while a .zip is still unpacked: the near-copy search needs it.
+            sources = read_sources(students, exercises)
+            _assemble(course, out, exercises, states, seed, lang, trust, review, sources, jobs)
+    elapsed = time.monotonic() - started
+    return (
+        f"graded {graded} student(s), kept {len(students) - graded} unchanged, "
+        f"in {elapsed:.1f}s (seed {seed}); results in {out}"
+    )
+
+
+def _plan(
+    course: Course,
+    students: list[Path],
+    exercises: list[Exercise],
+    out: Path,
+    force: bool,
+    settings: Settings,
+) -> tuple[dict[str, dict[str, Any]], list[_Job]]:
+    """Return every student's kept state and the exercises still to grade (changed files)."""
+    fingerprint = _fingerprint(settings.seed, settings.lang, settings.limits)
+    states: dict[str, dict[str, Any]] = {}
+    pending: list[_Job] = []
+    for folder in students:
+        state = {} if force else _load_state(out, folder.name)
+        if state.get("fingerprint") != fingerprint:
+            state = {}
+        kept = state.get("exercises", {})
+        todo = []
+        for exercise in exercises:
+            digest = _digest_of(find_for_student(folder, exercise.name))
+            old = kept.get(exercise.name)
+            if old is None or old.get("file_digest") != digest:
+                todo.append(exercise.name)
+        states[folder.name] = {"fingerprint": fingerprint, "exercises": dict(kept)}
+        if todo:
+            pending.append(_Job(folder.name, str(folder), tuple(todo)))
+    return states, pending
 
 
 @contextmanager
@@ -275,63 +313,6 @@ def _only_batch_in(out: Path) -> Iterator[None]:
         handle.write(str(os.getpid()))
         handle.flush()
         yield  # the kernel drops the lock when this process ends, however it ends
-
-
-def _run(
-    course: Course,
-    submissions: Path,
-    out: Path,
-    exercises: list[Exercise],
-    jobs: int,
-    force: bool,
-    seed: int | None,
-    lang: str,
-    limits: Limits,
-    trust: bool,
-    review: Review,
-    cluster: str | None,
-    hold_out: Callable[[], None],
-) -> str:
-    started = time.monotonic()
-    with _opened(submissions.resolve()) as root:
-        if out.is_relative_to(root):
-            raise BatchError("--out must not be inside the submissions folder")
-        students = students_in(root)
-        if not students:
-            raise BatchError(f"{submissions}: no student folders in it")
-        hold_out()
-        seed = seed if seed is not None else _previous_seed(out) or _fresh_seed()
-        # Kept at once, not only in results.json at the end: an interrupted first run
-        # resumes with the seed its graded students were graded with.
-        write_atomic(out / ".state" / "seed", str(seed))
-        settings = Settings(seed=seed, limits=limits, lang=lang, require_sandbox=not trust)
-        fingerprint = _fingerprint(seed, lang, limits)
-        hide = [*secrets_of(course), str(root), str(submissions.resolve()), str(out)]
-        states: dict[str, dict[str, Any]] = {}
-        pending: list[_Job] = []
-        for folder in students:
-            state = {} if force else _load_state(out, folder.name)
-            if state.get("fingerprint") != fingerprint:
-                state = {}
-            kept = state.get("exercises", {})
-            todo = []
-            for exercise in exercises:
-                digest = _digest_of(find_for_student(folder, exercise.name))
-                old = kept.get(exercise.name)
-                if old is None or old.get("file_digest") != digest:
-                    todo.append(exercise.name)
-            states[folder.name] = {"fingerprint": fingerprint, "exercises": dict(kept)}
-            if todo:
-                pending.append(_Job(folder.name, str(folder), tuple(todo)))
-        graded = _grade_all(course, settings, hide, pending, jobs, out, states, cluster)
-        # Read (never run) while a .zip is still unpacked: the near-copy search needs the text.
-        sources = read_sources(students, exercises)
-    _assemble(course, out, exercises, states, seed, lang, trust, review, sources, jobs)
-    elapsed = time.monotonic() - started
-    return (
-        f"graded {graded} student(s), kept {len(students) - graded} unchanged, "
-        f"in {elapsed:.1f}s (seed {seed}); results in {out}"
-    )
 
 
 def _fresh_seed() -> int:

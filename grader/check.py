@@ -13,16 +13,19 @@ submission cannot patch.
 
 from __future__ import annotations
 
+import json
 import math
 import re
 import time
 from collections.abc import Callable, Iterable, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
 import pytest
 
 from grader.executor import ChildGone, Timeout
+from grader.shapes import explain, explain_steps, explain_swap
 
 __all__ = [
     "CheckFailed",
@@ -31,6 +34,9 @@ __all__ = [
     "points",
     "close",
     "expect_close",
+    "expect_close_together",
+    "fail_if_shaped",
+    "fail_if_shifted",
     "TensorValue",
     "Opaque",
     "CallResult",
@@ -173,6 +179,82 @@ def _tensor(body: dict[str, Any], nested: bool = False) -> TensorValue:
     )
 
 
+# -- what each function answered, for shapes that span calls ----------------
+class Answers:
+    """Remember where each returned value came from, and what a check wanted of it.
+
+    ``expect_close`` asks it for what the same function returned, at the same
+    place, for other arguments: an answer that stays put while the expected
+    one moves ignores its input.
+    """
+
+    LIMIT = 500  # calls remembered per submission; older ones are forgotten
+
+    def __init__(self) -> None:
+        # id -> (function, arguments, place); the values are kept alive so ids stay unique.
+        self._where: dict[int, tuple[str, str, str]] = {}
+        self._kept: list[Any] = []
+        self._wanted: dict[tuple[str, str, str], tuple[list[float], list[float]]] = {}
+
+    def record(self, result: CallResult, arguments: str) -> None:
+        if len(self._kept) >= self.LIMIT:
+            return
+        self._kept.append(result)
+
+        def walk(value: Any, place: str) -> None:
+            if isinstance(value, (TensorValue, list, tuple)):
+                self._where[id(value)] = (result.function, arguments, place)
+            if isinstance(value, TensorValue) and value.grad is not None:
+                walk(value.grad, place + ".grad")
+            elif isinstance(value, (list, tuple)):
+                for k, item in enumerate(value[:100]):
+                    walk(item, f"{place}[{k}]")
+
+        walk(result.value, "value")
+        for k, arg in enumerate(result.args):
+            walk(arg, f"args[{k}]")
+
+    def judged(self, actual: Any, want: list[float]) -> None:
+        where = self._where.get(id(actual))
+        got = flat_numbers(actual)
+        if where is not None and got is not None:
+            self._wanted.setdefault(where, (got, want))
+
+    def seen_elsewhere(self, actual: Any) -> list[tuple[list[float], list[float]]]:
+        where = self._where.get(id(actual))
+        if where is None:
+            return []
+        function, arguments, place = where
+        return [
+            answer
+            for (f, a, p), answer in self._wanted.items()
+            if f == function and p == place and a != arguments
+        ]
+
+
+_ANSWERS: ContextVar[Answers | None] = ContextVar("answers", default=None)
+
+
+def _same_answer(first: Any, second: Any) -> bool:
+    """Whether two replies of the child hold the same answer (ids and addresses aside)."""
+    if isinstance(first, dict) and isinstance(second, dict):
+        if "$object" in first:
+            # A repr may show a memory address: compare what kind of object it is.
+            return "$object" in second and first["$object"].get("type") == second["$object"].get(
+                "type"
+            )
+        keys = (first.keys() | second.keys()) - {"id", "storage"}
+        return all(_same_answer(first.get(k), second.get(k)) for k in keys)
+    if isinstance(first, list) and isinstance(second, list):
+        return len(first) == len(second) and all(
+            _same_answer(a, b) for a, b in zip(first, second, strict=True)
+        )
+    if isinstance(first, float) and isinstance(second, (int, float)):
+        # == first: a diverged run repeats its infinities exactly.
+        return first == second or close(float(second), first, rtol=1e-5, atol=1e-7)
+    return bool(first == second)
+
+
 # -- comparisons, in this process ------------------------------------------
 def close(actual: float, expected: float, rtol: float = 2e-4, atol: float = 1e-5) -> bool:
     """Say whether two numbers agree within float32-friendly tolerances."""
@@ -206,21 +288,122 @@ def expect_close(
     hint: str,
     rtol: float = 2e-4,
     atol: float = 1e-5,
+    *,
+    shapes: bool = True,
+    mean_of: int | None = None,
+    sum_of: int | None = None,
+    example: Sequence[float] | None = None,
     **params: Any,
 ) -> None:
     """Fail with ``hint`` unless ``actual`` holds the numbers ``expected``.
 
     The hint receives ``got`` and ``want`` (first few numbers) besides ``params``.
+    A wrong value whose shape names a mistake fails with that shape's hint
+    instead (see ``fail_if_shaped``), unless ``shapes=False``.
     """
-    want = [float(expected)] if isinstance(expected, (int, float)) else [float(e) for e in expected]
+    want = _numbers(expected)
     got = flat_numbers(actual)
-    ok = (
-        got is not None
-        and len(got) == len(want)
-        and all(close(g, w, rtol, atol) for g, w in zip(got, want, strict=True))
-    )
-    if not ok:
+    if got is None or not all_close(got, want, rtol, atol):
+        if shapes:
+            fail_if_shaped(
+                actual, want, rtol, atol, mean_of=mean_of, sum_of=sum_of, example=example, **params
+            )
         fail(hint, got=_preview(got), want=_preview(want), **params)
+    answers = _ANSWERS.get()
+    if answers is not None:
+        answers.judged(actual, want)
+
+
+def fail_if_shaped(
+    actual: Any,
+    expected: Sequence[float] | float,
+    rtol: float = 2e-4,
+    atol: float = 1e-5,
+    *,
+    mean_of: int | None = None,
+    sum_of: int | None = None,
+    example: Sequence[float] | None = None,
+    **params: Any,
+) -> None:
+    """Fail with a shape's hint if a known mistake turns ``expected`` into ``actual``.
+
+    Shapes (``grader.shapes``): k times the answer (gradients accumulated over
+    k backward() calls), its opposite (gradient ascent), n times it with
+    ``mean_of=n`` or 1/n of it with ``sum_of=n`` (sum against mean), the
+    worked ``example``'s answer, or what the same function returned for other
+    inputs. Returns quietly when no shape fits: the check goes on judging.
+    """
+    want = _numbers(expected)
+    got = flat_numbers(actual)
+    if got is None:
+        return
+    answers = _ANSWERS.get()
+    shape = explain(
+        got,
+        want,
+        lambda g, w: close(g, w, rtol, atol),
+        mean_of=mean_of,
+        sum_of=sum_of,
+        example=example,
+        seen=answers.seen_elsewhere(actual) if answers is not None else [],
+    )
+    if answers is not None:
+        answers.judged(actual, want)
+    if shape is not None:
+        shown = {"got": _preview(got), "want": _preview(want)}
+        fail(shape.hint, **{**params, **shown, **shape.params})
+
+
+def _numbers(expected: Sequence[float] | float) -> list[float]:
+    return [float(expected)] if isinstance(expected, (int, float)) else [float(e) for e in expected]
+
+
+def expect_close_together(
+    outputs: Sequence[tuple[str, Any, Sequence[float] | float]],
+    hint: str,
+    rtol: float = 2e-4,
+    atol: float = 1e-5,
+    **params: Any,
+) -> None:
+    """Fail unless every ``(name, actual, expected)`` output holds its numbers.
+
+    Two outputs in each other's places (``fit_line`` returning ``(b, a)``, a
+    pair of gradients in the wrong order) fail with ``shape_swapped``; else the
+    first wrong output fails as ``expect_close`` would, with ``what`` = its name.
+    """
+    got = [flat_numbers(actual) for _, actual, _ in outputs]
+    want = [_numbers(e) for _, _, e in outputs]
+    if all(g is not None for g in got):
+        pair = explain_swap([g or [] for g in got], want, lambda g, w: close(g, w, rtol, atol))
+        if pair is not None:
+            i, j = pair
+            shown = {"got": _preview(got[i]), "want": _preview(want[i])}
+            fail("shape_swapped", **{**params, **shown}, first=outputs[i][0], second=outputs[j][0])
+    for (name, actual, _), expected in zip(outputs, want, strict=True):
+        expect_close(actual, expected, hint, rtol, atol, **params, what=name)
+
+
+def fail_if_shifted(
+    got: Sequence[Sequence[float] | float],
+    want: Sequence[Sequence[float] | float],
+    rtol: float = 2e-4,
+    atol: float = 1e-5,
+    **params: Any,
+) -> None:
+    """Fail with a shape's hint if ``got`` is the step sequence ``want`` shifted by one.
+
+    ``want`` holds one step more than asked (the step after the last): a
+    history recorded after each update, or one epoch too many or too few.
+    Returns quietly when no shift explains ``got``: the check goes on judging.
+    """
+
+    shape = explain_steps(
+        [_numbers(v) for v in got],
+        [_numbers(v) for v in want],
+        lambda g, w: close(g, w, rtol, atol),
+    )
+    if shape is not None:
+        fail(shape.hint, **{**params, **shape.params})
 
 
 def all_close(
@@ -330,8 +513,6 @@ _TORCH_ERRORS: list[tuple[str, str]] = [
     (r"'nonetype' object has no attribute 'zero_'", "grad_none_zero"),
     (r"unsupported operand type\(s\) for .*'nonetype'", "grad_none_math"),
     (r"can't call numpy\(\) on tensor that requires grad", "numpy_requires_grad"),
-    # The grader's backward-pass counter uses saved-tensor hooks, which torch.func refuses.
-    (r"torch\.func\..*saved tensor hooks", "torch_func_unsupported"),
 ]
 
 
@@ -482,6 +663,9 @@ class Submission:
         self.endings: list[Any] = []
         self.crashes: list[str] = []
         self.load_error: dict[str, Any] | None = None
+        self.answers = Answers()
+        # Functions already called twice with identical arguments (see ``call``).
+        self.repeated: set[str] = set()
         # What confinement the child reached, as it reported (shown, never trusted).
         self.sandbox: dict[str, Any] = {}
 
@@ -497,6 +681,8 @@ class Submission:
     def _ensure(self) -> Any:
         if self.broken is not None:
             raise self.broken
+        if self._session is None:
+            self._loaded = False  # a crash ended the last child: the next one loads afresh
         if not self._loaded:
             self.ready()
             self._loaded = True
@@ -569,6 +755,7 @@ class Submission:
         then: Sequence[dict[str, Any]] = (),
         trace: bool = False,
         grad_enabled: bool = True,
+        repeat: bool = True,
         **kwargs: Any,
     ) -> CallResult:
         """Call ``function`` in the submission with plain-data arguments.
@@ -576,20 +763,31 @@ class Submission:
         ``then`` lists follow-up steps run on the result (see ``backward``);
         ``trace`` records every torch operation with the grad mode it ran in
         (``CallResult.ops``); ``grad_enabled`` is the grad mode the call starts in.
+        The first call of each function that returns is made twice with the
+        same arguments: different answers fail with ``leaked_state`` (a cache,
+        a module-level tensor, a mutable default argument). ``repeat=False``
+        leaves an expensive call to a later, cheaper one.
         """
         self._ensure()
-        reply = self._talk(
-            {
-                "op": "call",
-                "function": function,
-                "args": list(args),
-                "kwargs": kwargs,
-                "then": list(then),
-                "trace": trace,
-                "grad_enabled": grad_enabled,
-            },
-            function,
-        )
+        request = {
+            "op": "call",
+            "function": function,
+            "args": list(args),
+            "kwargs": kwargs,
+            "then": list(then),
+            "trace": trace,
+            "grad_enabled": grad_enabled,
+        }
+        reply = self._talk(request, function)
+        if repeat and reply.get("ok") and function not in self.repeated:
+            self.repeated.add(function)
+            again = self._talk({**request, "trace": False}, function)
+            if not (
+                again.get("ok")
+                and _same_answer(reply.get("value"), again.get("value"))
+                and _same_answer(reply.get("args"), again.get("args"))
+            ):
+                raise CheckFailed("leaked_state", function=function, **_two_answers(reply, again))
         try:
             result = CallResult(
                 function=function,
@@ -608,11 +806,27 @@ class Submission:
             raise CheckFailed("malformed_reply", function=function) from None
         if result.error is not None and result.error.get("kind") == "missing_function":
             raise error_hint(result.error, function)
+        self.answers.record(result, json.dumps([args, kwargs], sort_keys=True, default=str))
+        _ANSWERS.set(self.answers)
         return result
 
     def close(self) -> None:
         """End the child, keeping how it ended for the report."""
         self._end_session()
+
+
+def _two_answers(first: dict[str, Any], second: dict[str, Any]) -> dict[str, str]:
+    """Show the first and the repeated answer of one call, as far as they are numbers."""
+
+    def shown(reply: dict[str, Any]) -> str:
+        if not reply.get("ok"):
+            return f"an error ({str((reply.get('error') or {}).get('type', '?'))})"
+        try:
+            return _preview(flat_numbers(decode(reply.get("value"))))
+        except (_Malformed, TypeError, ValueError, RecursionError):
+            return "(unreadable)"
+
+    return {"first": shown(first), "second": shown(second)}
 
 
 def _load_failure(error: dict[str, Any]) -> CheckFailed:

@@ -43,13 +43,13 @@ def held(sandbox: dict[str, Any] | None) -> dict[str, bool]:
 
 
 def layers(sandbox: dict[str, Any] | None) -> str:
-    """Name the layers that ran, for people ("namespaces, uid 1500000064, Landlock 7, seccomp")."""
+    """Name the layers that ran, for people: "namespaces, a uid of its own, Landlock 7, seccomp"."""
     box = sandbox or {}
     names = []
     if box.get("namespaces"):
         names.append("namespaces")
     if box.get("uid") is not None:
-        names.append(f"uid {box['uid']}")
+        names.append("a uid of its own")
     landlock = box.get("landlock")
     if isinstance(landlock, dict) and landlock.get("files"):
         names.append(f"Landlock {landlock.get('abi')}")

@@ -2,9 +2,12 @@
 
 A course is sound when, for every exercise: the reference solution gets full
 marks under two different seeds; grading it twice with the same seed gives
-the same verdicts and messages; the untouched stub scores zero; and every
-known-wrong implementation in ``solutions/NN_name/mistakes/`` (at least
-``MIN_MISTAKES`` of them) fails the check its ``# caught-by:`` header names.
+the same verdicts and messages; the untouched stub scores zero; every
+correct alternative in ``solutions/NN_name/alternatives/`` (another autograd
+style, e.g. ``torch.func``) gets full marks; and every known-wrong
+implementation in ``solutions/NN_name/mistakes/`` (at least ``MIN_MISTAKES``
+of them) fails the check its ``# caught-by:`` header names, with the hint
+its optional ``# hint:`` header names.
 Exercises are found by ``Course.load``, so a new ``NN_name`` is covered the
 moment its folders exist. Each problem is one line naming exercise, file and
 check; an empty list means the course is sound.
@@ -28,28 +31,30 @@ from grader.locale import Locale
 __all__ = ["MIN_MISTAKES", "MistakeHeader", "read_header", "run"]
 
 MIN_MISTAKES = 4
-_HEADER = re.compile(r"^#\s*(mistake|caught-by)\s*:\s*(.*?)\s*$")
+_HEADER = re.compile(r"^#\s*(mistake|caught-by|hint)\s*:\s*(.*?)\s*$")
 _MESSAGE_CHARS = 160
 
 
 @dataclass(frozen=True)
 class MistakeHeader:
-    """What a mistake file's leading comments say: the mistake, and the check meant to catch it."""
+    """What a mistake file's leading comments say: the mistake, the check meant to
+    catch it, and (optionally) the hint id that check must give."""
 
     mistake: str
     caught_by: str
+    hint: str = ""
 
 
 def read_header(path: Path) -> MistakeHeader:
-    """Read the ``# mistake:`` and ``# caught-by:`` lines of the comment block opening ``path``."""
-    found = {"mistake": "", "caught-by": ""}
+    """Read the ``# mistake:``, ``# caught-by:`` and ``# hint:`` lines opening ``path``."""
+    found = {"mistake": "", "caught-by": "", "hint": ""}
     for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
         if not line.startswith("#"):
             break
         match = _HEADER.match(line)
         if match and not found[match.group(1)]:
             found[match.group(1)] = match.group(2)
-    return MistakeHeader(mistake=found["mistake"], caught_by=found["caught-by"])
+    return MistakeHeader(mistake=found["mistake"], caught_by=found["caught-by"], hint=found["hint"])
 
 
 def run(course: Course, seed: int, echo: Callable[[str], None]) -> list[str]:
@@ -166,6 +171,14 @@ def _verify_exercise(
     if under_other is not None:
         problems += _full_marks(name, shown(exercise.solution), other, under_other)
     parts = [f"solution {reference['score']:g}/{reference['max_score']:g}"]
+
+    # Other correct styles (torch.func, torch.autograd.functional...): full marks too.
+    alternatives = sorted((exercise.solution.parent / "alternatives").glob("*.py"))
+    for path in alternatives:
+        if (result := graded(path, seed)) is not None:
+            problems += _full_marks(name, shown(path), seed, result)
+    if alternatives:
+        parts.append(f"{len(alternatives)} alternative(s)")
 
     # Untouched stub: loads, and earns nothing.
     stub = exercise.folder / "exercise.py"
@@ -327,5 +340,11 @@ def _caught(
         return problems + [
             f"{name}: check {header.caught_by} crashes on {shown} instead of "
             f"giving a hint: {_one_line(crashed[0]['message'])}"
+        ]
+    given = [(c["hint"] or {}).get("id", "") for c in meant if not c["passed"]]
+    if header.hint and header.hint not in given:
+        return problems + [
+            f"{name}: {shown} fails {header.caught_by} with hint {', '.join(given)}, "
+            f"not {header.hint} as its hint header says"
         ]
     return problems

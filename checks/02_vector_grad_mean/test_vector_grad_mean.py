@@ -73,7 +73,8 @@ def test_scalar_square_grad_values(submission, rng):
         got = flat_numbers(value)
         if got is not None and len(got) == 1 and close(got[0], x0) and not close(x0, 2 * x0):
             fail("scalar_grad_is_x", x0=x0, got=got[0])
-        expect_close(value, 2 * x0, "scalar_grad_wrong", x0=x0)
+        # The tutorial's worked example: the gradient 2.0 at x0 = 1.0.
+        expect_close(value, 2 * x0, "scalar_grad_wrong", x0=x0, example=[2.0])
 
 
 @points(1)

@@ -14,6 +14,8 @@ from grader.check import (
     describe_value,
     expect,
     fail,
+    fail_if_shaped,
+    fail_if_shifted,
     points,
 )
 from grader.testfunc import named_function, random_function
@@ -126,13 +128,16 @@ def plot_points(history):
 
 
 # -- minimize_square ------------------------------------------------------------
-def _check_square_final(function, x, x0, lr, epochs):
+def _check_square_final(function, x, x0, lr, epochs, history=()):
     want, _ = square_reference(x0, lr, epochs)
     if _near(x, want):
         return
     params = {"function": function, "got": _fmt(x), "want": _fmt(want), "epochs": epochs}
     if not math.isfinite(x):
         fail("descent_diverged", **params)
+    if len(history) >= 2 and _near(history[0][0], x0):
+        # The first step names a step in the wrong direction (gradient ascent).
+        fail_if_shaped(history[1][0] - x0, -lr * 2 * x0, 1e-4, 1e-5, **params)
     lost, _ = square_not_zeroed(x0, lr, epochs)
     if _near(x, lost):
         fail("descent_not_zeroed", **params)
@@ -157,7 +162,7 @@ def test_minimize_square_final(submission, rng, plots):
     plots.append(
         {"kind": "descent", "student": plot_points(history), "reference": plot_points(reference)}
     )
-    _check_square_final("minimize_square", x, 3.0, 0.1, 50)
+    _check_square_final("minimize_square", x, 3.0, 0.1, 50, history)
     x0 = -2.0 if rng.random() < 0.5 else round(rng.uniform(-4, -1), 3)
     result = submission.call("minimize_square", x0, 0.05, 20)
     x, history = descent_result(result)
@@ -175,6 +180,8 @@ def test_minimize_square_history(submission, rng):
     _, want = square_reference(x0, lr, epochs)
     params = {"x0": x0, "lr": lr, "epochs": epochs}
     if len(history) != len(want):
+        _, one_more = square_reference(x0, lr, epochs + 1)
+        fail_if_shifted(history, one_more, RTOL, ATOL, **params)
         fail("history_length", length=len(history), **params)
     for k, ((hx, hy), (wx, wy)) in enumerate(zip(history, want, strict=True)):
         if _near(hx, wx) and _near(hy, wy):
@@ -218,6 +225,8 @@ def check_descent_of(f, x, history, x0, lr, epochs):
             where = {"k": k, "x": _fmt(hx), "got": _fmt(nxt), "want": _fmt(step_to)}
             if _near(nxt, hx - lr * 2 * hx, 1e-4, 1e-5):
                 fail("gd_square_derivative", **where, **params)
+            # The step itself: its opposite is gradient ascent.
+            fail_if_shaped(nxt - hx, step_to - hx, 1e-4, 1e-5, **where, **params)
             if k + 1 == len(history):
                 fail("gd_final_wrong", **where, **params)
             fail("gd_step_wrong", **where, **params)

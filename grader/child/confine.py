@@ -109,14 +109,16 @@ def enter(config: dict[str, Any]) -> None:
             _enter_namespaces(config)
             return
         _note(f"no namespaces: {why_not}")
+    parent = os.getppid()
     if config.get("status_fd") is not None:
         # Started by the zygote: a monitor must still report how the runner ends.
+        parent = os.getpid()
         pid = os.fork()
         if pid:
             _mirror_child(pid, config["status_fd"])
     if sys.platform == "linux":
-        _die_with_parent(_libc())
         _become_unprivileged(config, python_readable=_readable_by_others(config))
+        _die_with_parent(_libc(), parent)  # after setuid, which clears the death signal
         scratch = config.get("scratch")
         if scratch:
             os.chdir(scratch)
@@ -270,7 +272,7 @@ def _become_unprivileged(config: dict[str, Any], python_readable: bool) -> None:
         except OSError as exc:  # a user namespace with a short uid range (rootless podman)
             _note(f"could not become uid {uid}: {exc}")
         else:
-            state["uid"] = uid
+            state["uid"] = "unique"  # not the number: results stay the same run to run
             _limit_processes()
             return
     _drop_capabilities()
@@ -368,7 +370,7 @@ def _enter_namespaces(config: dict[str, Any]) -> None:
         if root:
             # Inside the mount namespace the Python installation is bound back readable.
             _become_unprivileged(config, python_readable=True)
-        _die_with_parent(libc)  # setuid cleared the death signal: set it again
+        _die_with_parent(libc, 0)  # setuid cleared the death signal: set it again
     except OSError as exc:
         _fail_setup(exc)
 
@@ -383,8 +385,9 @@ def _fail_setup(exc: OSError) -> None:
 
 def _confine_inside(libc: Any, config: dict[str, Any], root: bool) -> None:
     # From here on we are pid 1 of a new pid namespace: when we die, the kernel
-    # kills every process the submission started, setsid or not.
-    _die_with_parent(libc)
+    # kills every process the submission started, setsid or not. (Our parent, the
+    # monitor, is outside the namespace: getppid() says 0.)
+    _die_with_parent(libc, 0)
     _mount(libc, None, "/", None, MS_REC | MS_PRIVATE)
     keep = [os.path.abspath(p) for p in config.get("expose", []) if os.path.isdir(p)]
     python = [os.path.abspath(p) for p in config.get("python", []) if os.path.isdir(p)]
@@ -499,10 +502,12 @@ def _read_only_root(libc: Any) -> None:
         _mount(libc, None, "/", None, MS_REMOUNT | MS_BIND | MS_RDONLY)
 
 
-def _die_with_parent(libc: Any) -> None:
+def _die_with_parent(libc: Any, parent: int) -> None:
     libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-    if os.getppid() == 1:
-        os._exit(137)  # the monitor is already gone
+    # Compared with the pid we expect, not with 1: in a container the grader itself may be
+    # pid 1 (`docker run ... grade batch`), and its child must not take it for an orphaning.
+    if os.getppid() != parent:
+        os._exit(137)  # the parent is already gone
 
 
 def _mirror_child(pid: int, status_fd: int | None) -> None:

@@ -32,24 +32,44 @@ MAX_OPS = 2_000
 class Evidence:
     """Count backward passes of the autograd engine while the student's code runs.
 
-    Saved-tensor hooks fire inside the engine whatever way backward was
-    reached (``x.backward()``, ``torch.autograd.grad`` imported under any name,
-    ``torch.autograd.backward``), so rebinding a Python name cannot hide it.
+    A torch dispatch mode sees every aten operation, including those the
+    engine runs for a backward formula; each carries the id of the engine's
+    graph task. Whatever way the pass was reached (``x.backward()``,
+    ``torch.autograd.grad`` under any name, ``torch.autograd.functional``, or
+    ``torch.func.grad``/``vjp``/``jacrev``, which call the engine inside their
+    transform), it shows up, so rebinding a Python name cannot hide it. (The
+    saved-tensor hooks used before made ``torch.func`` refuse to run, and saw
+    nothing of a linear graph, which saves no tensor.) Forward-mode AD
+    (``torch.func.jvp``, ``jacfwd``) never runs the engine and counts 0.
     """
 
     def __init__(self, torch: Any) -> None:
+        from torch.utils._python_dispatch import TorchDispatchMode
+
         self.torch = torch
         self.graph_tasks: set[int] = set()
         self.tripwire_backwards = 0
+        current_task = torch._C._current_graph_task_id
+        tasks = self.graph_tasks
 
-    def unpack(self, saved: Any) -> Any:
-        task = self.torch._C._current_graph_task_id()
-        if task != -1:
-            self.graph_tasks.add(task)
-        return saved
+        class _Watch(TorchDispatchMode):
+            @classmethod
+            def _should_skip_dynamo(cls) -> bool:
+                # Else torch wraps __torch_dispatch__ in a dynamo guard whose first
+                # call imports torch._dynamo: about 2 s of every child's first call.
+                return False
 
-    def hooks(self) -> Any:
-        return self.torch.autograd.graph.saved_tensors_hooks(lambda t: t, self.unpack)
+            def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # noqa: ANN001
+                task = current_task()
+                if task != -1:
+                    tasks.add(task)
+                return func(*args, **(kwargs or {}))
+
+        self._mode = _Watch
+
+    def watching(self) -> Any:
+        """Return a context in which backward passes are counted."""
+        return self._mode()
 
     def reset(self) -> None:
         self.graph_tasks.clear()
@@ -117,7 +137,7 @@ class Runtime:
             # Register the source so tracebacks can quote the student's lines.
             linecache.cache[name] = (len(source), None, source.splitlines(True), name)
             code = compile(source, name, "exec", dont_inherit=True)
-            with self.evidence.hooks():
+            with self.evidence.watching():
                 exec(code, module.__dict__)
         self.module = module
         functions = sorted(
@@ -155,7 +175,7 @@ class Runtime:
             torch.set_grad_enabled(bool(request["grad_enabled"]))
         reply: dict[str, Any] = {"ok": True}
         try:
-            with self.evidence.hooks():
+            with self.evidence.watching():
                 if trace is not None:
                     with trace.mode:
                         value = func(*args, **kwargs)
@@ -283,16 +303,33 @@ class Runtime:
         evidence = self.evidence
 
         class Tripwire(torch.autograd.Function):  # type: ignore[name-defined]
-            """Identity whose backward can only run inside the autograd engine."""
+            """Identity whose gradient can only flow through autograd.
+
+            Written with ``setup_context`` (and ``vmap``/``jvp`` rules) so that
+            torch.func's transforms accept it: ``grad``, ``vjp``, ``jacrev``
+            and ``jacfwd`` of an unseen function are autograd too.
+            """
+
+            generate_vmap_rule = True
 
             @staticmethod
-            def forward(ctx: Any, x: Any) -> Any:
+            def forward(x: Any) -> Any:
                 return x.view_as(x)
+
+            @staticmethod
+            def setup_context(ctx: Any, inputs: Any, output: Any) -> None:
+                pass
 
             @staticmethod
             def backward(ctx: Any, grad: Any) -> Any:
                 evidence.tripwire_backwards += 1
                 return grad
+
+            @staticmethod
+            def jvp(ctx: Any, tangent: Any) -> Any:
+                # Forward-mode AD (torch.func.jvp, jacfwd) pushes a tangent through f.
+                evidence.tripwire_backwards += 1
+                return tangent
 
         return Tripwire.apply
 

@@ -204,3 +204,26 @@ def test_an_interrupted_batch_prints_no_traceback(tmp_path, how):
     done = run([GRADE, "batch", klass, "--out", out, "--jobs", "2"])
     assert done.returncode == 0, done.stderr
     assert json.loads((out / "results.json").read_text())["seed"] == 1
+
+
+@linux_only
+@pytest.mark.skipif(os.geteuid() != 0, reason="a new pid namespace for the grader needs root")
+def test_a_grader_that_is_pid_1_of_its_container_still_grades(tmp_path):
+    # `docker run course grade ...`: the grader is pid 1, so its child's parent is pid 1 too.
+    unshare = ["unshare", "--pid", "--fork", "--mount-proc"]
+    done = run(
+        unshare
+        + refused(
+            "namespaces",
+            GRADE,
+            PASSES,
+            "--exercise",
+            "01",
+            "--seed",
+            "1",
+            "--html",
+            tmp_path / "r.html",
+        )
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "total              10/10" in done.stdout

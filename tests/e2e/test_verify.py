@@ -198,6 +198,30 @@ def test_mistake_headers_are_checked(tmp_path: Path) -> None:
     assert "mistakes/mean_instead_of_sum.py names unknown check test_no_such_check" in done.stderr
 
 
+def test_hint_header_and_alternatives_are_checked(tmp_path: Path) -> None:
+    course = copy_course(tmp_path)
+    folder = course / "solutions" / EXERCISE
+    mistake = folder / "mistakes" / "forgot_requires_grad.py"
+    lines = mistake.read_text(encoding="utf-8").splitlines(keepends=True)
+    mistake.write_text("".join([*lines[:2], "# hint: shape_multiple\n", *lines[2:]]), "utf-8")
+    named = folder / "mistakes" / "int_tensor_requires_grad.py"
+    lines = named.read_text(encoding="utf-8").splitlines(keepends=True)
+    named.write_text("".join([*lines[:2], "# hint: int_requires_grad\n", *lines[2:]]), "utf-8")
+    (folder / "alternatives").mkdir()
+    # A "correct alternative" that is wrong: grade verify must not give it a pass.
+    (folder / "alternatives" / "wrong.py").write_text(
+        mistake.read_text(encoding="utf-8"), encoding="utf-8"
+    )
+    done = verify(course)
+    assert done.returncode == 1
+    assert (
+        "mistakes/forgot_requires_grad.py fails test_make_leaf_requires_grad with hint "
+        "make_leaf_no_requires_grad, not shape_multiple as its hint header says"
+    ) in done.stderr
+    assert "int_tensor_requires_grad.py" not in done.stderr
+    assert "alternatives/wrong.py (seed 1) fails test_make_leaf_requires_grad" in done.stderr
+
+
 NEW = "08_cube_grad"
 NEW_FILES = {
     f"exercises/{NEW}/README.md": "# 08 · The gradient of a sum of cubes\n\n"

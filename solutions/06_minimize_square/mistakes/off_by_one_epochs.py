@@ -1,5 +1,6 @@
 # mistake: loops over range(1, epochs), running one epoch too few
 # caught-by: test_minimize_square_history
+# hint: shape_missing_step
 import torch
 
 

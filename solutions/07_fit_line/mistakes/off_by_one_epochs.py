@@ -1,5 +1,6 @@
 # mistake: loops over range(1, epochs), running one epoch too few, so losses has epochs - 1 entries
 # caught-by: test_fit_line_losses
+# hint: shape_missing_step
 import torch
 
 

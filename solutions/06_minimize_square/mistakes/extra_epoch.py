@@ -1,0 +1,32 @@
+# mistake: loops over range(epochs + 1), recording one point too many
+# caught-by: test_minimize_square_history
+# hint: shape_extra_step
+import torch
+
+
+def minimize_square(x0=3.0, lr=0.1, epochs=50) -> tuple[float, list[tuple[float, float]]]:
+    x = torch.tensor([x0], dtype=torch.float32, requires_grad=True)
+    history = []
+    for _ in range(epochs + 1):  # MISTAKE: epochs + 1 iterations
+        y = x**2
+        history.append((x.item(), y.item()))
+        if x.grad is not None:
+            x.grad.zero_()
+        y.backward()
+        with torch.no_grad():
+            x -= lr * x.grad
+    return x.item(), history
+
+
+def gradient_descent(f, x0, lr, epochs) -> tuple[float, list[tuple[float, float]]]:
+    x = torch.tensor([x0], dtype=torch.float32, requires_grad=True)
+    history = []
+    for _ in range(epochs):
+        y = f(x).sum()
+        history.append((x.item(), y.item()))
+        if x.grad is not None:
+            x.grad.zero_()
+        y.backward()
+        with torch.no_grad():
+            x -= lr * x.grad
+    return x.item(), history
