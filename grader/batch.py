@@ -24,6 +24,7 @@ from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -138,12 +139,12 @@ def _fingerprint(seed: int, lang: str, limits: Limits) -> str:
 _worker: dict[str, Any] = {}
 
 
-def _init_worker(course_root: str, settings: Settings, hide: list[str]) -> None:
+def _init_worker(course_root: str, settings: Settings, hide: list[str], at_once: int) -> None:
     _ignore_interrupts()
-    _set_up_worker(course_root, settings, hide)
+    _set_up_worker(course_root, settings, hide, at_once)
 
 
-def _set_up_worker(course_root: str, settings: Settings, hide: list[str]) -> None:
+def _set_up_worker(course_root: str, settings: Settings, hide: list[str], at_once: int) -> None:
     from grader.zygote import warm_executor
 
     course = Course.load(Path(course_root))
@@ -153,6 +154,7 @@ def _set_up_worker(course_root: str, settings: Settings, hide: list[str]) -> Non
         course=course,
         settings=settings,
         executor=executor,
+        at_once=at_once,
     )
 
 
@@ -194,7 +196,7 @@ def sandbox_holds(executor: Executor, settings: Settings) -> dict[str, Any]:
 def _grade_job(parcel: Parcel) -> tuple[str, dict[str, dict[str, Any]]]:
     _sandbox_holds()
     w = _worker
-    return grade_parcel(parcel, w["course"], w["settings"], w["executor"])
+    return grade_parcel(parcel, w["course"], w["settings"], w["executor"], w["at_once"])
 
 
 def _close_worker() -> None:
@@ -247,7 +249,7 @@ def run(
             graded = _grade_all(course, settings, hide, pending, jobs, out, states, cluster)
             # Read (never run) while a .zip is still unpacked: the near-copy search needs it.
             sources = read_sources(students, exercises)
-            _assemble(course, out, exercises, states, seed, lang, trust, review, sources)
+            _assemble(course, out, exercises, states, seed, lang, trust, review, sources, jobs)
     elapsed = time.monotonic() - started
     return (
         f"graded {graded} student(s), kept {len(students) - graded} unchanged, "
@@ -357,8 +359,12 @@ def _grade_all(
         except ClusterError as exc:
             raise BatchError(str(exc)) from None
         return len(pending)
-    if jobs <= 1:
-        _set_up_worker(str(course.root), settings, hide)
+    # Fewer students than cores (a class of 3 on 16): one worker per student, each
+    # grading its exercises side by side in as many children as the cores allow.
+    workers = min(jobs, len(pending))
+    at_once = max(1, jobs // workers)
+    if workers <= 1:
+        _set_up_worker(str(course.root), settings, hide, at_once)
         try:
             for job in pending:
                 record(*_grade_job(job.pack()))
@@ -367,10 +373,10 @@ def _grade_all(
         return len(pending)
     context = multiprocessing.get_context("spawn")  # workers never inherit a torch or a thread
     with ProcessPoolExecutor(
-        max_workers=jobs,
+        max_workers=workers,
         mp_context=context,
         initializer=_init_worker,
-        initargs=(str(course.root), settings, hide),
+        initargs=(str(course.root), settings, hide, at_once),
     ) as pool:
         waiting: set[Future[tuple[str, dict[str, dict[str, Any]]]]] = {
             pool.submit(_grade_job, job.pack()) for job in pending
@@ -383,9 +389,9 @@ def _grade_all(
         except BaseException:
             # Ctrl-C, a refused sandbox or a broken environment: stop at once; what is
             # graded is already on disk, and the running students are graded again next time.
-            workers = list((getattr(pool, "_processes", None) or {}).values())
+            running = list((getattr(pool, "_processes", None) or {}).values())
             pool.shutdown(wait=False, cancel_futures=True)
-            for process in workers:
+            for process in running:
                 process.kill()
             raise
     return len(pending)
@@ -432,9 +438,10 @@ def _assemble(
     trust: bool,
     review: Review | None = None,
     sources: dict[str, dict[str, str]] | None = None,
+    jobs: int = 1,
 ) -> dict[str, Any]:
     from grader import export
-    from grader.report import render_class_overview, render_student_report
+    from grader.report import render_class_overview
 
     students = []
     for student in sorted(states):
@@ -459,10 +466,8 @@ def _assemble(
         lang=lang,
         report_href=lambda s: f"{quote(_safe_folder(s))}/report.html",
     )
-    for record in students:
-        page = render_student_report(
-            record, seed=seed, lang=lang, templates=course.templates, title=course.title
-        )
+    pages = _render_reports(students, seed, lang, course, jobs)
+    for record, page in zip(students, pages, strict=True):
         write_atomic(out / _safe_folder(record["student"]) / "report.html", page)
     write_atomic(out / "results.json", to_json(results))
     write_atomic(out / "grades.csv", export.grades_csv(results))
@@ -475,6 +480,33 @@ def _assemble(
     )
     write_atomic(out / "index.html", overview)
     return results
+
+
+def _render_reports(
+    students: list[dict[str, Any]], seed: int, lang: str, course: Course, jobs: int
+) -> Iterator[str]:
+    """Yield every student's report page in order, rendered on ``jobs`` processes.
+
+    A report's plots cost matplotlib about half a second per student: drawn one
+    after another in this process they took longer than grading the class.
+    Pages are yielded as they come, so a class's pages are never all in memory.
+    """
+    render = partial(_render_report, seed=seed, lang=lang, course=course)
+    if jobs <= 1 or len(students) < 4 * jobs:
+        yield from map(render, students)
+        return
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+        # Small chunks: the pages waiting to be written stay few.
+        yield from pool.map(render, students, chunksize=4)
+
+
+def _render_report(record: dict[str, Any], *, seed: int, lang: str, course: Course) -> str:
+    from grader.report import render_student_report
+
+    return render_student_report(
+        record, seed=seed, lang=lang, templates=course.templates, title=course.title
+    )
 
 
 def _safe_folder(student: str) -> str:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import threading
 import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from grader import content
 from grader.check import ENVIRONMENT, Submission, SubmissionBroken
@@ -17,7 +20,17 @@ from grader.results import ExerciseResult, hint
 from grader.score import exercise_result, unjudged_result
 from grader.submission import SourceFile, SubmissionError
 
-__all__ = ["Settings", "grade_exercise", "secrets_of", "sandbox_ready", "EnvironmentBroken"]
+__all__ = [
+    "Settings",
+    "grade_exercise",
+    "grade_each",
+    "secrets_of",
+    "sandbox_ready",
+    "EnvironmentBroken",
+]
+
+Work = TypeVar("Work")
+Result = TypeVar("Result")
 
 
 class EnvironmentBroken(JudgeError):
@@ -131,3 +144,35 @@ def grade_exercise(
         load_error=submission.load_error,
         sandbox=submission.sandbox,
     )
+
+
+def grade_each(
+    work: Sequence[Work], grade_one: Callable[[Work], Result], at_once: int = 1
+) -> list[Result]:
+    """Grade every item of ``work``, ``at_once`` at a time; return the results in order.
+
+    Each exercise runs in its own confined child, so several children use
+    several cores while this process's threads only judge their replies. The
+    threads are daemons: Ctrl-C ends the grade at once instead of waiting for
+    every running exercise (the children die with their zygote, and it with us).
+    """
+    if at_once <= 1 or len(work) <= 1:
+        return [grade_one(item) for item in work]
+    results: list[Future[Result]] = [Future() for _ in work]
+    order = iter(range(len(work)))
+    taking = threading.Lock()
+
+    def serve() -> None:
+        while True:
+            with taking:
+                index = next(order, None)
+            if index is None:
+                return
+            try:
+                results[index].set_result(grade_one(work[index]))
+            except BaseException as exc:  # raised in the caller's thread, below
+                results[index].set_exception(exc)
+
+    for _ in range(min(at_once, len(work))):
+        threading.Thread(target=serve, name="grade", daemon=True).start()
+    return [result.result() for result in results]

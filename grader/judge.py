@@ -2,17 +2,20 @@
 
 pytest drives the checks (``checks/NN_name/test_*.py``); this module's plugin
 hands them the ``submission`` fixture, a seeded ``rng`` and a ``plots`` list,
-and pytest-json-report turns the run into plain dicts. Student code never runs
-here: the fixture only exchanges data with the child process.
+and keeps each check's verdict as plain data. Each exercise's checks are
+collected once per process and re-run for every submission. Student code
+never runs here: the fixture only exchanges data with the child process.
 """
 
 from __future__ import annotations
 
-import functools
 import io
 import os
 import random
-from contextlib import redirect_stderr, redirect_stdout
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -54,15 +57,26 @@ class Verdict:
 
 
 class _JudgePlugin:
-    """Give the checks their fixtures and record each verdict as plain data."""
+    """Give the checks their fixtures and keep each check's verdict as plain data."""
 
-    def __init__(self, submission: Submission, seed: int) -> None:
-        self._submission = submission
-        self._seed = seed
+    def __init__(self) -> None:
+        # Named apart from the fixtures: pytest reads fixtures off this object's attributes.
+        self._submission: Submission | None = None
+        self._seed = 0
         self.recorded_plots: list[dict[str, Any]] = []
+        self.failures: dict[str, BaseException | None] = {}
+        self.outcomes: dict[str, str] = {}
+        self.collect_errors: list[str] = []
+
+    def begin(self, submission: Submission, seed: int) -> None:
+        """Forget the last submission's verdicts; judge ``submission`` next."""
+        self._submission, self._seed = submission, seed
+        self.recorded_plots = []
+        self.failures, self.outcomes = {}, {}
 
     @pytest.fixture
     def submission(self) -> Submission:
+        assert self._submission is not None
         return self._submission
 
     @pytest.fixture
@@ -77,28 +91,198 @@ class _JudgePlugin:
     def pytest_configure(self, config: pytest.Config) -> None:
         config.addinivalue_line("markers", "points(n): the points a check is worth")
 
-    def pytest_json_runtest_metadata(
-        self, item: pytest.Item, call: pytest.CallInfo[Any]
-    ) -> dict[str, Any]:
-        if call.when != "call":
-            return {}
-        doc = (getattr(getattr(item, "obj", None), "__doc__", None) or "").strip().splitlines()
-        meta: dict[str, Any] = {
-            "points": points_of(item),
-            "title": doc[0] if doc else item.name,
-        }
-        if call.excinfo is not None:
-            error = call.excinfo.value
-            if isinstance(error, SubmissionBroken):
-                error = error.failure
-            if isinstance(error, CheckFailed):
-                meta["hint"] = {"id": error.hint, "params": error.params}
-            else:
-                meta["hint"] = {
-                    "id": "check_error",
-                    "params": {"message": f"{type(error).__name__}: {error}"[:300]},
-                }
-        return meta
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        if report.failed:
+            lines = str(report.longrepr).strip().splitlines()
+            self.collect_errors.append(f"{report.nodeid}: {lines[-1] if lines else 'error'}")
+
+    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[Any]) -> None:
+        # The exception itself (a CheckFailed's hint), not its printed form.
+        if call.when == "call":
+            self.failures[item.nodeid] = call.excinfo.value if call.excinfo else None
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        # A check passes when its setup, call and teardown all pass.
+        if report.outcome != "passed" or report.nodeid not in self.outcomes:
+            self.outcomes[report.nodeid] = report.outcome
+
+
+@dataclass
+class _Check:
+    """One collected check and what it is worth."""
+
+    item: pytest.Item
+    name: str
+    title: str
+    points: float
+
+
+class _Checks:
+    """An exercise's checks, collected once in this process and run for each submission.
+
+    ``pytest.main`` per exercise spent most of a grade on configuration,
+    plugin registration and collection; here those happen once per process
+    and each submission only re-runs the collected items (as pytest-rerunfailures
+    re-runs one), with fresh function-scoped fixtures every time.
+    """
+
+    def __init__(self, checks_dir: Path) -> None:
+        from _pytest.config import _prepareconfig  # pytest.main's own first step
+
+        # Installed pytest plugins (randomly, xdist, ...) must not reorder or alter checks.
+        os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
+        self.plugin = _JudgePlugin()
+        args = [
+            str(checks_dir),
+            "-c",
+            os.devnull,
+            # The rootdir above the exercise folders names check modules "NN_name.test_x",
+            # so two exercises' test_values.py never share one module.
+            "--rootdir",
+            str(checks_dir.parent),
+            "-p",
+            "no:cacheprovider",
+            # Plugins a grade does not need. unraisableexception forces five full
+            # gc.collect() passes per run: over a second with torch in the heap.
+            "-p",
+            "no:unraisableexception",
+            "-p",
+            "no:threadexception",
+            "-p",
+            "no:doctest",
+            "-p",
+            "no:junitxml",
+            "-p",
+            "no:pastebin",
+            # The session outlives a grade: no capture of this process's file descriptors
+            # (a batch's progress and a student's terminal must stay reachable), no report.
+            "-s",
+            "-p",
+            "no:terminal",
+            # Several exercises are judged at once on threads: these two swap process-wide
+            # state (warning filters, the root logger's level) per check, and would restore
+            # each other's.
+            "-p",
+            "no:warnings",
+            "-p",
+            "no:logging",
+            "--import-mode=importlib",
+        ]
+        from _pytest.mark import MARK_GEN
+
+        # This config stays configured for the life of the process, and configuring it
+        # makes it the one ``pytest.mark`` answers to: put back the caller's (a test run
+        # around an in-process grade would otherwise call its own markers unknown).
+        callers_marks = MARK_GEN._config
+        with _quiet() as sink:
+            self.config = _prepareconfig(args, [self.plugin])
+            try:
+                self.config._do_configure()
+                self.session = pytest.Session.from_config(self.config)
+                self.config.hook.pytest_sessionstart(session=self.session)
+                self.session.perform_collect()
+            except BaseException:
+                self.config._ensure_unconfigure()
+                raise
+            finally:
+                MARK_GEN._config = callers_marks
+        if self.plugin.collect_errors or not self.session.items:
+            self.config._ensure_unconfigure()
+            detail = self.plugin.collect_errors[:1] or sink.getvalue().strip().splitlines()[-1:]
+            raise JudgeError(
+                f"the checks in {checks_dir} could not run: {(detail or ['no checks found'])[0]}"
+            )
+        self.checks = [_collected(item) for item in self.session.items]
+        self._running = threading.Lock()  # one submission at a time through these items
+
+    def run(self, submission: Submission, seed: int) -> list[CheckOutcome]:
+        """Run every check against ``submission``; return their outcomes in order."""
+        with self._running:
+            return self._run(submission, seed)
+
+    def _run(self, submission: Submission, seed: int) -> list[CheckOutcome]:
+        plugin = self.plugin
+        plugin.begin(submission, seed)
+        try:
+            with _quiet():
+                for check in self.checks:
+                    check.item.ihook.pytest_runtest_protocol(item=check.item, nextitem=None)
+        except pytest.exit.Exception as exc:
+            raise JudgeError(f"the checks stopped the run: {exc}") from None
+        outcomes = []
+        for check in self.checks:
+            nodeid = check.item.nodeid
+            if nodeid not in plugin.failures:
+                raise JudgeError(f"check {nodeid} failed before it ran (a bug in the check)")
+            error = plugin.failures[nodeid]
+            outcomes.append(
+                CheckOutcome(
+                    name=check.name,
+                    title=check.title,
+                    passed=plugin.outcomes.get(nodeid) == "passed",
+                    max_score=check.points,
+                    **_hint(error),
+                )
+            )
+        return outcomes
+
+
+def _collected(item: pytest.Item) -> _Check:
+    doc = (getattr(getattr(item, "obj", None), "__doc__", None) or "").strip().splitlines()
+    return _Check(
+        item=item,
+        name=item.nodeid.rsplit("::", 1)[-1],
+        title=doc[0] if doc else item.name,
+        points=points_of(item),
+    )
+
+
+def _hint(error: BaseException | None) -> dict[str, Any]:
+    """Return the hint id and parameters of a failed check's exception."""
+    if error is None:
+        return {}
+    if isinstance(error, SubmissionBroken):
+        error = error.failure
+    if isinstance(error, CheckFailed):
+        return {"hint": error.hint, "params": error.params}
+    return {
+        "hint": "check_error",
+        "params": {"message": f"{type(error).__name__}: {error}"[:300]},
+    }
+
+
+_quiet_lock = threading.Lock()
+_quiet_depth = 0
+_quiet_saved: tuple[Any, Any] = (None, None)
+_quiet_sink = io.StringIO()
+
+
+@contextmanager
+def _quiet() -> Iterator[io.StringIO]:
+    """Keep what the checks print away from the terminal (it may quote hidden answers).
+
+    Counted, so that judges running at once on threads share one redirection
+    and the last to finish puts the real streams back.
+    """
+    global _quiet_depth, _quiet_saved, _quiet_sink
+    with _quiet_lock:
+        if _quiet_depth == 0:
+            _quiet_saved, _quiet_sink = (sys.stdout, sys.stderr), io.StringIO()
+            sys.stdout = sys.stderr = _quiet_sink
+        _quiet_depth += 1
+        sink = _quiet_sink
+    try:
+        yield sink
+    finally:
+        with _quiet_lock:
+            _quiet_depth -= 1
+            if _quiet_depth == 0:
+                sys.stdout, sys.stderr = _quiet_saved
+
+
+# Collected once per process and exercise: a batch worker judges every student with them.
+_collected_checks: dict[str, _Checks] = {}
+_collecting = threading.Lock()
 
 
 def points_of(item: pytest.Item) -> float:
@@ -107,109 +291,33 @@ def points_of(item: pytest.Item) -> float:
     return float(marker.args[0]) if marker and marker.args else 1.0
 
 
-class _PointsCollector:
-    """Sum the points of the checks pytest collects, one per parameter of a parametrized check."""
-
-    def __init__(self) -> None:
-        self.points: list[float] = []
-
-    def pytest_configure(self, config: pytest.Config) -> None:
-        config.addinivalue_line("markers", "points(n): the points a check is worth")
-
-    def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
-        self.points = [points_of(item) for item in items]
-
-
 def max_score(checks_dir: Path) -> float:
-    """Sum the points of the checks in ``checks_dir`` as a grade would collect them, unrun.
+    """Sum the points of the checks in ``checks_dir`` as a grade collects them, unrun.
 
     For an exercise not handed in: its points must be those a graded one counts.
-    Collected once per version of the check files (a class has many missing files).
     """
-    stamp = tuple((p.name, p.stat().st_mtime_ns) for p in sorted(checks_dir.rglob("*.py")))
-    return _collected_points(checks_dir, stamp)
+    return sum(check.points for check in _checks_for(checks_dir).checks)
 
 
-@functools.lru_cache(maxsize=64)
-def _collected_points(checks_dir: Path, stamp: tuple[tuple[str, int], ...]) -> float:
-    os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
-    collector = _PointsCollector()
-    args = [str(checks_dir), "-c", os.devnull, "--rootdir", str(checks_dir.parent)]
-    args += ["-p", "no:cacheprovider", "--import-mode=importlib", "--collect-only", "-q"]
-    sink = io.StringIO()
-    with redirect_stdout(sink), redirect_stderr(sink):
-        code = pytest.main(args, plugins=[collector])
-    if code not in (pytest.ExitCode.OK, pytest.ExitCode.NO_TESTS_COLLECTED):
-        detail = sink.getvalue().strip().splitlines()[-1:] or ["no checks found"]
-        raise JudgeError(f"the checks in {checks_dir} could not be collected: {detail[0]}")
-    return sum(collector.points)
+def _checks_for(checks_dir: Path) -> _Checks:
+    key = str(checks_dir.resolve())
+    with _collecting:
+        checks = _collected_checks.get(key)
+        if checks is None:
+            checks = _collected_checks[key] = _Checks(checks_dir)
+    return checks
 
 
 def judge(checks_dir: Path, submission: Submission, seed: int) -> Verdict:
-    """Run every check in ``checks_dir`` against ``submission``."""
-    from pytest_jsonreport.plugin import JSONReport
+    """Run every check in ``checks_dir`` against ``submission``.
 
-    # Installed pytest plugins (randomly, xdist, ...) must not reorder or alter checks.
-    os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
-    plugin = _JudgePlugin(submission, seed)
-    report = JSONReport()
-    args = [
-        str(checks_dir),
-        "-c",
-        os.devnull,
-        # The rootdir above the exercise folders names check modules "NN_name.test_x",
-        # so two exercises' test_values.py never share one module.
-        "--rootdir",
-        str(checks_dir.parent),
-        "-p",
-        "pytest_jsonreport.plugin",
-        "-p",
-        "no:cacheprovider",
-        # Plugins a grade does not need. unraisableexception forces five full
-        # gc.collect() passes per run: over a second with torch in the heap.
-        "-p",
-        "no:unraisableexception",
-        "-p",
-        "no:threadexception",
-        "-p",
-        "no:doctest",
-        "-p",
-        "no:junitxml",
-        "-p",
-        "no:pastebin",
-        # (legacypath stays: pytest-json-report reads session.fspath from it.)
-        "--import-mode=importlib",
-        "--json-report-file=none",
-        "-q",
-    ]
-    sink = io.StringIO()
+    Safe to call on several threads at once for different exercises (the
+    collected checks of one exercise serve one submission at a time).
+    """
     try:
-        with redirect_stdout(sink), redirect_stderr(sink):
-            code = pytest.main(args, plugins=[plugin, report])
+        checks = _checks_for(checks_dir)
+        outcomes = checks.run(submission, seed)
+        plots = checks.plugin.recorded_plots
     finally:
         submission.close()
-    tests = (report.report or {}).get("tests", [])
-    if (
-        code in (pytest.ExitCode.INTERNAL_ERROR, pytest.ExitCode.USAGE_ERROR)
-        or (code == pytest.ExitCode.INTERRUPTED)
-        or not tests
-    ):
-        detail = sink.getvalue().strip().splitlines()[-1:] or ["no checks found"]
-        raise JudgeError(f"the checks in {checks_dir} could not run: {detail[0]}")
-    outcomes = []
-    for test in tests:
-        meta = test.get("metadata", {})
-        if "points" not in meta:
-            raise JudgeError(f"check {test['nodeid']} failed before it ran (a bug in the check)")
-        hint = meta.get("hint") or {}
-        outcomes.append(
-            CheckOutcome(
-                name=test["nodeid"].rsplit("::", 1)[-1],
-                title=meta.get("title", ""),
-                passed=test.get("outcome") == "passed",
-                max_score=meta["points"],
-                hint=hint.get("id", ""),
-                params=hint.get("params", {}),
-            )
-        )
-    return Verdict(checks=outcomes, broken=submission.broken, plots=plugin.recorded_plots)
+    return Verdict(checks=outcomes, broken=submission.broken, plots=plots)

@@ -15,7 +15,7 @@ from typing import Any
 
 from grader.course import Course
 from grader.executor import Executor
-from grader.grade import Settings, grade_exercise
+from grader.grade import Settings, grade_each, grade_exercise
 from grader.submission import SourceFile, find_for_student
 
 __all__ = ["Parcel", "pack", "grade_parcel", "digest_of"]
@@ -44,11 +44,17 @@ def digest_of(file: SourceFile | None) -> str:
 
 
 def grade_parcel(
-    parcel: Parcel, course: Course, settings: Settings, executor: Executor
+    parcel: Parcel,
+    course: Course,
+    settings: Settings,
+    executor: Executor,
+    at_once: int = 1,
 ) -> tuple[str, dict[str, dict[str, Any]]]:
-    """Grade every file in ``parcel``; return the student and a result per exercise."""
-    done: dict[str, dict[str, Any]] = {}
-    for name, file in parcel.files:
+    """Grade every file in ``parcel`` (``at_once`` exercises at a time); return the
+    student and a result per exercise."""
+
+    def grade_one(item: tuple[str, SourceFile | None]) -> dict[str, Any]:
+        name, file = item
         result = grade_exercise(
             course,
             course.exercise(name),
@@ -58,6 +64,9 @@ def grade_parcel(
             shown_as=file.name if file else "",
         )
         # The digest of the very bytes graded: a file edited meanwhile is graded again next run.
-        result["file_digest"] = digest_of(file)  # type: ignore[typeddict-unknown-key]
-        done[name] = dict(result)
-    return parcel.student, done
+        done = dict(result)
+        done["file_digest"] = digest_of(file)
+        return done
+
+    results = grade_each(parcel.files, grade_one, at_once)
+    return parcel.student, {name: r for (name, _), r in zip(parcel.files, results, strict=True)}

@@ -15,13 +15,14 @@ import io
 import json
 import math
 import re
+import threading
 import warnings
 from collections.abc import Sequence
 from typing import Any
 
 from grader.locale import Locale
 
-__all__ = ["plot", "side_by_side", "figure", "score_histogram"]
+__all__ = ["plot", "side_by_side", "figure", "score_histogram", "warm_up"]
 
 # Plot data comes from the student's return values: a runaway loop could
 # hand back a million iterates and make the page unusable.
@@ -133,7 +134,7 @@ def figure(record: dict[str, Any], *, exercise: str, locale: Locale) -> str:
             ax.legend(fontsize=8 if len(shown) > 1 else None)
 
     size = (6.4, 3.6) if len(shown) == 1 else (4.5 * len(shown), 3.6)
-    return _render(draw, size, label, ("figure", record))
+    return _render(draw, size, label, ("figure", exercise, record), locale)
 
 
 def _panel(raw: Any) -> dict[str, Any]:
@@ -226,10 +227,53 @@ def score_histogram(totals: Sequence[float], max_score: float, *, locale: Locale
         ax.yaxis.get_major_locator().set_params(integer=True)
         ax.grid(axis="x", visible=False)
 
-    return _render(draw, (6.4, 3.0), label, ("histogram", scores, max_score))
+    return _render(draw, (6.4, 3.0), label, ("histogram", scores, max_score), locale)
 
 
-def _render(draw: Any, size: tuple[float, float], label: str, data: Any) -> str:
+_warming: threading.Thread | None = None
+
+
+def warm_up() -> None:
+    """Import matplotlib and load its fonts on a thread, while this process waits for torch.
+
+    Half a second of the student command's report is matplotlib's import and
+    font cache; the judge process is idle while the children import torch.
+    """
+    global _warming
+    if _warming is None:
+        _warming = threading.Thread(target=_warm, name="plots-warm-up", daemon=True)
+        _warming.start()
+
+
+def _warm() -> None:
+    try:
+        _draw(lambda fig: fig.add_subplot().set_xlabel("x"), (1.0, 1.0), "", None)
+    except Exception:  # noqa: BLE001 -- only a head start: the real plot reports any error
+        pass
+
+
+# Drawn plots by what determines their bytes: a class whose students hand in the same
+# numbers (the same correct answers) gets each plot drawn once per process.
+_drawn: dict[tuple[str, tuple[float, float], str, str], str] = {}
+_DRAWN_MAX = 256
+
+
+def _render(
+    draw: Any, size: tuple[float, float], label: str, data: Any, locale: Locale | None = None
+) -> str:
+    key = (json.dumps(data, default=str), size, label, locale.fingerprint if locale else "")
+    if key in _drawn:
+        return _drawn[key]
+    svg = _draw(draw, size, label, data)
+    if len(_drawn) >= _DRAWN_MAX:
+        _drawn.pop(next(iter(_drawn)))  # the oldest: a class's common plots come early
+    _drawn[key] = svg
+    return svg
+
+
+def _draw(draw: Any, size: tuple[float, float], label: str, data: Any) -> str:
+    if _warming is not None and _warming is not threading.current_thread():
+        _warming.join()  # matplotlib is not thread-safe: never two drawings at once
     import matplotlib
     from matplotlib.backends.backend_svg import FigureCanvasSVG
     from matplotlib.figure import Figure

@@ -5,12 +5,13 @@ What the student then reads is written by ``grader.publish``.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
 from grader.course import Course, Exercise
 from grader.executor import Executor, SandboxExecutor
-from grader.grade import Settings, grade_exercise, sandbox_ready, secrets_of
+from grader.grade import Settings, grade_each, grade_exercise, sandbox_ready, secrets_of
 from grader.judge import JudgeError
 from grader.sandbox import shortfall
 from grader.score import results_document, student_result
@@ -46,18 +47,30 @@ def grade_student(
 ) -> dict[str, Any]:
     """Grade each (exercise, file) pair and return the results document (no text in it yet)."""
     executor = executor or executor_for(course, len(work))
+    if len(work) > 1:
+        from grader import plots
+
+        plots.warm_up()  # the report's plots, drawn at the end, start loading now
     try:
         if settings.require_sandbox:
             # Gradescope and the like: the student's code must not run half-confined.
             problem = shortfall(sandbox_ready(executor, settings.limits))
             if problem:
                 raise JudgeError(f"refusing to run the submission: here {problem}")
-        exercises = [
-            grade_exercise(
-                course, exercise, path, executor, settings, shown_as=_shown(course, path)
-            )
-            for exercise, path in work
-        ]
+        # Several exercises at once, each in its own warm child: the cores are there.
+        exercises = grade_each(
+            work,
+            lambda item: grade_exercise(
+                course,
+                item[0],
+                item[1],
+                executor,
+                settings,
+                shown_as=_shown(course, item[1]),
+            ),
+            # (in-process, for tests, they would share one module namespace: one at a time)
+            at_once=(os.cpu_count() or 1) if isinstance(executor, SandboxExecutor) else 1,
+        )
     finally:
         close = getattr(executor, "close", None)
         if close is not None:

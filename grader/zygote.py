@@ -99,6 +99,7 @@ class ZygoteExecutor(SandboxExecutor):
                 self._process.kill()
                 self._process.wait()
             if self._control is not None:
+                self._replies.close()
                 self._control.close()
             self._process, self._control = None, None
 
@@ -150,6 +151,9 @@ class ZygoteExecutor(SandboxExecutor):
     def close(self) -> None:
         """Stop the zygote (its running children are ended by their sessions)."""
         if self._control is not None:
+            # The reply reader holds the socket open too: both go, or the zygote never
+            # sees the end of its control socket and every close waits out the timeout.
+            self._replies.close()
             self._control.close()
             self._control = None
         if self._process is not None:

@@ -9,6 +9,7 @@ and reports the runner's exit status on a status pipe. Linux and macOS only
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import signal
@@ -35,6 +36,10 @@ def main(argv: list[str]) -> None:
         _refuse_forks(control, f"{type(exc).__name__}: {exc}")
         return
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # monitors are reaped by the kernel
+    # Every object so far (torch's included) is shared with the children page by page:
+    # out of the collector's reach, a child's collection does not copy them all.
+    gc.collect()
+    gc.freeze()
     while True:
         try:
             message, fds, _, _ = socket.recv_fds(control, 1 << 20, 4)

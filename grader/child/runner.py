@@ -487,6 +487,14 @@ def main(argv: list[str]) -> None:
     runtime = Runtime()
     confine.lock(config)
     serve(proto_in, proto_out, runtime)
+    # Done: end as the zygote's children do. Tearing a torch interpreter down takes
+    # longer than the judge waits for an exit (it then kills), on every grade.
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(0)
 
 
 if __name__ == "__main__":

@@ -450,3 +450,27 @@ def test_interrupted_run_resumes_to_the_same_results(
     assert int(match.group(2)) >= 1, "what was graded before the kill is kept"
     assert int(match.group(1)) + int(match.group(2)) == len(EXPECTED)
     assert verdicts(load_results(out)) == verdicts(load_results(reference))
+
+
+@pytest.mark.slow
+def test_mixed_class_gets_the_recorded_grades(tmp_path: Path) -> None:
+    """Sandboxed and as fast as it got: the grades recorded before it got faster (seed 1)."""
+    import sys
+
+    sys.path.insert(0, str(REPO / "tests" / "fixtures" / "same_grades"))
+    import mixed_class
+
+    folder = tmp_path / "class"
+    mixed_class.build_class(folder)
+    out = tmp_path / "out"
+    command = [shutil.which("grade") or "grade", "batch", str(folder), "--out", str(out)]
+    done = subprocess.run(
+        [*command, "--seed", str(mixed_class.SEED), "--jobs", "2"],
+        cwd=REPO,
+        env=_environment(tmp_path / "tmpdir"),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert mixed_class.figures_of_batch(load_results(out)) == mixed_class.recorded()

@@ -145,3 +145,19 @@ def test_the_exercises_operations_travel_with_the_load() -> None:
     submission.call("f")
     (load,) = child.requests("load")
     assert load["operations"] == added and load["chunks"] == CHUNKS
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="the zygote needs fork")
+def test_a_closed_zygote_ends_on_its_own() -> None:
+    """Closing the executor ends the zygote by closing its socket, not by killing it late."""
+    from grader.zygote import ZygoteExecutor
+
+    executor = ZygoteExecutor(namespaces=False)
+    session = executor.start(Limits(timeout=60), time.monotonic() + 60)
+    assert session.request({"op": "hello"})["ok"]
+    session.close()
+    process = executor._process
+    assert process is not None
+    executor.close()
+    # A kill after close()'s wait would end it with -SIGKILL.
+    assert process.returncode == 0

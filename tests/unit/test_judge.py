@@ -1,0 +1,91 @@
+"""The judge collects an exercise's checks once per process and runs them for each submission."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from grader.check import Submission
+from grader.executor import InProcessExecutor, Limits
+from grader.judge import JudgeError, judge
+
+CHECKS = '''
+from grader.check import fail, points
+
+SEEN = []
+
+
+@points(2)
+def test_counts(submission, rng, plots):
+    """counts the runs"""
+    SEEN.append(rng.random())
+    plots.append({"run": len(SEEN)})
+
+
+def test_fails_with_a_hint(submission, rng):
+    fail("some_hint", n=3)
+
+
+def test_breaks(submission, rng):
+    raise KeyError("oops")
+'''
+
+
+def _submission() -> Submission:
+    return Submission(
+        lambda: InProcessExecutor().start(Limits(), time.monotonic() + 60), [], timeout=60
+    )
+
+
+def _checks(tmp_path: Path, text: str, name: str) -> Path:
+    folder = tmp_path / "checks" / name
+    folder.mkdir(parents=True)
+    (folder / f"test_{name}.py").write_text(text, encoding="utf-8")
+    return folder
+
+
+def test_each_submission_gets_fresh_fixtures_and_the_same_verdicts(tmp_path: Path) -> None:
+    folder = _checks(tmp_path, CHECKS, "x01_runs")
+    first = judge(folder, _submission(), seed=7)
+    second = judge(folder, _submission(), seed=7)
+    assert [(c.name, c.passed, c.hint, c.max_score) for c in first.checks] == [
+        ("test_counts", True, "", 2.0),
+        ("test_fails_with_a_hint", False, "some_hint", 1.0),
+        ("test_breaks", False, "check_error", 1.0),
+    ]
+    assert first.checks == second.checks
+    assert first.checks[0].title == "counts the runs"
+    assert first.checks[2].params == {"message": "KeyError: 'oops'"}
+    # A plots list per submission, not one that grows across the class.
+    assert first.plots == [{"run": 1}]
+    assert second.plots == [{"run": 2}]
+
+
+def test_the_rng_stream_depends_on_the_seed_only(tmp_path: Path) -> None:
+    import importlib
+
+    folder = _checks(tmp_path, CHECKS, "x02_seeds")
+    judge(folder, _submission(), seed=1)
+    judge(folder, _submission(), seed=2)
+    judge(folder, _submission(), seed=1)
+    seen = importlib.import_module("x02_seeds.test_x02_seeds").SEEN
+    assert seen[0] == seen[2] != seen[1]
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["def test_broken(:\n    pass\n", "# no checks here\n"],
+    ids=["syntax_error", "no_checks"],
+)
+def test_a_broken_course_is_the_judges_error(tmp_path: Path, text: str) -> None:
+    folder = _checks(tmp_path, text, "x03_broken")
+    with pytest.raises(JudgeError, match="could not run"):
+        judge(folder, _submission(), seed=1)
+
+
+def test_a_check_whose_fixture_fails_is_a_bug_in_the_check(tmp_path: Path) -> None:
+    folder = _checks(tmp_path, "def test_needs(no_such_fixture):\n    pass\n", "x04_fixture")
+    with pytest.raises(JudgeError, match="failed before it ran"):
+        judge(folder, _submission(), seed=1)
