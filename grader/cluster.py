@@ -157,6 +157,10 @@ def _client(distributed: Any, address: str, workers: int) -> Iterator[Any]:
                     threads_per_worker=1,
                     processes=True,
                     dashboard_address=None,
+                    # No dashboard, yet the scheduler still serves health checks over HTTP,
+                    # by default on port 8787: a second class graded on this machine (or
+                    # another user's) would print a port-in-use warning. Any free port.
+                    scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
                     memory_limit=0,  # the sandbox limits each submission's memory
                 )
                 address = cluster.scheduler_address

@@ -76,7 +76,12 @@ class Cluster:
         log = (self.folder / f"{name}.log").open("wb")
         # Own session: the teardown ends the whole group (a nanny and its worker).
         process = subprocess.Popen(
-            argv, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True
+            argv,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+            start_new_session=True,
+            preexec_fn=_die_with_pytest,  # a killed test run leaves no scheduler behind
         )
         self.processes.append(process)
         return process
@@ -96,7 +101,9 @@ class Cluster:
         }
         self._start(
             "scheduler",
-            [DASK, "scheduler", "--host", "127.0.0.1", "--port", str(self.port), "--no-dashboard"],
+            # --no-dashboard still serves health checks on :8787 unless told another port.
+            [DASK, "scheduler", "--host", "127.0.0.1", "--port", str(self.port), "--no-dashboard"]
+            + ["--dashboard-address", "127.0.0.1:0"],
             env,
         )
         for number in range(workers):
@@ -223,6 +230,13 @@ def test_a_worker_killed_mid_grade_loses_no_student(
     assert process.returncode == 0, stderr
     assert stdout.startswith(f"graded {len(EXPECTED)} student(s)")
     assert without_timing(load_results(out)) == without_timing(load_results(reference))
+
+
+def _die_with_pytest() -> None:
+    import ctypes
+    import signal
+
+    ctypes.CDLL(None).prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
 
 
 def _start_batch(
