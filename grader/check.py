@@ -24,7 +24,7 @@ from typing import Any, NoReturn
 import pytest
 
 from grader import content
-from grader.executor import ChildGone, Timeout
+from grader.executors import ChildGone, Timeout
 from grader.shapes import explain, explain_steps, explain_swap
 
 __all__ = [
