@@ -10,8 +10,9 @@ import time
 import pytest
 from fake_session import FakeChild
 
-from grader.check import ENVIRONMENT, CheckFailed, Submission, SubmissionBroken
 from grader.executors import ChildGone, Limits, Timeout
+from grader.hints import CheckFailed
+from grader.session import ENVIRONMENT, Submission, SubmissionBroken
 
 CHUNKS = [{"name": "exercise.py", "source": "def f():\n    return 1\n"}]
 
