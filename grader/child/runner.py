@@ -12,7 +12,8 @@ Requests (one JSON object per line on the protocol input):
    "operations": {"cube": {"arity": 1, "torch": "a ** 3"}}}  (the exercise's own)
   {"op": "call", "function": "f", "args": [...], "kwargs": {...},
    "then": [{"backward": [1]}], "trace": false}
-Replies: {"ok": true, ...} or {"ok": false, "error": {...}}.
+Replies: {"ok": true, ...} or {"ok": false, "error": {...}}. Values in both
+directions are tagged as ``grader.child.wire`` defines, for both ends.
 """
 
 from __future__ import annotations
