@@ -208,7 +208,8 @@ def floor(students: int) -> tuple[float, float]:
     """Seconds per student for the checks on the reference solutions, in-process, and
     the seconds per student spent inside the solutions' own functions."""
     from grader.course import Course
-    from grader.executor import InProcessExecutor, InProcessSession, Limits
+    from grader.executors import Limits
+    from grader.executors.in_process import InProcessExecutor, InProcessSession
     from grader.grade import Settings, grade_exercise
     from grader.locale import Locale
 

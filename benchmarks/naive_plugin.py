@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from grader.check import Submission
-from grader.executor import InProcessExecutor, Limits
+from grader.executors import Limits
+from grader.executors.in_process import InProcessExecutor
+from grader.session import Submission
 from grader.submission import read_source
 
 _source = read_source(Path(os.environ["STUDENT_FILE"]))

@@ -34,7 +34,7 @@ import click
 from grader import __version__
 from grader.atomic import write_atomic
 from grader.course import Course, Exercise
-from grader.executor import Executor, Limits
+from grader.executors import Executor, Limits
 from grader.grade import Settings, sandbox_ready, secrets_of
 from grader.locale import Locale
 from grader.parcel import Parcel, digest_of, grade_parcel, pack
@@ -136,26 +136,52 @@ def _fingerprint(seed: int, lang: str, limits: Limits) -> str:
 
 
 # -- the workers ----------------------------------------------------------------
-_worker: dict[str, Any] = {}
+@dataclass
+class _Worker:
+    """One grading process's course, settings and warm executor, built per run."""
+
+    course: Course
+    settings: Settings
+    executor: Executor
+    at_once: int
+    # How this machine confines a child, asked once before the first student's code runs.
+    sandbox: dict[str, Any] | None = None
+
+    @classmethod
+    def start(cls, course_root: str, settings: Settings, hide: list[str], at_once: int) -> _Worker:
+        from grader.executors.warm_fork import warm_executor
+
+        course = Course.load(Path(course_root))
+        return cls(course, settings, warm_executor(hide), at_once)
+
+    def grade(self, parcel: Parcel) -> tuple[str, dict[str, dict[str, Any]]]:
+        """Grade one student's parcel, refusing first if the sandbox falls short here.
+
+        The sandbox is asked of a child started exactly as every submission's
+        will be, so the answer is about this machine, this user and this Python.
+        """
+        if self.sandbox is None:
+            self.sandbox = sandbox_holds(self.executor, self.settings)
+        return grade_parcel(parcel, self.course, self.settings, self.executor, self.at_once)
+
+    def close(self) -> None:
+        self.executor.close()
+
+
+# Each process of the pool holds its own worker, set up by the pool's initializer
+# (a spawned process gets its state from there, not from its parent).
+_pool_worker: _Worker | None = None
 
 
 def _init_worker(course_root: str, settings: Settings, hide: list[str], at_once: int) -> None:
+    global _pool_worker
     _ignore_interrupts()
-    _set_up_worker(course_root, settings, hide, at_once)
+    _pool_worker = _Worker.start(course_root, settings, hide, at_once)
 
 
-def _set_up_worker(course_root: str, settings: Settings, hide: list[str], at_once: int) -> None:
-    from grader.zygote import warm_executor
-
-    course = Course.load(Path(course_root))
-    _close_worker()
-    executor: Executor = warm_executor(hide)
-    _worker.update(
-        course=course,
-        settings=settings,
-        executor=executor,
-        at_once=at_once,
-    )
+def _grade_job(parcel: Parcel) -> tuple[str, dict[str, dict[str, Any]]]:
+    assert _pool_worker is not None, "the pool's initializer sets the worker up"
+    return _pool_worker.grade(parcel)
 
 
 def _ignore_interrupts() -> None:
@@ -167,16 +193,6 @@ def _ignore_interrupts() -> None:
         import ctypes
 
         ctypes.CDLL(None).prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
-
-
-def _sandbox_holds() -> None:
-    """Before this worker runs any student's code: refuse if the sandbox falls short here.
-
-    Asked once per worker, of a child started exactly as every submission's
-    will be, so the answer is about this machine, this user and this Python.
-    """
-    if "sandbox" not in _worker:
-        _worker["sandbox"] = sandbox_holds(_worker["executor"], _worker["settings"])
 
 
 def sandbox_holds(executor: Executor, settings: Settings) -> dict[str, Any]:
@@ -191,19 +207,6 @@ def sandbox_holds(executor: Executor, settings: Settings) -> dict[str, Any]:
             "(where the sandbox holds) to fix it, or pass --trust-submissions to grade anyway"
         )
     return state
-
-
-def _grade_job(parcel: Parcel) -> tuple[str, dict[str, dict[str, Any]]]:
-    _sandbox_holds()
-    w = _worker
-    return grade_parcel(parcel, w["course"], w["settings"], w["executor"], w["at_once"])
-
-
-def _close_worker() -> None:
-    close = getattr(_worker.get("executor"), "close", None)
-    if close is not None:
-        close()
-    _worker.clear()
 
 
 # -- the batch ----------------------------------------------------------------
@@ -364,12 +367,12 @@ def _grade_all(
     workers = min(jobs, len(pending))
     at_once = max(1, jobs // workers)
     if workers <= 1:
-        _set_up_worker(str(course.root), settings, hide, at_once)
+        worker = _Worker.start(str(course.root), settings, hide, at_once)
         try:
             for job in pending:
-                record(*_grade_job(job.pack()))
+                record(*worker.grade(job.pack()))
         finally:
-            _close_worker()
+            worker.close()
         return len(pending)
     context = multiprocessing.get_context("spawn")  # workers never inherit a torch or a thread
     with ProcessPoolExecutor(

@@ -15,7 +15,7 @@ from typing import Any
 import click
 
 from grader.course import Course, CourseError, Exercise
-from grader.executor import Limits
+from grader.executors import Limits
 from grader.judge import JudgeError
 from grader.similarity import DEFAULT_THRESHOLD
 

@@ -27,7 +27,7 @@ from typing import Any
 
 from grader import __version__
 from grader.course import Course, CourseError
-from grader.executor import SandboxExecutor
+from grader.executors.sandboxed import SandboxExecutor
 from grader.grade import Settings, secrets_of
 from grader.parcel import Parcel, grade_parcel
 from grader.score import unjudged_result
@@ -309,7 +309,7 @@ def _warm_for(course_root: str, digest: str) -> _Warm:
         return _warm[key]
     from distributed import get_worker
 
-    from grader.zygote import warm_executor
+    from grader.executors.warm_fork import warm_executor
 
     worker = get_worker()
     root = os.environ.get(COURSE_ENV) or course_root
@@ -334,9 +334,7 @@ def _warm_for(course_root: str, digest: str) -> _Warm:
 
 def _close_warm() -> None:
     for warm in _warm.values():
-        close = getattr(warm.executor, "close", None)
-        if close is not None:
-            _quietly(close)
+        _quietly(warm.executor.close)
     _warm.clear()
 
 

@@ -11,13 +11,13 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from grader import content
-from grader.check import ENVIRONMENT, Submission, SubmissionBroken
 from grader.content import ContentError, ExerciseContent
 from grader.course import Course, Exercise
-from grader.executor import STARTUP, Executor, Limits
+from grader.executors import STARTUP, Executor, Limits
 from grader.judge import JudgeError, judge
 from grader.results import ExerciseResult, hint
 from grader.score import exercise_result, unjudged_result
+from grader.session import ENVIRONMENT, Submission, SubmissionBroken
 from grader.submission import SourceFile, SubmissionError
 
 __all__ = [

@@ -22,7 +22,8 @@ from typing import Any
 
 import pytest
 
-from grader.check import CheckFailed, Submission, SubmissionBroken
+from grader.hints import CheckFailed
+from grader.session import Submission, SubmissionBroken
 
 __all__ = ["CheckOutcome", "Verdict", "judge", "max_score", "points_of", "JudgeError"]
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from grader.course import Course
-from grader.executor import Executor
+from grader.executors import Executor
 from grader.grade import Settings, grade_each, grade_exercise
 from grader.submission import SourceFile, find_for_student
 

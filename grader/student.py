@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from grader.course import Course, Exercise
-from grader.executor import Executor, SandboxExecutor
+from grader.executors import Executor
+from grader.executors.sandboxed import SandboxExecutor
 from grader.grade import Settings, grade_each, grade_exercise, sandbox_ready, secrets_of
 from grader.judge import JudgeError
 from grader.sandbox import shortfall
@@ -32,7 +33,7 @@ def _student_name() -> str:
 def executor_for(course: Course, count: int) -> Executor:
     """Pick the executor: warm forked children for several exercises, else a fresh child."""
     if count > 1:
-        from grader.zygote import ZygoteExecutor
+        from grader.executors.warm_fork import ZygoteExecutor
 
         if ZygoteExecutor.available():
             return ZygoteExecutor(hide=secrets_of(course))
@@ -72,9 +73,7 @@ def grade_student(
             at_once=(os.cpu_count() or 1) if isinstance(executor, SandboxExecutor) else 1,
         )
     finally:
-        close = getattr(executor, "close", None)
-        if close is not None:
-            close()
+        executor.close()
     return results_document([student_result(_student_name(), exercises)], seed=settings.seed)
 
 

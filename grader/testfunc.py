@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from grader import content
+from grader.child import wire
 from grader.child.operations import BUILTIN, Operation
 
 __all__ = ["Dual", "TestFunction", "apply", "random_function", "named_function"]
@@ -77,7 +78,7 @@ class TestFunction:
 
     def spec(self) -> dict[str, Any]:
         """Return the argument spec that makes the child build this function."""
-        return {"$fn": {"kind": "expr", "expr": self.expr, "name": self.name}}
+        return wire.function_argument(kind="expr", expr=self.expr, name=self.name)
 
     def at(self, *point: float) -> Dual:
         """Evaluate value and partial derivatives at one point (one scalar per input)."""

@@ -23,7 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from grader.course import Course, Exercise
-from grader.executor import Executor, Limits, SandboxExecutor
+from grader.executors import Executor, Limits
+from grader.executors.sandboxed import SandboxExecutor
 from grader.grade import Settings, grade_exercise, secrets_of
 from grader.judge import JudgeError
 from grader.locale import Locale
@@ -73,9 +74,7 @@ def run(course: Course, seed: int, echo: Callable[[str], None]) -> list[str]:
             echo(f"{exercise.name}: {summary}")
             problems += found
     finally:
-        close = getattr(grader.executor, "close", None)
-        if close is not None:
-            close()
+        grader.executor.close()
     return problems
 
 

@@ -12,7 +12,8 @@ Requests (one JSON object per line on the protocol input):
    "operations": {"cube": {"arity": 1, "torch": "a ** 3"}}}  (the exercise's own)
   {"op": "call", "function": "f", "args": [...], "kwargs": {...},
    "then": [{"backward": [1]}], "trace": false}
-Replies: {"ok": true, ...} or {"ok": false, "error": {...}}.
+Replies: {"ok": true, ...} or {"ok": false, "error": {...}}. Values in both
+directions are tagged as ``grader.child.wire`` defines, for both ends.
 """
 
 from __future__ import annotations
@@ -25,10 +26,9 @@ import traceback
 import types
 from typing import Any
 
-from grader.child import operations
+from grader.child import operations, wire
+from grader.child.wire import MAX_ELEMENTS, MAX_TEXT
 
-MAX_ELEMENTS = 100_000  # a tensor reply larger than this is cut: the judge never needs more
-MAX_TEXT = 2_000
 MAX_OPS = 2_000
 
 
@@ -228,54 +228,29 @@ class Runtime:
 
     # -- data in and out --------------------------------------------------
     def decode(self, spec: Any) -> Any:
-        torch = self.torch
-        if isinstance(spec, list):
-            return [self.decode(s) for s in spec]
-        if not isinstance(spec, dict):
-            return spec
-        if "$tuple" in spec:
-            return tuple(self.decode(s) for s in spec["$tuple"])
-        if "$tensor" in spec:
-            t = spec["$tensor"]
-            tensor = torch.tensor(t["data"], dtype=getattr(torch, t.get("dtype", "float32")))
-            if t.get("requires_grad"):
-                tensor.requires_grad_(True)
-            if t.get("grad") is not None:
-                tensor.grad = torch.tensor(t["grad"], dtype=tensor.dtype)
-            for step in t.get("ops", []):
-                # Derived tensors (non-leaves, detached copies) for checks about the graph.
-                # Any one-operand operation of the table works too (an exercise's own included).
-                derive = _TENSOR_STEPS.get(step) or self.operations[step]
-                tensor = derive(tensor)
-            return tensor
-        if "$fn" in spec:
-            return self.build_function(spec["$fn"])
-        return {k: self.decode(v) for k, v in spec.items()}
+        """Build the value an argument of the judge's describes."""
+        return wire.read_argument(spec, self.build_tensor, self.build_function)
 
-    def encode(self, value: Any, depth: int = 0) -> Any:
+    def build_tensor(self, t: dict[str, Any]) -> Any:
         torch = self.torch
-        if depth > 20:
-            return {"$object": {"type": "...", "repr": "(nested too deep)"}}
-        if isinstance(value, torch.Tensor):
-            return {"$tensor": self.describe_tensor(value)}
-        if value is None or isinstance(value, (bool, int, float)):
-            if isinstance(value, int) and not isinstance(value, bool) and abs(value) > 2**53:
-                return float(value)
-            return value
-        if isinstance(value, str):
-            return value[:MAX_TEXT]
-        if isinstance(value, tuple):
-            return {"$tuple": [self.encode(v, depth + 1) for v in value[:MAX_ELEMENTS]]}
-        if isinstance(value, list):
-            return [self.encode(v, depth + 1) for v in value[:MAX_ELEMENTS]]
-        if isinstance(value, dict):
-            return {
-                "$dict": [
-                    [str(k)[:MAX_TEXT], self.encode(v, depth + 1)]
-                    for k, v in list(value.items())[:1000]
-                ]
-            }
-        return {"$object": {"type": type(value).__qualname__, "repr": _safe_repr(value)}}
+        tensor = torch.tensor(t["data"], dtype=getattr(torch, t.get("dtype", "float32")))
+        if t.get("requires_grad"):
+            tensor.requires_grad_(True)
+        if t.get("grad") is not None:
+            tensor.grad = torch.tensor(t["grad"], dtype=tensor.dtype)
+        for step in t.get("ops", []):
+            # Derived tensors (non-leaves, detached copies) for checks about the graph.
+            # Any one-operand operation of the table works too (an exercise's own included).
+            derive = _TENSOR_STEPS.get(step) or self.operations[step]
+            tensor = derive(tensor)
+        return tensor
+
+    def encode(self, value: Any) -> Any:
+        """Describe a returned value as plain data."""
+        return wire.write(value, self._tensor_or_none)
+
+    def _tensor_or_none(self, value: Any) -> dict[str, Any] | None:
+        return self.describe_tensor(value) if isinstance(value, self.torch.Tensor) else None
 
     def describe_tensor(self, t: Any, with_grad: bool = True) -> dict[str, Any]:
         torch = self.torch
@@ -421,13 +396,6 @@ _TENSOR_STEPS = {
     "detach": lambda x: x.detach(),
     "double": lambda x: x * 2,
 }
-
-
-def _safe_repr(value: Any) -> str:
-    try:
-        return repr(value)[:MAX_TEXT]
-    except BaseException:
-        return f"<{type(value).__qualname__} whose repr() failed>"
 
 
 def _safe_str(exc: BaseException) -> str:

@@ -70,9 +70,7 @@ def record(files: list[str] | None = None, extra: str = "") -> dict[str, Any]:
                     },
                 }
     finally:
-        close = getattr(grader.executor, "close", None)
-        if close is not None:
-            close()
+        grader.executor.close()
     return out
 
 

@@ -13,7 +13,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from grader.executor import Ending
+from grader.executors import Ending
 
 __all__ = ["FakeChild", "FakeSession"]
 

@@ -10,20 +10,14 @@ from typing import Any
 import pytest
 
 from grader import content
-from grader.check import (
-    CheckFailed,
-    Opaque,
-    Submission,
-    TensorValue,
-    _Malformed,
-    decode,
-    error_hint,
-    expect_close,
-)
+from grader.answers import Opaque, TensorValue, decode
+from grader.check import CheckFailed, Submission, expect_close
+from grader.child.wire import Malformed
 from grader.content import ExerciseContent
+from grader.hints import error_hint
 
 # What Submission.call turns into a "malformed_reply" verdict: anything else escapes.
-REJECTED = (_Malformed, TypeError, ValueError, IndexError, AttributeError)
+REJECTED = (Malformed, TypeError, ValueError, IndexError, AttributeError)
 
 
 def tensor_body(**fields: Any) -> dict[str, Any]:
@@ -126,7 +120,7 @@ def test_decode_rejects_bools_in_shape() -> None:
 
 def test_decode_depth_limit_is_a_malformed_error() -> None:
     assert decode(nested(30, lambda v: [v])) is not None
-    with pytest.raises(_Malformed, match="too deep"):
+    with pytest.raises(Malformed, match="too deep"):
         decode(nested(31, lambda v: [v]))
 
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from grader.course import Course, Exercise
-from grader.executor import InProcessExecutor
+from grader.executors.in_process import InProcessExecutor
 from grader.grade import Settings, grade_exercise
 from grader.locale import Locale
 from grader.results import with_messages

@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from grader.check import Submission
-from grader.executor import InProcessExecutor, Limits
+from grader.executors import Limits
+from grader.executors.in_process import InProcessExecutor
 from grader.judge import JudgeError, judge
+from grader.session import Submission
 
 CHECKS = '''
 from grader.check import fail, points

@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 from grader.course import Course
-from grader.executor import InProcessExecutor, Limits
+from grader.executors import Limits
+from grader.executors.in_process import InProcessExecutor
 from grader.grade import Settings, grade_exercise
 from grader.locale import Locale
 

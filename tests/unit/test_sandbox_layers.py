@@ -7,7 +7,7 @@ import sys
 import pytest
 
 from grader.child import confine
-from grader.executor import python_folders
+from grader.executors.sandboxed import python_folders
 from grader.sandbox import GUARANTEES, held, layers, shortfall
 
 LANDLOCK = {"abi": 7, "files": True, "tcp": True, "signals": True}

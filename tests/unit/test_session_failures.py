@@ -10,8 +10,9 @@ import time
 import pytest
 from fake_session import FakeChild
 
-from grader.check import ENVIRONMENT, CheckFailed, Submission, SubmissionBroken
-from grader.executor import ChildGone, Limits, Timeout
+from grader.executors import ChildGone, Limits, Timeout
+from grader.hints import CheckFailed
+from grader.session import ENVIRONMENT, Submission, SubmissionBroken
 
 CHUNKS = [{"name": "exercise.py", "source": "def f():\n    return 1\n"}]
 
@@ -49,7 +50,7 @@ def test_a_child_that_dies_while_loading_the_file_is_the_submissions_fault() -> 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="the zygote needs fork")
 def test_a_killed_zygote_is_replaced() -> None:
-    from grader.zygote import ZygoteExecutor
+    from grader.executors.warm_fork import ZygoteExecutor
 
     executor = ZygoteExecutor(namespaces=False)
     try:
@@ -150,7 +151,7 @@ def test_the_exercises_operations_travel_with_the_load() -> None:
 @pytest.mark.skipif(sys.platform == "win32", reason="the zygote needs fork")
 def test_a_closed_zygote_ends_on_its_own() -> None:
     """Closing the executor ends the zygote by closing its socket, not by killing it late."""
-    from grader.zygote import ZygoteExecutor
+    from grader.executors.warm_fork import ZygoteExecutor
 
     executor = ZygoteExecutor(namespaces=False)
     session = executor.start(Limits(timeout=60), time.monotonic() + 60)

@@ -6,18 +6,18 @@ from typing import Any
 
 import pytest
 
+from grader.answers import Answers
 from grader.check import (
-    Answers,
     CallResult,
     CheckFailed,
     Submission,
-    _same_answer,
     close,
     expect_close,
     expect_close_together,
     fail_if_shaped,
     fail_if_shifted,
 )
+from grader.session import _same_answer
 from grader.shapes import MAX_FACTOR, explain, explain_steps, explain_swap
 
 WANT = [0.5, -1.25, 3.0]

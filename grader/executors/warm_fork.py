@@ -19,8 +19,8 @@ import sys
 import threading
 from dataclasses import dataclass, field
 
-from grader.executor import (
-    Limits,
+from grader.executors.base import Limits
+from grader.executors.sandboxed import (
     PipeSession,
     SandboxExecutor,
     bootstrap,

@@ -1,16 +1,10 @@
-"""Run a submission somewhere and exchange plain-data requests with it.
+"""Start each submission in a fresh, confined child process and talk to it over pipes.
 
-One interface, two implementations (as an HTTP client has a real transport
-and a mock one):
-
-- ``SandboxExecutor`` starts the submission in a separate, confined child
-  process (``grader.child.runner``) and talks to it over pipes in JSON lines.
-  This is the only executor used to grade.
-- ``InProcessExecutor`` runs the same child-side code in this process, with
-  no isolation at all. Unit tests and the benchmark's floor use it; it must
-  never see an untrusted submission.
-
-Both enforce the same wall-clock deadline semantics for the judge.
+``SandboxExecutor`` runs ``python -I -m grader.child.runner`` with the
+grader's own packages and nothing else of ours, confined before any student
+code runs (``grader.child.confine``), and exchanges JSON lines with it
+(``grader.child.wire``). ``PipeSession`` is the pipe end of one child; the
+warm-fork executor (``grader.executors.warm_fork``) reuses it.
 """
 
 from __future__ import annotations
@@ -28,90 +22,23 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
+
+from grader.executors.base import ChildGone, Ending, Limits, Timeout
 
 __all__ = [
-    "Limits",
-    "Ending",
-    "Session",
-    "Executor",
     "SandboxExecutor",
-    "InProcessExecutor",
-    "ChildGone",
-    "Timeout",
+    "PipeSession",
+    "python_folders",
+    "bootstrap",
+    "child_environment",
+    "make_scratch",
+    "remove_scratch",
 ]
 
 MAX_REPLY = 64 * 1024 * 1024  # a reply past this is an attack on the judge's memory, not data
-# Seconds a child may take to confine itself and import torch before its first reply.
-# Not the student's time: the exercise's own clock starts when the child is ready.
-STARTUP = 120.0
-
-
-@dataclass(frozen=True)
-class Limits:
-    """Per-exercise limits: wall-clock seconds, bytes of memory, bytes of kept output."""
-
-    timeout: float = 60.0
-    memory: int = 2 * 1024**3
-    output: int = 1024**2
-
-
-@dataclass
-class Ending:
-    """How a child ended: what it printed and how it exited."""
-
-    output: str = ""
-    dropped: int = 0
-    returncode: int | None = None
-
-
-class ChildGone(Exception):
-    """The child process ended while the judge waited for a reply."""
-
-    def __init__(self, returncode: int | None) -> None:
-        self.returncode = returncode
-        super().__init__(describe_exit(returncode))
-
-
-class Timeout(Exception):
-    """The exercise ran past its wall-clock limit."""
-
-
-def describe_exit(returncode: int | None) -> str:
-    """Say in words how a child process ended."""
-    if returncode is None:
-        return "the submission's process ended unexpectedly"
-    if returncode < 0:
-        sig = -returncode
-        names = {
-            signal.SIGSEGV: "a segmentation fault (SIGSEGV)",
-            signal.SIGKILL: "SIGKILL",
-            signal.SIGABRT: "an abort (SIGABRT)",
-            signal.SIGBUS: "a bus error (SIGBUS)",
-            signal.SIGFPE: "a floating-point exception (SIGFPE)",
-        }
-        try:
-            name = names.get(signal.Signals(sig), signal.Signals(sig).name)
-        except ValueError:
-            name = f"signal {sig}"
-        return f"the submission's process was killed by {name}"
-    return f"the submission's process exited with status {returncode}"
-
-
-class Session(Protocol):
-    """A running submission that answers requests until closed, or until ``deadline``."""
-
-    deadline: float
-
-    def request(self, message: dict[str, Any]) -> dict[str, Any]: ...
-
-    def close(self) -> Ending: ...
-
-
-class Executor(Protocol):
-    """Start sessions for submissions."""
-
-    def start(self, limits: Limits, deadline: float) -> Session: ...
+# The grader package: the child imports grader.child from it, wherever it sits.
+_GRADER = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 class _OutputSink:
@@ -377,7 +304,7 @@ class SandboxExecutor:
         return {
             "hide": self.hide,
             # The child imports grader.child from here, even when it sits in the course root.
-            "expose": [os.path.dirname(os.path.abspath(__file__))],
+            "expose": [_GRADER],
             "python": self.python(),
             "scratch": scratch,
             "uid": uid,
@@ -415,36 +342,9 @@ class SandboxExecutor:
             raise
         return _popen_session(process, limits, deadline, scratch)
 
+    def close(self) -> None:
+        """Hold nothing: each child ends with its session."""
+
 
 def _grader_parent() -> str:
-    return os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-class InProcessSession:
-    """Answer requests with the child-side runtime in this very process (no isolation)."""
-
-    def __init__(self, deadline: float) -> None:
-        from grader.child.runner import Runtime
-
-        self.runtime = Runtime()
-        self.deadline = deadline
-
-    def request(self, message: dict[str, Any]) -> dict[str, Any]:
-        # Round-trip through JSON so both executors hand the judge identical data.
-        reply = self.runtime.handle(json.loads(json.dumps(message)))
-        if time.monotonic() > self.deadline:
-            raise Timeout()
-        return json.loads(json.dumps(reply))
-
-    def close(self) -> Ending:
-        import sys as _sys
-
-        _sys.modules.pop("exercise", None)
-        return Ending(returncode=0)
-
-
-class InProcessExecutor:
-    """Run trusted code (reference solutions) in-process; for tests and benchmarks only."""
-
-    def start(self, limits: Limits, deadline: float) -> InProcessSession:
-        return InProcessSession(deadline)
+    return os.path.dirname(_GRADER)

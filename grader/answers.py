@@ -1,0 +1,227 @@
+"""What the submission answered, as the judge holds it: checked plain data, never live objects.
+
+Nothing the child returns is trusted: ``decode`` validates every field of a
+reply (``grader.child.wire``), and a tensor arrives as a ``TensorValue``,
+its numbers and autograd metadata only. ``Answers`` remembers where each
+value came from, so a comparison can tell an answer that ignores its input.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from typing import Any
+
+from grader.child import wire
+from grader.hints import CheckFailed, error_hint, expect, fail
+
+__all__ = [
+    "TensorValue",
+    "Opaque",
+    "CallResult",
+    "Answers",
+    "ANSWERS",
+    "decode",
+    "close",
+    "flat_numbers",
+    "preview",
+    "describe_value",
+]
+
+
+@dataclass(frozen=True)
+class TensorValue:
+    """A tensor as the child described it: data and autograd metadata, no live object."""
+
+    data: list[float]
+    shape: list[int]
+    dtype: str
+    requires_grad: bool
+    is_leaf: bool
+    grad_fn: str | None
+    grad: TensorValue | None
+    type: str
+    id: int
+    storage: int = 0  # address of the data in the child: equal for views of one tensor
+
+    @property
+    def is_floating(self) -> bool:
+        return self.dtype in ("float16", "bfloat16", "float32", "float64")
+
+    def item(self) -> float:
+        expect(len(self.data) == 1, "not_one_element", shape=self.shape)
+        return float(self.data[0])
+
+
+@dataclass(frozen=True)
+class Opaque:
+    """Any other object the submission returned: its type name and repr, nothing more."""
+
+    type: str
+    repr: str
+
+
+def decode(data: Any) -> Any:
+    """Turn the child's JSON into checked Python values; raise ``wire.Malformed`` otherwise."""
+    return wire.read(data, TensorValue, Opaque)
+
+
+@dataclass
+class CallResult:
+    """What one call of a student function gave back, as data."""
+
+    function: str
+    value: Any = None
+    error: dict[str, Any] | None = None
+    args: list[Any] = field(default_factory=list)
+    arg_ids: list[int] = field(default_factory=list)
+    arg_grad_ids: list[int | None] = field(default_factory=list)
+    # Backward passes of the autograd engine seen during the call. Counted when
+    # the engine reads a saved tensor, so a graph of only linear operations
+    # ((2 * x).sum()) shows 0: judge those through an unseen TestFunction, whose
+    # ``tripwire_backwards`` counts every gradient that flows through it.
+    backward_passes: int = 0
+    tripwire_backwards: int = 0
+    grad_enabled_after: bool = True
+    ops: list[tuple[str, bool]] = field(default_factory=list)
+    then: list[dict[str, Any]] = field(default_factory=list)
+
+    def returned(self, instead: dict[str, str] | None = None) -> Any:
+        """Return the value, failing the check with a hint if the function raised.
+
+        ``instead`` swaps a generic torch-error hint for an exercise's own, e.g.
+        ``{"no_grad_fn": "descent_rebinds_x"}``.
+        """
+        if self.error is not None:
+            failure = error_hint(self.error, self.function)
+            if instead and failure.hint in instead:
+                failure = CheckFailed(instead[failure.hint], **failure.params)
+            raise failure
+        return self.value
+
+    def tensor(self, value: Any = None, what: str = "the result") -> TensorValue:
+        """Return ``value`` (default: the returned value) as a tensor, or fail naming it."""
+        value = self.returned() if value is None else value
+        if not isinstance(value, TensorValue):
+            fail("not_a_tensor", function=self.function, what=what, got=describe_value(value))
+        return value
+
+    def pair(self) -> tuple[Any, Any]:
+        """Return the two items of a returned tuple, or fail saying what came back."""
+        value = self.returned()
+        if not isinstance(value, tuple) or len(value) != 2:
+            fail("not_a_pair", function=self.function, got=describe_value(value))
+        return value[0], value[1]
+
+    def step_ok(self, index: int = 0) -> None:
+        """Fail with the translated error if follow-up step ``index`` raised."""
+        step = self.then[index] if index < len(self.then) else {"ok": False, "error": {}}
+        if not step.get("ok"):
+            error = step.get("error")
+            raise error_hint(error if isinstance(error, dict) else {}, self.function)
+
+
+class Answers:
+    """Remember where each returned value came from, and what a check wanted of it.
+
+    ``expect_close`` asks it for what the same function returned, at the same
+    place, for other arguments: an answer that stays put while the expected
+    one moves ignores its input.
+    """
+
+    LIMIT = 500  # calls remembered per submission; older ones are forgotten
+
+    def __init__(self) -> None:
+        # id -> (function, arguments, place); the values are kept alive so ids stay unique.
+        self._where: dict[int, tuple[str, str, str]] = {}
+        self._kept: list[Any] = []
+        self._wanted: dict[tuple[str, str, str], tuple[list[float], list[float]]] = {}
+
+    def record(self, result: CallResult, arguments: str) -> None:
+        if len(self._kept) >= self.LIMIT:
+            return
+        self._kept.append(result)
+
+        def walk(value: Any, place: str) -> None:
+            if isinstance(value, (TensorValue, list, tuple)):
+                self._where[id(value)] = (result.function, arguments, place)
+            if isinstance(value, TensorValue) and value.grad is not None:
+                walk(value.grad, place + ".grad")
+            elif isinstance(value, (list, tuple)):
+                for k, item in enumerate(value[:100]):
+                    walk(item, f"{place}[{k}]")
+
+        walk(result.value, "value")
+        for k, arg in enumerate(result.args):
+            walk(arg, f"args[{k}]")
+
+    def judged(self, actual: Any, want: list[float]) -> None:
+        where = self._where.get(id(actual))
+        got = flat_numbers(actual)
+        if where is not None and got is not None:
+            self._wanted.setdefault(where, (got, want))
+
+    def seen_elsewhere(self, actual: Any) -> list[tuple[list[float], list[float]]]:
+        where = self._where.get(id(actual))
+        if where is None:
+            return []
+        function, arguments, place = where
+        return [
+            answer
+            for (f, a, p), answer in self._wanted.items()
+            if f == function and p == place and a != arguments
+        ]
+
+
+# The current submission's answers, for the comparisons of grader.check.
+ANSWERS: ContextVar[Answers | None] = ContextVar("answers", default=None)
+
+
+def close(actual: float, expected: float, rtol: float = 2e-4, atol: float = 1e-5) -> bool:
+    """Say whether two numbers agree within float32-friendly tolerances."""
+    if math.isnan(actual) or math.isnan(expected):
+        return math.isnan(actual) and math.isnan(expected)
+    return abs(actual - expected) <= atol + rtol * abs(expected)
+
+
+def flat_numbers(value: Any) -> list[float] | None:
+    """Flatten a tensor, number or nested list of numbers; None if it is something else."""
+    if isinstance(value, TensorValue):
+        return list(value.data)
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return [float(value)]
+    if isinstance(value, (list, tuple)):
+        out: list[float] = []
+        for v in value:
+            inner = flat_numbers(v)
+            if inner is None:
+                return None
+            out += inner
+        return out
+    return None
+
+
+def preview(numbers: Iterable[float] | None) -> str:
+    """Show the first few numbers of a list, for hints."""
+    if numbers is None:
+        return "(not numbers)"
+    numbers = list(numbers)
+    shown = ", ".join(f"{n:.4g}" for n in numbers[:6])
+    return f"[{shown}{', ...' if len(numbers) > 6 else ''}]"
+
+
+def describe_value(value: Any) -> str:
+    """Name what a submission returned, for hints like 'expected a tensor, got ...'."""
+    if isinstance(value, TensorValue):
+        return f"a {value.dtype} tensor of shape {tuple(value.shape)}"
+    if isinstance(value, Opaque):
+        return f"a {value.type}"
+    if isinstance(value, tuple):
+        return f"a tuple of {len(value)}"
+    if isinstance(value, list):
+        return f"a list of {len(value)}"
+    return f"a {type(value).__name__} ({value!r})"[:120]
