@@ -272,6 +272,7 @@ def _plan(
     fingerprint = _fingerprint(settings.seed, settings.lang, settings.limits)
     states: dict[str, dict[str, Any]] = {}
     pending: list[_Job] = []
+    checks = {exercise.name: exercise.checks_digest for exercise in exercises}
     for folder in students:
         state = {} if force else _load_state(out, folder.name)
         if state.get("fingerprint") != fingerprint:
@@ -281,7 +282,11 @@ def _plan(
         for exercise in exercises:
             digest = _digest_of(find_for_student(folder, exercise.name))
             old = kept.get(exercise.name)
-            if old is None or old.get("file_digest") != digest:
+            if (
+                old is None
+                or old.get("file_digest") != digest
+                or old.get("checks_digest") != checks[exercise.name]
+            ):
                 todo.append(exercise.name)
         states[folder.name] = {"fingerprint": fingerprint, "exercises": dict(kept)}
         if todo:
@@ -453,6 +458,7 @@ def _assemble(
         for exercise in exercises:
             result = dict(kept[exercise.name])
             result.pop("file_digest", None)
+            result.pop("checks_digest", None)
             records.append(result)
         students.append(student_result(student, records))
     # Every text in the class's language, once, before anything is written.

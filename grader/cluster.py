@@ -13,7 +13,6 @@ This module imports dask; ``grade`` imports it only when ``--cluster`` is used.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import threading
@@ -26,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from grader import __version__
-from grader.course import Course, CourseError
+from grader.course import Course, CourseError, files_digest
 from grader.executors.sandboxed import SandboxExecutor
 from grader.grade import Settings, secrets_of
 from grader.parcel import Parcel, grade_parcel
@@ -258,16 +257,11 @@ def _killed_its_worker(course: Course, parcel: Parcel) -> dict[str, dict[str, An
 
 def course_digest(course: Course) -> str:
     """Fingerprint what grading depends on: the grader's version and the course's checks."""
-    digest = hashlib.sha256(__version__.encode())
     root = course.root
     files = [root / "course.toml", *sorted((root / "checks").rglob("*"))]
     files += sorted((root / "templates").rglob("*"))
     files += [e.folder / "README.md" for e in course.exercises]  # exercise titles
-    for path in files:
-        if path.is_file() and "__pycache__" not in path.parts:
-            digest.update(path.relative_to(root).as_posix().encode() + b"\0")
-            digest.update(path.read_bytes() + b"\0")
-    return digest.hexdigest()
+    return files_digest(root, files, salt=__version__)
 
 
 # -- the worker's side ---------------------------------------------------------------

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import tomllib
 
-__all__ = ["Course", "Exercise", "CourseError"]
+__all__ = ["Course", "Exercise", "CourseError", "checks_digest", "files_digest"]
 
 _EXERCISE = re.compile(r"^(\d+)_[A-Za-z0-9_]+$")
 
@@ -51,6 +51,10 @@ class Exercise:
         return max_score(self.checks)
 
     @property
+    def checks_digest(self) -> str:
+        return checks_digest(self.checks)
+
+    @property
     def functions(self) -> tuple[str, ...]:
         """Name the functions the stub asks for (its top-level ``def``s), without running it."""
         import ast
@@ -65,6 +69,28 @@ class Exercise:
     @property
     def mistakes(self) -> list[Path]:
         return sorted((self.solution.parent / "mistakes").glob("*.py"))
+
+
+def checks_digest(checks: Path) -> str:
+    """Name the exact version of an exercise's checks folder (every file but caches).
+
+    A batch keeps a student's result only while the checks that gave it are
+    unchanged: an instructor who fixes a check mid-term gets it applied to the
+    whole class on the next run, and a warm worker collects it again.
+    """
+    return files_digest(checks, sorted(checks.rglob("*")))[:16]
+
+
+def files_digest(root: Path, paths: list[Path], salt: str = "") -> str:
+    """Hash the names (relative to ``root``) and bytes of the files among ``paths``."""
+    import hashlib
+
+    digest = hashlib.sha256(salt.encode())
+    for path in paths:
+        if path.is_file() and "__pycache__" not in path.parts:
+            digest.update(path.relative_to(root).as_posix().encode() + b"\0")
+            digest.update(path.read_bytes() + b"\0")
+    return digest.hexdigest()
 
 
 @dataclass(frozen=True)

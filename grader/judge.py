@@ -196,6 +196,15 @@ class _Checks:
         self.checks = [_collected(item) for item in self.session.items]
         self._running = threading.Lock()  # one submission at a time through these items
 
+    def close(self) -> None:
+        """Unconfigure this collection's pytest config (as after a pytest.main)."""
+        from _pytest.mark import MARK_GEN
+
+        callers_marks = MARK_GEN._config
+        with self._running:
+            self.config._ensure_unconfigure()
+        MARK_GEN._config = callers_marks
+
     def run(self, submission: Submission, seed: int) -> list[CheckOutcome]:
         """Run every check against ``submission``; return their outcomes in order."""
         with self._running:
@@ -282,7 +291,7 @@ def _quiet() -> Iterator[io.StringIO]:
 
 
 # Collected once per process and exercise: a batch worker judges every student with them.
-_collected_checks: dict[str, _Checks] = {}
+_collected_checks: dict[str, tuple[str, _Checks]] = {}
 _collecting = threading.Lock()
 
 
@@ -301,11 +310,24 @@ def max_score(checks_dir: Path) -> float:
 
 
 def _checks_for(checks_dir: Path) -> _Checks:
+    from grader.course import checks_digest
+
     key = str(checks_dir.resolve())
+    version = checks_digest(checks_dir)
     with _collecting:
-        checks = _collected_checks.get(key)
-        if checks is None:
-            checks = _collected_checks[key] = _Checks(checks_dir)
+        held = _collected_checks.get(key)
+        if held is not None and held[0] == version:
+            return held[1]
+        if held is not None:
+            # The checks were edited since this process collected them (a warm
+            # worker outlives a batch): forget the old modules, or importing
+            # them again would hand back the old code.
+            held[1].close()
+            for name, module in list(sys.modules.items()):
+                if (getattr(module, "__file__", None) or "").startswith(key + os.sep):
+                    del sys.modules[name]
+        checks = _Checks(checks_dir)
+        _collected_checks[key] = (version, checks)
     return checks
 
 

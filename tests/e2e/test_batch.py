@@ -118,10 +118,10 @@ def _command(submissions: Path, out: Path, *extra: str) -> list[str]:
     return [grade, "batch", str(submissions), "--out", str(out), *ARGS, *extra]
 
 
-def run_batch(submissions: Path, out: Path, tmp: Path, *extra: str) -> Run:
+def run_batch(submissions: Path, out: Path, tmp: Path, *extra: str, course: Path = REPO) -> Run:
     done = subprocess.run(
         _command(submissions, out, *extra),
-        cwd=REPO,
+        cwd=course,
         env=_environment(tmp),
         capture_output=True,
         text=True,
@@ -395,6 +395,32 @@ def test_rerun_grades_only_what_changed(
     assert forced.stdout.startswith(f"graded {len(EXPECTED)} student(s), kept 0 unchanged")
     assert sorted(forced.progress()) == sorted(EXPECTED)
     assert verdicts(load_results(out)) == verdicts(after)
+
+
+def test_an_edited_check_grades_the_class_again(
+    graded: tuple[Path, Path, Run], tmp_path: Path
+) -> None:
+    folder, reference, _ = graded
+    course = tmp_path / "course"
+    course.mkdir()
+    shutil.copy(REPO / "course.toml", course)
+    for part in ("exercises", "checks", "templates"):
+        shutil.copytree(REPO / part, course / part, ignore=shutil.ignore_patterns("__pycache__"))
+    out = Path(shutil.copytree(reference, tmp_path / "out"))
+    tmp = tmp_path / "tmpdir"
+    same = run_batch(folder, out, tmp, course=course)
+    assert same.stdout.startswith(f"graded 0 student(s), kept {len(EXPECTED)} unchanged")
+
+    # The instructor fixes the checks mid-term: every result they gave is stale.
+    added = course / "checks" / EXERCISE / "test_added_later.py"
+    added.write_text(
+        'def test_added_later(submission):\n    """a check added later"""\n',
+        encoding="utf-8",
+    )
+    again = run_batch(folder, out, tmp, course=course)
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.startswith(f"graded {len(EXPECTED)} student(s), kept 0 unchanged")
+    assert {s["max_score"] for s in load_results(out)["students"]} == {MAX_SCORE + 1}
 
 
 def test_interrupted_run_resumes_to_the_same_results(

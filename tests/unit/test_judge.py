@@ -90,3 +90,15 @@ def test_a_check_whose_fixture_fails_is_a_bug_in_the_check(tmp_path: Path) -> No
     folder = _checks(tmp_path, "def test_needs(no_such_fixture):\n    pass\n", "x04_fixture")
     with pytest.raises(JudgeError, match="failed before it ran"):
         judge(folder, _submission(), seed=1)
+
+
+def test_checks_edited_in_a_running_process_are_collected_again(tmp_path: Path) -> None:
+    # A warm cluster worker outlives a batch; the instructor fixes a check between two.
+    folder = _checks(tmp_path, "def test_one(submission):\n    pass\n", "x05_edited")
+    assert [c.name for c in judge(folder, _submission(), seed=1).checks] == ["test_one"]
+    (folder / "test_x05_edited.py").write_text(
+        "from grader.check import fail\n\n\ndef test_one(submission):\n    fail('now_fails')\n",
+        encoding="utf-8",
+    )
+    (verdict,) = judge(folder, _submission(), seed=1).checks
+    assert (verdict.name, verdict.passed, verdict.hint) == ("test_one", False, "now_fails")
