@@ -211,8 +211,6 @@ def floor(students: int) -> tuple[float, float]:
     from grader.executors import Limits
     from grader.executors.in_process import InProcessExecutor, InProcessSession
     from grader.grade import Settings, grade_exercise
-    from grader.locale import Locale
-
     own = _OwnCalls()
 
     class TimedSession(InProcessSession):
@@ -235,15 +233,14 @@ def floor(students: int) -> tuple[float, float]:
 
     course = Course.load(ROOT)
     settings = Settings(seed=1, limits=Limits(timeout=600))
-    locale = Locale(course.templates)
     executor = TimedExecutor()
     for exercise in course.exercises:  # warm: torch, pytest and every exercise's checks
-        grade_exercise(course, exercise, exercise.solution, executor, settings, locale)
+        grade_exercise(course, exercise, exercise.solution, executor, settings)
     own.seconds = 0.0
     start = time.perf_counter()
     for _ in range(students):
         for exercise in course.exercises:
-            result = grade_exercise(course, exercise, exercise.solution, executor, settings, locale)
+            result = grade_exercise(course, exercise, exercise.solution, executor, settings)
             assert result["score"] == result["max_score"], (exercise.name, result["checks"])
     return (time.perf_counter() - start) / students, own.seconds / students
 
