@@ -398,14 +398,10 @@ def test_rerun_grades_only_what_changed(
 
 
 def test_an_edited_check_grades_the_class_again(
-    graded: tuple[Path, Path, Run], tmp_path: Path
+    graded: tuple[Path, Path, Run], course_copy: Callable[[], Path], tmp_path: Path
 ) -> None:
     folder, reference, _ = graded
-    course = tmp_path / "course"
-    course.mkdir()
-    shutil.copy(REPO / "course.toml", course)
-    for part in ("exercises", "checks", "templates"):
-        shutil.copytree(REPO / part, course / part, ignore=shutil.ignore_patterns("__pycache__"))
+    course = course_copy()
     out = Path(shutil.copytree(reference, tmp_path / "out"))
     tmp = tmp_path / "tmpdir"
     same = run_batch(folder, out, tmp, course=course)
