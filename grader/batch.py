@@ -18,8 +18,10 @@ import multiprocessing
 import os
 import sys
 import tempfile
+import textwrap
 import time
 import zipfile
+from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from contextlib import contextmanager
@@ -268,7 +270,12 @@ def _plan(
     force: bool,
     settings: Settings,
 ) -> tuple[dict[str, dict[str, Any]], list[_Job]]:
-    """Return every student's kept state and the exercises still to grade (changed files)."""
+    """Return every student's kept state and the exercises still to grade (changed files).
+
+    The states held here leave out the plots (most of a result's size: a loss curve
+    per student); they stay in each student's state file, read back one student at a
+    time, so this process's memory does not grow with the plots of the whole class.
+    """
     fingerprint = _fingerprint(settings.seed, settings.lang, settings.limits)
     states: dict[str, dict[str, Any]] = {}
     pending: list[_Job] = []
@@ -288,7 +295,10 @@ def _plan(
                 or old.get("checks_digest") != checks[exercise.name]
             ):
                 todo.append(exercise.name)
-        states[folder.name] = {"fingerprint": fingerprint, "exercises": dict(kept)}
+        states[folder.name] = {
+            "fingerprint": fingerprint,
+            "exercises": {name: _without_plots(result) for name, result in kept.items()},
+        }
         if todo:
             pending.append(_Job(folder.name, str(folder), tuple(todo)))
     return states, pending
@@ -351,8 +361,12 @@ def _grade_all(
 ) -> int:
     def record(student: str, done: dict[str, dict[str, Any]]) -> None:
         state = states[student]
-        state["exercises"].update(done)
-        write_atomic(_state_path(out, student), json.dumps(state))
+        # The kept results come back whole (with their plots) from the student's file.
+        on_disk = _load_state(out, student).get("exercises", {})
+        whole = {name: on_disk.get(name, kept) for name, kept in state["exercises"].items()}
+        whole.update(done)
+        write_atomic(_state_path(out, student), json.dumps({**state, "exercises": whole}))
+        state["exercises"].update({name: _without_plots(r) for name, r in done.items()})
         progress.step(student, done)
 
     progress = _Progress(len(pending))
@@ -475,10 +489,10 @@ def _assemble(
         lang=lang,
         report_href=lambda s: f"{quote(_safe_folder(s))}/report.html",
     )
-    pages = _render_reports(students, seed, lang, course, jobs)
+    pages = _render_reports(_with_plots(out, students), len(students), seed, lang, course, jobs)
     for record, page in zip(students, pages, strict=True):
         write_atomic(out / _safe_folder(record["student"]) / "report.html", page)
-    write_atomic(out / "results.json", to_json(results))
+    write_atomic(out / "results.json", _results_json(results, _with_plots(out, students)))
     write_atomic(out / "grades.csv", export.grades_csv(results))
     overview = render_class_overview(
         results,
@@ -491,23 +505,56 @@ def _assemble(
     return results
 
 
+def _without_plots(result: dict[str, Any]) -> dict[str, Any]:
+    # An empty list in their place keeps the record's shape and its keys' order.
+    return {**result, "plots": []} if "plots" in result else result
+
+
+def _with_plots(out: Path, students: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    """Yield each student's record with its plots, read back from the student's state file."""
+    for record in students:
+        on_disk = _load_state(out, record["student"]).get("exercises", {})
+        yield {
+            **record,
+            "exercises": [
+                {**e, "plots": on_disk.get(e["exercise"], {}).get("plots", [])}
+                for e in record["exercises"]
+            ],
+        }
+
+
+def _results_json(results: dict[str, Any], students: Iterator[dict[str, Any]]) -> Iterator[str]:
+    """Yield ``results`` as to_json writes it, one student at a time from ``students``."""
+    head, tail = to_json({**results, "students": []}).split('"students": []', 1)
+    yield head + '"students": ['
+    for number, student in enumerate(students):
+        yield ("," if number else "") + "\n" + textwrap.indent(to_json(student), "    ")
+    yield "\n  ]" + tail
+
+
 def _render_reports(
-    students: list[dict[str, Any]], seed: int, lang: str, course: Course, jobs: int
+    students: Iterator[dict[str, Any]], count: int, seed: int, lang: str, course: Course, jobs: int
 ) -> Iterator[str]:
     """Yield every student's report page in order, rendered on ``jobs`` processes.
 
     A report's plots cost matplotlib about half a second per student: drawn one
     after another in this process they took longer than grading the class.
-    Pages are yielded as they come, so a class's pages are never all in memory.
+    Only a few students are in flight at once (``pool.map`` would take them all
+    first), so neither their records nor their pages are ever all in memory.
     """
     render = partial(_render_report, seed=seed, lang=lang, course=course)
-    if jobs <= 1 or len(students) < 4 * jobs:
+    if jobs <= 1 or count < 4 * jobs:
         yield from map(render, students)
         return
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
-        # Small chunks: the pages waiting to be written stay few.
-        yield from pool.map(render, students, chunksize=4)
+        in_flight: deque[Future[str]] = deque()
+        for record in students:
+            in_flight.append(pool.submit(render, record))
+            if len(in_flight) >= 4 * jobs:
+                yield in_flight.popleft().result()
+        while in_flight:
+            yield in_flight.popleft().result()
 
 
 def _render_report(record: dict[str, Any], *, seed: int, lang: str, course: Course) -> str:

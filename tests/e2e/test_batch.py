@@ -419,6 +419,30 @@ def test_an_edited_check_grades_the_class_again(
     assert {s["max_score"] for s in load_results(out)["students"]} == {MAX_SCORE + 1}
 
 
+def test_a_kept_exercise_keeps_its_plots(grade_batch: Callable[..., Run], tmp_path: Path) -> None:
+    # The batch holds results without their plots while it runs (its memory must not
+    # grow with every student's loss curve): what is kept must come back whole.
+    descent = REPO / "solutions" / "06_minimize_square" / "solution.py"
+    folder = tmp_path / "class"
+    for student in ("ana", "ben"):
+        (folder / student).mkdir(parents=True)
+        shutil.copy(SOLUTION, folder / student / f"{EXERCISE}.py")
+        shutil.copy(descent, folder / student / "06_minimize_square.py")
+    out = tmp_path / "out"
+    assert grade_batch(folder, out, "--exercises", "01,06").returncode == 0
+    first = load_results(out)
+    shutil.copy(MISTAKES / "mean_instead_of_sum.py", folder / "ana" / f"{EXERCISE}.py")
+    again = grade_batch(folder, out, "--exercises", "01,06")
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.startswith("graded 1 student(s), kept 1 unchanged")
+    second = load_results(out)
+    for before, after in zip(first["students"], second["students"], strict=True):
+        plots = before["exercises"][1]["plots"]
+        assert plots and after["exercises"][1]["plots"] == plots
+    page = (out / "ana" / "report.html").read_text(encoding="utf-8")
+    assert page.count("<svg") >= 1
+
+
 def test_interrupted_run_resumes_to_the_same_results(
     graded: tuple[Path, Path, Run], tmp_path: Path
 ) -> None:
