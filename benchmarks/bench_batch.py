@@ -211,6 +211,7 @@ def floor(students: int) -> tuple[float, float]:
     from grader.executors import Limits
     from grader.executors.in_process import InProcessExecutor, InProcessSession
     from grader.grade import Settings, grade_exercise
+
     own = _OwnCalls()
 
     class TimedSession(InProcessSession):

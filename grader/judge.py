@@ -169,13 +169,7 @@ class _Checks:
             "no:logging",
             "--import-mode=importlib",
         ]
-        from _pytest.mark import MARK_GEN
-
-        # This config stays configured for the life of the process, and configuring it
-        # makes it the one ``pytest.mark`` answers to: put back the caller's (a test run
-        # around an in-process grade would otherwise call its own markers unknown).
-        callers_marks = MARK_GEN._config
-        with _quiet() as sink:
+        with _marks_kept(), _quiet() as sink:
             self.config = _prepareconfig(args, [self.plugin])
             try:
                 self.config._do_configure()
@@ -185,25 +179,19 @@ class _Checks:
             except BaseException:
                 self.config._ensure_unconfigure()
                 raise
-            finally:
-                MARK_GEN._config = callers_marks
-        if self.plugin.collect_errors or not self.session.items:
-            self.config._ensure_unconfigure()
-            detail = self.plugin.collect_errors[:1] or sink.getvalue().strip().splitlines()[-1:]
-            raise JudgeError(
-                f"the checks in {checks_dir} could not run: {(detail or ['no checks found'])[0]}"
-            )
+            if self.plugin.collect_errors or not self.session.items:
+                self.config._ensure_unconfigure()
+                found = self.plugin.collect_errors[:1] or sink.getvalue().strip().splitlines()[-1:]
+                raise JudgeError(
+                    f"the checks in {checks_dir} could not run: {(found or ['no checks found'])[0]}"
+                )
         self.checks = [_collected(item) for item in self.session.items]
         self._running = threading.Lock()  # one submission at a time through these items
 
     def close(self) -> None:
         """Unconfigure this collection's pytest config (as after a pytest.main)."""
-        from _pytest.mark import MARK_GEN
-
-        callers_marks = MARK_GEN._config
-        with self._running:
+        with _marks_kept(), self._running:
             self.config._ensure_unconfigure()
-        MARK_GEN._config = callers_marks
 
     def run(self, submission: Submission, seed: int) -> list[CheckOutcome]:
         """Run every check against ``submission``; return their outcomes in order."""
@@ -259,6 +247,23 @@ def _hint(error: BaseException | None) -> dict[str, Any]:
         "hint": "check_error",
         "params": {"message": f"{type(error).__name__}: {error}"[:300]},
     }
+
+
+@contextmanager
+def _marks_kept() -> Iterator[None]:
+    """Leave ``pytest.mark`` answering to the caller's pytest config.
+
+    Configuring or unconfiguring a config makes it the one ``pytest.mark`` answers to,
+    and a judge's config stays configured for the life of the process: a test run
+    around an in-process grade would otherwise call its own markers unknown.
+    """
+    from _pytest.mark import MARK_GEN
+
+    callers = MARK_GEN._config
+    try:
+        yield
+    finally:
+        MARK_GEN._config = callers
 
 
 _quiet_lock = threading.Lock()
