@@ -190,11 +190,10 @@ def _ignore_interrupts() -> None:
     """Leave Ctrl-C to the batch's own process, and die with it (no worker tracebacks)."""
     import signal
 
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    if sys.platform == "linux":
-        import ctypes
+    from grader.child.confine import die_with_parent
 
-        ctypes.CDLL(None).prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    die_with_parent()
 
 
 def sandbox_holds(executor: Executor, settings: Settings) -> dict[str, Any]:

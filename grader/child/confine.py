@@ -118,7 +118,7 @@ def enter(config: dict[str, Any]) -> None:
             _mirror_child(pid, config["status_fd"])
     if sys.platform == "linux":
         _become_unprivileged(config, python_readable=_readable_by_others(config))
-        _die_with_parent(_libc(), parent)  # after setuid, which clears the death signal
+        _die_with_parent(parent)  # after setuid, which clears the death signal
         scratch = config.get("scratch")
         if scratch:
             os.chdir(scratch)
@@ -370,7 +370,7 @@ def _enter_namespaces(config: dict[str, Any]) -> None:
         if root:
             # Inside the mount namespace the Python installation is bound back readable.
             _become_unprivileged(config, python_readable=True)
-        _die_with_parent(libc, 0)  # setuid cleared the death signal: set it again
+        _die_with_parent(0)  # setuid cleared the death signal: set it again
     except OSError as exc:
         _fail_setup(exc)
 
@@ -387,7 +387,7 @@ def _confine_inside(libc: Any, config: dict[str, Any], root: bool) -> None:
     # From here on we are pid 1 of a new pid namespace: when we die, the kernel
     # kills every process the submission started, setsid or not. (Our parent, the
     # monitor, is outside the namespace: getppid() says 0.)
-    _die_with_parent(libc, 0)
+    _die_with_parent(0)
     _mount(libc, None, "/", None, MS_REC | MS_PRIVATE)
     keep = [os.path.abspath(p) for p in config.get("expose", []) if os.path.isdir(p)]
     python = [os.path.abspath(p) for p in config.get("python", []) if os.path.isdir(p)]
@@ -502,8 +502,14 @@ def _read_only_root(libc: Any) -> None:
         _mount(libc, None, "/", None, MS_REMOUNT | MS_BIND | MS_RDONLY)
 
 
-def _die_with_parent(libc: Any, parent: int) -> None:
-    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+def die_with_parent() -> None:
+    """Have the kernel kill this process when its parent ends (Linux; elsewhere nothing)."""
+    if sys.platform == "linux":
+        ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+
+
+def _die_with_parent(parent: int) -> None:
+    die_with_parent()
     # Compared with the pid we expect, not with 1: in a container the grader itself may be
     # pid 1 (`docker run ... grade batch`), and its child must not take it for an orphaning.
     if os.getppid() != parent:

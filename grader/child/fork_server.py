@@ -20,10 +20,9 @@ import sys
 def main(argv: list[str]) -> None:
     """Serve fork requests on the control socket whose fd is ``argv[1]``."""
     control = socket.socket(fileno=int(argv[1]))
-    if sys.platform == "linux":
-        import ctypes
+    from grader.child.confine import die_with_parent
 
-        ctypes.CDLL(None).prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG: die with the judge
+    die_with_parent()  # with the judge
     try:
         import torch  # noqa: F401  -- the whole point: children inherit it already imported
 

@@ -35,6 +35,8 @@ from test_batch import (
     run_batch,
 )
 
+from grader.child.confine import die_with_parent
+
 pytest.importorskip("distributed", reason="grade batch --cluster needs the [cluster] extra")
 
 PRELOAD = Path(__file__).with_name("cluster_preload.py")
@@ -81,7 +83,7 @@ class Cluster:
             stderr=subprocess.STDOUT,
             env=env,
             start_new_session=True,
-            preexec_fn=_die_with_pytest,  # a killed test run leaves no scheduler behind
+            preexec_fn=die_with_parent,  # a killed test run leaves no scheduler behind
         )
         self.processes.append(process)
         return process
@@ -230,13 +232,6 @@ def test_a_worker_killed_mid_grade_loses_no_student(
     assert process.returncode == 0, stderr
     assert stdout.startswith(f"graded {len(EXPECTED)} student(s)")
     assert without_timing(load_results(out)) == without_timing(load_results(reference))
-
-
-def _die_with_pytest() -> None:
-    import ctypes
-    import signal
-
-    ctypes.CDLL(None).prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
 
 
 def _start_batch(
