@@ -55,9 +55,10 @@ def grade_parcel(
 
     def grade_one(item: tuple[str, SourceFile | None]) -> dict[str, Any]:
         name, file = item
+        exercise = course.exercise(name)
         result = grade_exercise(
             course,
-            course.exercise(name),
+            exercise,
             file,
             executor,
             settings,
@@ -66,7 +67,7 @@ def grade_parcel(
         # The digest of the very bytes graded: a file edited meanwhile is graded again next run.
         done = dict(result)
         done["file_digest"] = digest_of(file)
-        done["checks_digest"] = course.exercise(name).checks_digest
+        done["checks_digest"] = exercise.checks_digest
         return done
 
     results = grade_each(parcel.files, grade_one, at_once)
