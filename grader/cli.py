@@ -403,4 +403,22 @@ def main() -> None:
     except click.ClickException as exc:
         exc.show()
         sys.exit(exc.exit_code)
+    except Exception as exc:
+        # A bug of the grader (or of Python under it), never the student's: one line
+        # and exit 2, as for a broken environment; the traceback goes to a file to report.
+        _complain(f"the grader itself failed ({type(exc).__name__}: {exc}); {_kept_traceback()}")
+        sys.exit(2)
     sys.exit(code if isinstance(code, int) else 0)
+
+
+def _kept_traceback() -> str:
+    import tempfile
+    import traceback
+
+    try:
+        fd, path = tempfile.mkstemp(prefix="grade-crash-", suffix=".txt")
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            traceback.print_exc(file=out)
+    except OSError:
+        return "no score was given"
+    return f"no score was given; the details for a bug report are in {path}"

@@ -97,10 +97,38 @@ class _JudgePlugin:
             lines = str(report.longrepr).strip().splitlines()
             self.collect_errors.append(f"{report.nodeid}: {lines[-1] if lines else 'error'}")
 
-    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[Any]) -> None:
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_makereport(
+        self, item: pytest.Item, call: pytest.CallInfo[Any]
+    ) -> pytest.TestReport:
         # The exception itself (a CheckFailed's hint), not its printed form.
+        excinfo = call.excinfo
         if call.when == "call":
-            self.failures[item.nodeid] = call.excinfo.value if call.excinfo else None
+            self.failures[item.nodeid] = excinfo.value if excinfo else None
+        # This report replaces pytest's own, which prints the failure's traceback
+        # with source excerpts that nobody reads here. Printing it parses source
+        # with ast, and Python 3.11 keeps the AST converter's recursion depth per
+        # process, not per thread: exercises judged side by side on threads then
+        # fail at random with "SystemError: AST constructor recursion depth mismatch".
+        longrepr: tuple[str, int, str] | str | None = None
+        if excinfo is None:
+            outcome = "passed"
+        elif isinstance(excinfo.value, pytest.skip.Exception):
+            outcome = "skipped"
+            longrepr = (str(item.path), item.location[1] or 0, str(excinfo.value))
+        else:
+            outcome, longrepr = "failed", excinfo.exconly()
+        return pytest.TestReport(
+            item.nodeid,
+            item.location,
+            {},
+            outcome,  # type: ignore[arg-type]
+            longrepr,
+            call.when,  # type: ignore[arg-type]
+            duration=call.duration,
+            start=call.start,
+            stop=call.stop,
+        )
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         # A check passes when its setup, call and teardown all pass.

@@ -49,3 +49,26 @@ def test_outside_a_course_is_a_usage_error(tmp_path: Path, monkeypatch: pytest.M
     result = CliRunner().invoke(cli, ["01"])
     assert result.exit_code == 2
     assert "no course found" in result.output
+
+
+def test_a_fault_of_the_grader_is_one_line_and_exit_2(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from grader import cli as cli_module
+    from grader import student
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise SystemError("AST constructor recursion depth mismatch")
+
+    monkeypatch.setattr(student, "grade_student", broken)
+    monkeypatch.setattr("tempfile.tempdir", str(tmp_path))
+    monkeypatch.setattr("sys.argv", ["grade", "01", "--course", str(ROOT)])
+    with pytest.raises(SystemExit) as exit:
+        cli_module.main()
+    assert exit.value.code == 2  # never a student's zero
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1, err
+    assert "the grader itself failed (SystemError: AST constructor" in err
+    assert "Traceback" not in err
+    (kept,) = tmp_path.glob("grade-crash-*.txt")
+    assert "Traceback" in kept.read_text(encoding="utf-8")

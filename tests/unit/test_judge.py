@@ -102,3 +102,24 @@ def test_checks_edited_in_a_running_process_are_collected_again(tmp_path: Path) 
     )
     (verdict,) = judge(folder, _submission(), seed=1).checks
     assert (verdict.name, verdict.passed, verdict.hint) == ("test_one", False, "now_fails")
+
+
+def test_judging_failed_checks_parses_no_source(tmp_path: Path, monkeypatch) -> None:
+    # Exercises are judged side by side on threads, and Python 3.11's AST converter
+    # is not thread-safe: a failed check must not print a traceback with source
+    # excerpts (pytest's own report does, through ast.parse).
+    import ast
+
+    folder = _checks(tmp_path, CHECKS, "x06_no_parse")
+    judge(folder, _submission(), seed=1)  # collected (and assertions rewritten) first
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("source parsed while judging")
+
+    monkeypatch.setattr(ast, "parse", refuse)
+    verdict = judge(folder, _submission(), seed=1)
+    assert [(c.passed, c.hint) for c in verdict.checks] == [
+        (True, ""),
+        (False, "some_hint"),
+        (False, "check_error"),
+    ]
