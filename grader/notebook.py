@@ -29,8 +29,9 @@ __all__ = ["check", "Result", "kernel_cells"]
 
 # Hint ids that mean the grader or its machine failed, not the student's code.
 _GRADER_FAULTS = frozenset({"grader_failed", "check_error"})
-# Execution counts of cells that raised: their code did not (fully) run in the kernel.
-_failed_cells: set[int] = set()
+# Execution counts of cells the student interrupted (an endless loop, a long training):
+# run again, they would only run out the grading's time.
+_interrupted_cells: set[int] = set()
 
 
 @dataclass(frozen=True)
@@ -135,14 +136,15 @@ def check(
 def kernel_cells(shell: Any) -> list[str]:
     """Return the source of every cell the kernel ran before the current one, in order.
 
-    A cell known to have raised is left blank (its place kept, so "cell N"
-    in a message is In [N]): the student has usually fixed it in a later one.
+    A cell that raised is kept: it runs again as far as it ran here, and the
+    grading goes on after it as the kernel did. A cell the student interrupted
+    is left blank (its place kept, so "cell N" in a message is In [N]).
     """
     history = list(shell.history_manager.input_hist_raw)
     # During a cell, execution_count is that cell's number: history[1:count] ran before it.
     current = int(getattr(shell, "execution_count", len(history)))
     cells = history[1:current]
-    return ["" if n in _failed_cells else str(cell) for n, cell in enumerate(cells, start=1)]
+    return ["" if n in _interrupted_cells else str(c) for n, c in enumerate(cells, start=1)]
 
 
 def _shell() -> Any:
@@ -154,15 +156,17 @@ def _shell() -> Any:
     return shell
 
 
-def _record_failures(result: Any) -> None:
-    if not getattr(result, "success", True) and result.execution_count is not None:
-        _failed_cells.add(int(result.execution_count))
+def _record_interruptions(result: Any) -> None:
+    interrupted = isinstance(getattr(result, "error_in_exec", None), KeyboardInterrupt)
+    if interrupted and result.execution_count is not None:
+        _interrupted_cells.add(int(result.execution_count))
 
 
-def _watch_failures() -> None:
+def _watch_interruptions() -> None:
     shell = _shell()
-    if shell is not None and _record_failures not in shell.events.callbacks["post_run_cell"]:
-        shell.events.register("post_run_cell", _record_failures)
+    callbacks = shell.events.callbacks["post_run_cell"] if shell is not None else None
+    if callbacks is not None and _record_interruptions not in callbacks:
+        shell.events.register("post_run_cell", _record_interruptions)
 
 
 def _defines(shell: Any, functions: tuple[str, ...]) -> bool:
@@ -182,10 +186,14 @@ def _grade_cells(
     """Run ``grade`` on ``cells`` in a fresh, isolated interpreter and read its results."""
     import nbformat
 
+    from grader.submission import KERNEL_HISTORY
+
     with tempfile.TemporaryDirectory(prefix="grade-notebook-") as tmp:  # 0700: private
         notebook = Path(tmp) / "notebook.ipynb"
         nbformat.write(
-            nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells]),
+            nbformat.v4.new_notebook(
+                cells=[nbformat.v4.new_code_cell(c) for c in cells], metadata=KERNEL_HISTORY
+            ),
             str(notebook),
         )
         results = Path(tmp) / "results.json"
@@ -258,4 +266,4 @@ def _last_line(text: str) -> str:
     return lines[-1].strip() if lines else ""
 
 
-_watch_failures()
+_watch_interruptions()

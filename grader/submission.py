@@ -14,6 +14,7 @@ import re
 import tokenize
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 __all__ = [
     "Source",
@@ -42,9 +43,13 @@ class Source:
     path: Path
     chunks: tuple[tuple[str, str], ...]
     digest: str
+    # The cells a live kernel ran, in the order it ran them (``check()`` in Jupyter):
+    # the kernel went on after a cell that raised, and so does the grading.
+    ran_in_kernel: bool = False
 
-    def wire(self) -> list[dict[str, str]]:
-        return [{"name": name, "source": text} for name, text in self.chunks]
+    def wire(self) -> list[dict[str, Any]]:
+        extra = {"ran_in_kernel": True} if self.ran_in_kernel else {}
+        return [{"name": name, "source": text, **extra} for name, text in self.chunks]
 
 
 def find_in_folder(folder: Path) -> Path | None:
@@ -117,12 +122,11 @@ class SourceFile:
             raise SubmissionError(f"{path}: larger than {MAX_BYTES // 1024 // 1024} MiB")
         digest = hashlib.sha256(self.raw).hexdigest()
         if path.suffix == ".ipynb":
-            chunks = _notebook_chunks(path, self.raw)
-        elif path.suffix == ".py":
-            chunks = ((path.name, _decode_python(path, self.raw)),)
-        else:
-            raise SubmissionError(f"{path}: expected a .py file or a .ipynb notebook")
-        return Source(path=path, chunks=chunks, digest=digest)
+            chunks, ran_in_kernel = _notebook_chunks(path, self.raw)
+            return Source(path, chunks, digest, ran_in_kernel=ran_in_kernel)
+        if path.suffix == ".py":
+            return Source(path, ((path.name, _decode_python(path, self.raw)),), digest)
+        raise SubmissionError(f"{path}: expected a .py file or a .ipynb notebook")
 
 
 def read_source(path: Path) -> Source:
@@ -153,7 +157,11 @@ def _decode_python(path: Path, raw: bytes) -> str:
     return text.removeprefix("\ufeff")
 
 
-def _notebook_chunks(path: Path, raw: bytes) -> tuple[tuple[str, str], ...]:
+# Set by grader.notebook on the notebook it writes from a kernel's input history.
+KERNEL_HISTORY = {"grader": {"ran_in_kernel": True}}
+
+
+def _notebook_chunks(path: Path, raw: bytes) -> tuple[tuple[tuple[str, str], ...], bool]:
     import nbformat
 
     try:
@@ -177,7 +185,8 @@ def _notebook_chunks(path: Path, raw: bytes) -> tuple[tuple[str, str], ...]:
         if not isinstance(source, str):
             raise SubmissionError(f"{path}: corrupt notebook (cell {number} has no text)")
         chunks.append((f"cell {number}", strip_magics(source)))
-    return tuple(chunks)
+    grader = notebook.get("metadata", {}).get("grader")
+    return tuple(chunks), isinstance(grader, dict) and grader.get("ran_in_kernel") is True
 
 
 def _starts_statement(before: list[str]) -> bool:

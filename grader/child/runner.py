@@ -132,7 +132,7 @@ class Runtime:
             return {"ok": False, "error": self.describe(exc)}
 
     def load(
-        self, chunks: list[dict[str, str]], added: dict[str, Any] | None = None
+        self, chunks: list[dict[str, Any]], added: dict[str, Any] | None = None
     ) -> dict[str, Any]:
         # The exercise's own operations are built before any student code runs.
         self.operations = operations.torch_callables(added or {}, self.torch)
@@ -144,9 +144,21 @@ class Runtime:
             self.filenames.add(name)
             # Register the source so tracebacks can quote the student's lines.
             linecache.cache[name] = (len(source), None, source.splitlines(True), name)
-            code = compile(source, name, "exec", dont_inherit=True)
-            with self.evidence.watching():
-                exec(code, module.__dict__)
+            try:
+                code = compile(source, name, "exec", dont_inherit=True)
+                with self.evidence.watching():
+                    exec(code, module.__dict__)
+            except BaseException as exc:
+                if not chunk.get("ran_in_kernel") or isinstance(exc, KeyboardInterrupt):
+                    raise
+                # A kernel shows the error under the cell and runs the next one: so do we,
+                # or a mistake fixed two cells later would stop everything after it.
+                sys.stdout.flush()
+                sys.stderr.write(
+                    f"{name} raised {type(exc).__name__} (the cells after it still ran, "
+                    f"as in your kernel):\n{self.describe(exc)['traceback']}"
+                )
+                sys.stderr.flush()
         self.module = module
         functions = sorted(
             k for k, v in module.__dict__.items() if callable(v) and not k.startswith("__")

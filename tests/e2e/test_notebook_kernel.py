@@ -116,6 +116,22 @@ def test_a_cell_that_raised_is_left_out_and_check_without_a_name_finds_the_exerc
     assert "03_multi_input_grads" in text
 
 
+def test_cells_are_run_again_as_the_kernel_ran_them_even_those_that_raised(run_notebook) -> None:
+    # The usual notebook: mistakes made and fixed before `check` was ever imported,
+    # and a cell whose function is right but whose try-out line below it raises.
+    imports, first, *others = _solution_cells(SOLUTION / "solution.py")
+    text, _ = run_notebook(
+        imports,
+        "x = torch.ones(2, requires_grad=True)\n(x * 2).backward()  # not a scalar: raises",
+        first + "\nscalar_pair_grads(1.0)  # called with one argument: raises",
+        *others,
+        "from grader.notebook import check",
+        "print(undefined_name)",
+        'check("03", seed=1)',
+    )
+    assert re.search(r"^total\s+10/10$", text, flags=re.M), text
+
+
 def test_an_unknown_exercise_is_one_line_not_a_traceback(run_notebook) -> None:
     text, page = run_notebook("from grader.notebook import check", 'check("99")')
     assert text.strip().startswith("check: unknown exercise '99'"), text

@@ -29,10 +29,15 @@ def _shell(cells: list[str], **namespace: object) -> SimpleNamespace:
 
 
 def test_kernel_cells_are_the_cells_before_the_running_one(monkeypatch) -> None:
-    monkeypatch.setattr(notebook, "_failed_cells", {2})
-    shell = _shell(["import torch", "oops(", "def f(): pass", "check('03')"])
-    # The cell that raised keeps its place, blank, so "cell 3" is still In [3].
-    assert notebook.kernel_cells(shell) == ["import torch", "", "def f(): pass"]
+    monkeypatch.setattr(notebook, "_interrupted_cells", set())
+    shell = _shell(["import torch", "oops(", "while True: pass", "check('03')"])
+    # A cell that raised runs again (the kernel went on after it, and so does the grading).
+    notebook._record_interruptions(SimpleNamespace(execution_count=2, error_in_exec=None))
+    notebook._record_interruptions(
+        SimpleNamespace(execution_count=3, error_in_exec=KeyboardInterrupt())
+    )
+    # The interrupted cell keeps its place, blank, so "cell 4" would still be In [4].
+    assert notebook.kernel_cells(shell) == ["import torch", "oops(", ""]
 
 
 def test_check_outside_a_kernel_does_nothing(capsys, monkeypatch) -> None:

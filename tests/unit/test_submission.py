@@ -303,3 +303,33 @@ def test_find_in_folder_prefers_the_file_changed_last(tmp_path: Path) -> None:
     assert find_in_folder(tmp_path) == nb
     os.utime(py, ns=(3_000_000_000, 3_000_000_000))
     assert find_in_folder(tmp_path) == py
+
+
+def test_cells_a_kernel_ran_go_on_after_one_that_raised(tmp_path: Path, capsys) -> None:
+    # check() in Jupyter grades the kernel's input history: the kernel ran the cells
+    # after one that raised, and whatever that cell defined before raising stayed.
+    from grader.child.runner import Runtime
+    from grader.submission import KERNEL_HISTORY
+
+    cells = [
+        new_code_cell("def f(x):\n    return x * 2\n\nf()  # a try-out that raises"),
+        new_code_cell("def g(:"),  # a syntax error: this cell never ran
+        new_code_cell("def h(x):\n    return f(x) + 1"),
+    ]
+    history = tmp_path / "history.ipynb"
+    history.write_text(
+        nbformat.writes(new_notebook(cells=cells, metadata=KERNEL_HISTORY)), encoding="utf-8"
+    )
+    source = read_source(history)
+    assert source.ran_in_kernel
+    reply = Runtime().load(source.wire())
+    assert reply == {"ok": True, "functions": ["f", "h"]}
+    err = capsys.readouterr().err
+    assert "cell 1 raised TypeError (the cells after it still ran" in err
+    assert "cell 2 raised SyntaxError" in err
+
+    # A saved notebook is a file: it stops at the first error, as "Run All" does.
+    saved = write_notebook(tmp_path / "exercise.ipynb", *cells)
+    assert not read_source(saved).ran_in_kernel
+    with pytest.raises(TypeError):
+        Runtime().load(read_source(saved).wire())
