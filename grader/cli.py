@@ -59,20 +59,27 @@ def _limits(timeout: float, memory: int, output: int) -> Limits:
 
 
 _common_limits = [
+    # A limit no submission can meet would charge every student with it: refused here.
     click.option(
         "--timeout",
         default=60.0,
         show_default=True,
+        type=click.FloatRange(min=0, min_open=True),
         help="Wall-clock seconds per exercise (loading and every call).",
     ),
     click.option(
-        "--memory", default=2048, show_default=True, help="Memory limit per exercise, in MiB."
+        "--memory",
+        default=2048,
+        show_default=True,
+        type=click.IntRange(min=1),
+        help="Memory limit per exercise, in MiB.",
     ),
     click.option(
         "--output-limit",
         "output",
         default=1024,
         show_default=True,
+        type=click.IntRange(min=0),
         help="KiB of printed output kept per exercise; the rest is dropped.",
     ),
 ]

@@ -72,3 +72,18 @@ def test_a_fault_of_the_grader_is_one_line_and_exit_2(
     assert "Traceback" not in err
     (kept,) = tmp_path.glob("grade-crash-*.txt")
     assert "Traceback" in kept.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize(
+    "option",
+    [["--timeout", "0"], ["--timeout", "-1"], ["--memory", "0"], ["--output-limit", "-1"]],
+)
+@pytest.mark.parametrize("command", [["01"], ["batch", "class", "--out", "out"]])
+def test_a_limit_no_submission_could_meet_is_refused(
+    tmp_path: Path, command: list[str], option: list[str]
+) -> None:
+    # Every student would be charged with it (a timeout at 0 s scored a correct answer 0/10).
+    result = CliRunner().invoke(cli, [*command, *option, "--course", str(ROOT)])
+    assert result.exit_code == 2
+    assert f"Invalid value for '{option[0]}'" in result.output
+    assert "Traceback" not in result.output
