@@ -247,7 +247,7 @@ def _resolve(
     path = Path(target)
     if path.suffix in (".py", ".ipynb"):
         if not path.is_file():
-            raise CourseError(f"{target}: no such file")
+            raise CourseError(f"{target}: {'a folder' if path.is_dir() else 'no such file'}")
         if not exercise_ref:
             raise CourseError(f"which exercise is {target} for? add --exercise NN")
         # One notebook may hold several exercises: --exercise 03,07 (check() in Jupyter).

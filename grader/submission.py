@@ -94,7 +94,8 @@ class SourceFile:
         """Read ``path``'s bytes, or record why they cannot be read."""
         try:
             if not path.is_file():
-                return cls(str(path), None, f"{path}: no such file")
+                what = "a folder, not a file" if path.is_dir() else "no such file"
+                return cls(str(path), None, f"{path}: {what}")
             if path.stat().st_size > MAX_BYTES:
                 return cls(str(path), None, f"{path}: larger than {MAX_BYTES // 1024 // 1024} MiB")
             return cls(str(path), path.read_bytes())
@@ -123,10 +124,20 @@ class SourceFile:
         digest = hashlib.sha256(self.raw).hexdigest()
         if path.suffix == ".ipynb":
             chunks, ran_in_kernel = _notebook_chunks(path, self.raw)
-            return Source(path, chunks, digest, ran_in_kernel=ran_in_kernel)
-        if path.suffix == ".py":
-            return Source(path, ((path.name, _decode_python(path, self.raw)),), digest)
-        raise SubmissionError(f"{path}: expected a .py file or a .ipynb notebook")
+        elif path.suffix == ".py":
+            chunks, ran_in_kernel = ((path.name, _decode_python(path, self.raw)),), False
+        else:
+            raise SubmissionError(f"{path}: expected a .py file or a .ipynb notebook")
+        for name, text in chunks:
+            if "\x00" in text:
+                # Python refuses it without a line number ("line ?"): name the place here.
+                line = text[: text.index("\x00")].count("\n") + 1
+                where = f"{name}, line {line}" if name != path.name else f"line {line}"
+                raise SubmissionError(
+                    f"{path}: a NUL character ({where}) that Python cannot read; "
+                    "save the file as plain text"
+                )
+        return Source(path, chunks, digest, ran_in_kernel=ran_in_kernel)
 
 
 def read_source(path: Path) -> Source:

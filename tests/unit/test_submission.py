@@ -101,6 +101,19 @@ def test_unknown_encoding_in_coding_line_is_a_submission_error(tmp_path: Path) -
         read_source(path)
 
 
+def test_a_nul_character_is_named_with_its_line(tmp_path: Path) -> None:
+    # Python itself says only "source code string cannot contain null bytes", at "line ?".
+    path = tmp_path / "exercise.py"
+    path.write_bytes(b"import torch\n\nx = 1\x00\n")
+    with pytest.raises(SubmissionError, match=r"a NUL character \(line 3\)"):
+        read_source(path)
+    notebook = write_notebook(
+        tmp_path / "exercise.ipynb", new_code_cell("import torch"), new_code_cell("x\n\x00")
+    )
+    with pytest.raises(SubmissionError, match=r"a NUL character \(cell 2, line 2\)"):
+        read_source(notebook)
+
+
 def test_file_over_the_size_limit_is_refused_unread(tmp_path: Path) -> None:
     path = tmp_path / "exercise.py"
     path.write_bytes(b"#" * (MAX_BYTES + 1))
@@ -123,7 +136,7 @@ def test_notebook_over_the_size_limit_is_refused(tmp_path: Path) -> None:
 def test_missing_file_and_wrong_suffix(tmp_path: Path) -> None:
     with pytest.raises(SubmissionError, match="no such file"):
         read_source(tmp_path / "nope.py")
-    with pytest.raises(SubmissionError, match="no such file"):
+    with pytest.raises(SubmissionError, match="a folder, not a file"):
         read_source(tmp_path)  # a folder is not a submission
     other = tmp_path / "exercise.txt"
     other.write_text("x = 1\n")
