@@ -43,7 +43,7 @@ from grader.parcel import Parcel, digest_of, grade_parcel, pack
 from grader.results import written
 from grader.review import Review, add_review, read_sources
 from grader.score import results_document, student_result, to_json
-from grader.submission import SourceFile, find_for_student
+from grader.submission import read_for_student
 
 __all__ = ["run", "BatchError", "students_in"]
 
@@ -117,10 +117,6 @@ def students_in(root: Path) -> list[Path]:
 
 
 # -- the state of OUT ---------------------------------------------------------
-def _digest_of(path: Path | None) -> str:
-    return digest_of(SourceFile.read(path) if path else None)
-
-
 def _state_path(out: Path, student: str) -> Path:
     return out / ".state" / f"{quote(student, safe='')}.json"
 
@@ -286,7 +282,7 @@ def _plan(
         kept = state.get("exercises", {})
         todo = []
         for exercise in exercises:
-            digest = _digest_of(find_for_student(folder, exercise.name))
+            digest = digest_of(read_for_student(folder, exercise.name))
             old = kept.get(exercise.name)
             if (
                 old is None

@@ -16,7 +16,7 @@ from typing import Any
 from grader.course import Course
 from grader.executors import Executor
 from grader.grade import Settings, grade_each, grade_exercise
-from grader.submission import SourceFile, find_for_student
+from grader.submission import SourceFile, read_for_student
 
 __all__ = ["Parcel", "pack", "grade_parcel", "digest_of"]
 
@@ -33,8 +33,7 @@ def pack(student: str, folder: Path, exercises: Iterable[str]) -> Parcel:
     """Read the student's file for each exercise into a Parcel."""
     files = []
     for name in exercises:
-        path = find_for_student(folder, name)
-        files.append((name, SourceFile.read(path) if path else None))
+        files.append((name, read_for_student(folder, name)))
     return Parcel(student, tuple(files))
 
 

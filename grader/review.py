@@ -27,7 +27,7 @@ from grader.atomic import write_atomic
 from grader.course import Course, Exercise
 from grader.gradebook import Roster, gradebook_table
 from grader.locale import Locale
-from grader.submission import SubmissionError, find_for_student, read_source
+from grader.submission import SubmissionError, read_for_student
 
 __all__ = ["Review", "read_sources", "add_review"]
 
@@ -52,11 +52,11 @@ def read_sources(folders: list[Path], exercises: list[Exercise]) -> dict[str, di
     for folder in folders:
         work = sources.setdefault(folder.name, {})
         for exercise in exercises:
-            path = find_for_student(folder, exercise.name)
-            if path is None:
+            file = read_for_student(folder, exercise.name)
+            if file is None:
                 continue
             try:
-                chunks = read_source(path).chunks
+                chunks = file.source().chunks
             except SubmissionError:
                 continue
             work[exercise.name] = "\n".join(text for _, text in chunks)

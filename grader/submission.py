@@ -23,6 +23,7 @@ __all__ = [
     "read_source",
     "find_in_folder",
     "find_for_student",
+    "read_for_student",
 ]
 
 MAX_BYTES = 2 * 1024 * 1024  # no honest exercise is larger; a huge file is an attack on the grader
@@ -75,6 +76,25 @@ def find_for_student(student: Path, exercise: str) -> Path | None:
         if candidate.is_file():
             return candidate
     return None
+
+
+def read_for_student(student: Path, exercise: str) -> SourceFile | None:
+    """Read a student's file for ``exercise`` from a class folder (None when there is none).
+
+    The grader reads it with the instructor's rights, and what it reads ends up in
+    the student's report (a syntax error quotes the line, the near-copy view shows
+    the code): a symbolic link out of the student's folder (a cloned repository
+    keeps them) would hand the student any file the instructor can read.
+    """
+    path = find_for_student(student, exercise)
+    if path is None:
+        return None
+    # The student's folder itself is not resolved: a folder that is a link is refused too.
+    if not path.resolve().is_relative_to(student.parent.resolve() / student.name):
+        return SourceFile(
+            str(path), None, f"{path}: a symbolic link out of the student's folder; not read"
+        )
+    return SourceFile.read(path)
 
 
 @dataclass(frozen=True)

@@ -358,6 +358,37 @@ def test_zip_with_a_symlink_is_refused(grade_batch: Callable[..., Run], tmp_path
     _refuses(grade_batch(archive, out), tmp_path, out, "symbolic link")
 
 
+def test_a_link_out_of_a_student_folder_is_not_read(
+    grade_batch: Callable[..., Run], tmp_path: Path
+) -> None:
+    # Cloned repositories keep symbolic links: one pointing at the instructor's files
+    # would put them in the student's report (a syntax error quotes the line).
+    secret = tmp_path / "instructor" / "token.txt"
+    secret.parent.mkdir()
+    secret.write_text("SECRET_TOKEN_4711 = (\n", encoding="utf-8")
+    (secret.parent / f"{EXERCISE}.py").write_text("SECRET_TOKEN_4712 = (\n", encoding="utf-8")
+    folder = tmp_path / "class"
+    (folder / "passes_all").mkdir(parents=True)
+    shutil.copy(SOLUTION, folder / "passes_all" / f"{EXERCISE}.py")
+    (folder / "links_a_file").mkdir()
+    (folder / "links_a_file" / f"{EXERCISE}.py").symlink_to(secret)
+    (folder / "links_its_folder").symlink_to(secret.parent)
+    (folder / "links_inside").mkdir()  # a link within the student's own folder is fine
+    shutil.copy(SOLUTION, folder / "links_inside" / "mine.py")
+    (folder / "links_inside" / f"{EXERCISE}.py").symlink_to("mine.py")
+    out = tmp_path / "out"
+    run = grade_batch(folder, out, "--exercises", EXERCISE)
+    assert run.returncode == 0, run.stderr
+    for path in out.rglob("*"):
+        if path.is_file():
+            assert "SECRET_TOKEN" not in path.read_text(encoding="utf-8", errors="replace"), path
+    students = {s["student"]: s["exercises"][0] for s in load_results(out)["students"]}
+    assert students["passes_all"]["score"] == students["links_inside"]["score"] == 10
+    for name in ("links_a_file", "links_its_folder"):
+        assert students[name]["status"] == "error"
+        assert "symbolic link out of the student's folder" in students[name]["error"]["summary"]
+
+
 # -- resuming -----------------------------------------------------------------------
 def test_rerun_grades_only_what_changed(
     graded: tuple[Path, Path, Run], grade_batch: Callable[..., Run], tmp_path: Path
