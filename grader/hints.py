@@ -60,6 +60,8 @@ def error_hint(error: dict[str, Any], function: str) -> CheckFailed:
         return CheckFailed("memory_limit", **where)
     if kind == "exit":
         return CheckFailed("exited_in_call", **where)
+    if kind == "unreadable":
+        return CheckFailed("unreadable_value", **where)
     if error.get("type") == "NotImplementedError":
         return CheckFailed("not_implemented", **where)
     return CheckFailed(content.active().error_hint(message) or "raised", **where)

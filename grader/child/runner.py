@@ -213,10 +213,22 @@ class Runtime:
         reply["tripwire_backwards"] = self.evidence.tripwire_backwards
         if trace is not None:
             reply["ops"] = trace.ops
-        if reply["ok"]:
-            reply["value"] = self.encode(value)
-            reply["then"] = [self.follow_up(step, value) for step in request.get("then", [])]
-        reply["args"] = [self.encode(a) for a in args]
+        try:
+            if reply["ok"]:
+                reply["value"] = self.encode(value)
+                reply["then"] = [self.follow_up(step, value) for step in request.get("then", [])]
+            reply["args"] = [self.encode(a) for a in args]
+        except Exception as exc:
+            # The function returned; what it returned (or left in an argument) has no
+            # numbers to read: a sparse or a meta tensor. Said as such, not as the
+            # student's function raising, at "line ?", an error of the grader's reading.
+            reply.pop("value", None), reply.pop("then", None)
+            reply["ok"] = False
+            reply["error"] = {
+                "kind": "unreadable",
+                "type": type(exc).__name__,
+                "message": _safe_str(exc)[:MAX_TEXT],
+            }
         reply["arg_ids"] = arg_ids
         reply["arg_grad_ids"] = grad_ids
         return reply

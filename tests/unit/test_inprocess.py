@@ -103,3 +103,32 @@ def test_missing_file_is_recorded_missing(course: Course, exercise: Exercise) ->
     assert result["score"] == 0.0
     assert result["max_score"] == exercise.max_score
     assert result["checks"] == []
+
+
+@pytest.mark.parametrize(
+    ("returned", "kept_in_grad"),
+    [
+        ("torch.eye(3).to_sparse()", False),
+        ("torch.empty(3, device='meta')", False),
+        ("torch.ones(3)", True),
+    ],
+    ids=["sparse", "meta", "sparse_grad_left_in_the_argument"],
+)
+def test_a_tensor_without_readable_numbers_is_named_not_blamed_on_the_student(
+    course: Course, tmp_path: Path, returned: str, kept_in_grad: bool
+) -> None:
+    # Reading such a value raised in the grader's own code: the hint said the student's
+    # function "raised RuntimeError at line ?" or "still raises NotImplementedError".
+    exercise = course.exercise("04")
+    leave = "    x.grad = torch.zeros_like(x).to_sparse()\n" if kept_in_grad else ""
+    path = tmp_path / "exercise.py"
+    path.write_text(
+        "import torch\n\n\ndef square_no_grad(x):\n" + leave + f"    return {returned}\n",
+        encoding="utf-8",
+    )
+    result = grade(course, exercise, path)
+    failed = [c for c in result["checks"] if c["name"].startswith("test_square_no_grad")]
+    assert failed and all(not c["passed"] for c in failed)
+    hints = {c["hint"]["id"] for c in failed}
+    assert hints == {"unreadable_value"}, [c["message"] for c in failed]
+    assert "returned a tensor whose numbers cannot be read" in failed[0]["message"]
