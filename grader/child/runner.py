@@ -180,8 +180,11 @@ class Runtime:
                     "message": f"no function named {name}",
                 },
             }
-        args = [self.decode(a) for a in request.get("args", [])]
-        kwargs = {k: self.decode(v) for k, v in request.get("kwargs", {}).items()}
+        # Built with grad on, whatever mode the submission left on: a non-leaf argument
+        # made under a module-level set_grad_enabled(False) would come out a leaf.
+        with torch.enable_grad():
+            args = [self.decode(a) for a in request.get("args", [])]
+            kwargs = {k: self.decode(v) for k, v in request.get("kwargs", {}).items()}
         arg_ids = [id(a) for a in args]
         # ids of the .grad of tensor arguments, to tell an in-place update from a new tensor.
         grad_ids = [

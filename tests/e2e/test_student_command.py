@@ -42,6 +42,12 @@ def test_passes_all_gets_full_marks_and_exit_0(run_grade, tmp_path):
     assert results(tmp_path / "r.json")["seed"] == 1
 
 
+def test_passes_all_with_grad_off_at_import_gets_full_marks(run_grade, tmp_path):
+    # The judge's non-leaf argument of leaf_flags came out a leaf: 9/10 for correct code.
+    run, ex = grade_file(run_grade, tmp_path, "passes_all_with_grad_off_at_import.py")
+    assert ex["score"] == FULL, failed_messages(ex)
+
+
 def test_html_report_is_written_where_asked(run_grade, tmp_path):
     run, ex = grade_file(run_grade, tmp_path, "passes_all.py")
     page = (tmp_path / "r.html").read_text(encoding="utf-8")
