@@ -37,7 +37,7 @@ from grader import __version__
 from grader.atomic import write_atomic
 from grader.course import Course, Exercise
 from grader.executors import Executor, Limits
-from grader.grade import Settings, sandbox_ready, secrets_of
+from grader.grade import Settings, sandbox_holds, secrets_of
 from grader.locale import Locale
 from grader.parcel import Parcel, digest_of, grade_parcel, pack
 from grader.results import written
@@ -159,7 +159,7 @@ class _Worker:
         will be, so the answer is about this machine, this user and this Python.
         """
         if self.sandbox is None:
-            self.sandbox = sandbox_holds(self.executor, self.settings)
+            self.sandbox = refuse_half_confined(self.executor, self.settings)
         return grade_parcel(parcel, self.course, self.settings, self.executor, self.at_once)
 
     def close(self) -> None:
@@ -192,18 +192,14 @@ def _ignore_interrupts() -> None:
     die_with_parent()
 
 
-def sandbox_holds(executor: Executor, settings: Settings) -> dict[str, Any]:
-    """Return how this machine confines a child; raise BatchError if that is not enough."""
-    from grader import sandbox
-
-    state = sandbox_ready(executor, settings.limits)
-    problem = sandbox.shortfall(state)
-    if problem and settings.require_sandbox:
-        raise BatchError(
-            f"refusing to run submissions: here {problem}. See SECURITY.md "
-            "(where the sandbox holds) to fix it, or pass --trust-submissions to grade anyway"
-        )
-    return state
+def refuse_half_confined(executor: Executor, settings: Settings) -> dict[str, Any]:
+    """Return how this machine confines a child; refuse a class's code if that falls short."""
+    return sandbox_holds(
+        executor,
+        settings,
+        what="submissions",
+        otherwise="pass --trust-submissions to grade anyway",
+    )
 
 
 # -- the batch ----------------------------------------------------------------

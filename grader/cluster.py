@@ -28,6 +28,7 @@ from grader import __version__
 from grader.course import Course, CourseError, files_digest
 from grader.executors.sandboxed import SandboxExecutor
 from grader.grade import Settings, secrets_of
+from grader.judge import JudgeError
 from grader.parcel import Parcel, grade_parcel
 from grader.score import unjudged_result
 
@@ -104,7 +105,10 @@ def grade_on_cluster(
                     student, done = future.result()
                 except KilledWorker:
                     student, done = parcel.student, _killed_its_worker(course, parcel)
-                except WorkerCourseError as exc:
+                except (
+                    WorkerCourseError,
+                    JudgeError,
+                ) as exc:  # e.g. a worker's sandbox falls short
                     raise ClusterError(str(exc)) from None
                 except (CancelledError, OSError):  # the scheduler went away
                     raise ClusterError(_lost(address, None)) from None
@@ -290,9 +294,9 @@ def _grade_on_worker(
         warm.executor.hide = [*hide, *warm.secrets]
         if id(warm.executor) not in _confined:
             # As a local batch does: no student code runs on a worker whose sandbox falls short.
-            from grader.batch import sandbox_holds
+            from grader.batch import refuse_half_confined
 
-            sandbox_holds(warm.executor, settings)
+            refuse_half_confined(warm.executor, settings)
             _confined.add(id(warm.executor))
         return grade_parcel(parcel, warm.course, settings, warm.executor)
 

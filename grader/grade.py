@@ -26,6 +26,7 @@ __all__ = [
     "grade_each",
     "secrets_of",
     "sandbox_ready",
+    "sandbox_holds",
     "EnvironmentBroken",
 ]
 
@@ -88,6 +89,26 @@ def sandbox_ready(executor: Executor, limits: Limits) -> dict[str, Any]:
     finally:
         submission.close()
     return submission.sandbox
+
+
+def sandbox_holds(
+    executor: Executor, settings: Settings, *, what: str, otherwise: str
+) -> dict[str, Any]:
+    """Return how this machine confines a child; refuse ``what`` if that falls short.
+
+    Refusing is for ``settings.require_sandbox`` (a batch, unless trusted; a
+    CI grade with --require-sandbox); ``otherwise`` names the way to run anyway.
+    """
+    from grader.sandbox import shortfall
+
+    state = sandbox_ready(executor, settings.limits)
+    problem = shortfall(state)
+    if problem and settings.require_sandbox:
+        raise JudgeError(
+            f"refusing to run {what}: here {problem}. See SECURITY.md (where the sandbox "
+            f"holds) to fix it, or {otherwise}"
+        )
+    return state
 
 
 def grade_exercise(

@@ -12,9 +12,7 @@ from typing import Any
 from grader.course import Course, Exercise
 from grader.executors import Executor
 from grader.executors.sandboxed import SandboxExecutor
-from grader.grade import Settings, grade_each, grade_exercise, sandbox_ready, secrets_of
-from grader.judge import JudgeError
-from grader.sandbox import shortfall
+from grader.grade import Settings, grade_each, grade_exercise, sandbox_holds, secrets_of
 from grader.score import results_document, student_result
 
 __all__ = ["Settings", "grade_student", "executor_for"]
@@ -55,9 +53,9 @@ def grade_student(
     try:
         if settings.require_sandbox:
             # Gradescope and the like: the student's code must not run half-confined.
-            problem = shortfall(sandbox_ready(executor, settings.limits))
-            if problem:
-                raise JudgeError(f"refusing to run the submission: here {problem}")
+            sandbox_holds(
+                executor, settings, what="the submission", otherwise="leave out --require-sandbox"
+            )
         # Several exercises at once, each in its own warm child: the cores are there.
         exercises = grade_each(
             work,
