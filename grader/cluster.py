@@ -105,10 +105,8 @@ def grade_on_cluster(
                     student, done = future.result()
                 except KilledWorker:
                     student, done = parcel.student, _killed_its_worker(course, parcel)
-                except (
-                    WorkerCourseError,
-                    JudgeError,
-                ) as exc:  # e.g. a worker's sandbox falls short
+                # Another course on the worker, or its sandbox short of what it must be.
+                except (WorkerCourseError, JudgeError) as exc:
                     raise ClusterError(str(exc)) from None
                 except (CancelledError, OSError):  # the scheduler went away
                     raise ClusterError(_lost(address, None)) from None
