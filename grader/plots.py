@@ -246,8 +246,15 @@ def warm_up() -> None:
 
 
 def _warm() -> None:
+    def sketch(fig: Any) -> None:
+        # A log axis too: its tick labels are mathtext, whose parser is built on first use.
+        axes = fig.add_subplot()
+        axes.plot([1.0, 2.0], [1.0, 0.01])
+        axes.set_yscale("log")
+        axes.set_xlabel("x")
+
     try:
-        _draw(lambda fig: fig.add_subplot().set_xlabel("x"), (1.0, 1.0), "", None)
+        _draw(sketch, (1.0, 1.0), "", None)
     except Exception:  # noqa: BLE001 -- only a head start: the real plot reports any error
         pass
 
