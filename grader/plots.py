@@ -14,6 +14,7 @@ import html
 import io
 import json
 import math
+import queue
 import re
 import threading
 import warnings
@@ -231,6 +232,10 @@ def score_histogram(totals: Sequence[float], max_score: float, *, locale: Locale
 
 
 _warming: threading.Thread | None = None
+# matplotlib (its rcParams, its font caches) is not thread-safe: one drawing at a time,
+# whether the warm-up's, a plot drawn ahead or the report's own.
+_drawing = threading.RLock()
+_ahead: queue.SimpleQueue[Any] | None = None
 
 
 def warm_up() -> None:
@@ -243,6 +248,31 @@ def warm_up() -> None:
     if _warming is None:
         _warming = threading.Thread(target=_warm, name="plots-warm-up", daemon=True)
         _warming.start()
+
+
+def draw_ahead(records: Sequence[Any], *, exercise: str, locale: Locale) -> None:
+    """Draw an exercise's plots on a background thread now, for its report to find drawn.
+
+    The student command grades its exercises side by side; the plots of one that
+    is done are drawn while the others still run, not all after the last one.
+    """
+    global _ahead
+    if not records:
+        return
+    if _ahead is None:
+        _ahead = queue.SimpleQueue()
+        threading.Thread(target=_draw_queued, args=(_ahead,), name="plots", daemon=True).start()
+    for record in records:
+        _ahead.put((record, exercise, locale))
+
+
+def _draw_queued(waiting: queue.SimpleQueue[Any]) -> None:
+    while True:
+        record, exercise, locale = waiting.get()
+        try:
+            figure(record, exercise=exercise, locale=locale)
+        except Exception:  # noqa: BLE001 -- the report draws it again and says what failed
+            pass
 
 
 def _warm() -> None:
@@ -269,18 +299,22 @@ def _render(
     draw: Any, size: tuple[float, float], label: str, data: Any, locale: Locale | None = None
 ) -> str:
     key = (json.dumps(data, default=str), size, label, locale.fingerprint if locale else "")
-    if key in _drawn:
-        return _drawn[key]
-    svg = _draw(draw, size, label, data)
-    if len(_drawn) >= _DRAWN_MAX:
-        _drawn.pop(next(iter(_drawn)))  # the oldest: a class's common plots come early
-    _drawn[key] = svg
+    with _drawing:  # a plot being drawn ahead is waited for, not drawn twice
+        if key in _drawn:
+            return _drawn[key]
+        svg = _draw(draw, size, label, data)
+        if len(_drawn) >= _DRAWN_MAX:
+            _drawn.pop(next(iter(_drawn)))  # the oldest: a class's common plots come early
+        _drawn[key] = svg
     return svg
 
 
 def _draw(draw: Any, size: tuple[float, float], label: str, data: Any) -> str:
-    if _warming is not None and _warming is not threading.current_thread():
-        _warming.join()  # matplotlib is not thread-safe: never two drawings at once
+    with _drawing:
+        return _drawn_now(draw, size, label, data)
+
+
+def _drawn_now(draw: Any, size: tuple[float, float], label: str, data: Any) -> str:
     import matplotlib
     from matplotlib.backends.backend_svg import FigureCanvasSVG
     from matplotlib.figure import Figure

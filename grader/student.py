@@ -9,10 +9,13 @@ import os
 from pathlib import Path
 from typing import Any
 
+from grader import plots
 from grader.course import Course, Exercise
 from grader.executors import Executor
 from grader.executors.sandboxed import SandboxExecutor
 from grader.grade import Settings, grade_each, grade_exercise, sandbox_holds, secrets_of
+from grader.locale import Locale
+from grader.results import ExerciseResult
 from grader.score import results_document, student_result
 
 __all__ = ["Settings", "grade_student", "executor_for"]
@@ -46,10 +49,19 @@ def grade_student(
 ) -> dict[str, Any]:
     """Grade each (exercise, file) pair and return the results document (no text in it yet)."""
     executor = executor or executor_for(course, len(work))
-    if len(work) > 1:
-        from grader import plots
-
+    locale = Locale(course.templates, settings.lang) if len(work) > 1 else None
+    if locale is not None:
         plots.warm_up()  # the report's plots, drawn at the end, start loading now
+
+    def grade_one(item: tuple[Exercise, Path | None]) -> ExerciseResult:
+        result = grade_exercise(
+            course, item[0], item[1], executor, settings, shown_as=_shown(course, item[1])
+        )
+        if locale is not None:
+            # Drawn while the other exercises still run, for the report to find ready.
+            plots.draw_ahead(result.get("plots", []), exercise=item[0].name, locale=locale)
+        return result
+
     try:
         if settings.require_sandbox:
             # Gradescope and the like: the student's code must not run half-confined.
@@ -59,14 +71,7 @@ def grade_student(
         # Several exercises at once, each in its own warm child: the cores are there.
         exercises = grade_each(
             work,
-            lambda item: grade_exercise(
-                course,
-                item[0],
-                item[1],
-                executor,
-                settings,
-                shown_as=_shown(course, item[1]),
-            ),
+            grade_one,
             # (in-process, for tests, they would share one module namespace: one at a time)
             at_once=(os.cpu_count() or 1) if isinstance(executor, SandboxExecutor) else 1,
         )
