@@ -223,8 +223,8 @@ class Runtime:
             reply["args"] = [self.encode(a) for a in args]
         except Exception as exc:
             # The function returned; what it returned (or left in an argument) has no
-            # numbers to read: a sparse or a meta tensor. Said as such, not as the
-            # student's function raising, at "line ?", an error of the grader's reading.
+            # numbers to read: a sparse or a meta tensor, a list whose own __getitem__
+            # raises. Said as such, not as the student's function raising at "line ?".
             reply.pop("value", None), reply.pop("then", None)
             reply["ok"] = False
             reply["error"] = {
