@@ -218,6 +218,19 @@ def exercise_command(
             single=len(work) == 1,
         )
         record = outcome["students"][0]
+        broken = [
+            check["name"]
+            for exercise in record["exercises"]
+            for check in exercise["checks"]
+            if (check.get("hint") or {}).get("id") == "check_error"
+        ]
+        if broken:
+            # The score above lacks what these checks would have given: not the student's doing.
+            _complain(
+                f"{len(broken)} check(s) could not run ({', '.join(broken[:3])}): a fault of "
+                "the checks, not of the submission; tell your instructor"
+            )
+            return 2
         threshold = record["max_score"] if min_score is None else min_score
         return 0 if record["score"] >= threshold and record["max_score"] > 0 else 1
 

@@ -266,3 +266,16 @@ def test_json_report_documents_the_run(run_grade, tmp_path):
     assert document["students"][0]["student"] == getpass.getuser()
     assert set(ex) >= EXERCISE_KEYS
     assert len(ex["digest"]) == 64
+
+
+def test_a_check_that_crashes_is_the_graders_fault_exit_2(run_grade, course_copy, tmp_path):
+    # A bug in the checks must not pass for the student's failure (exit 1).
+    course = course_copy(EX01 / "passes_all.py")
+    broken = course / "checks" / "01_leaf_tensors" / "test_broken_check.py"
+    broken.write_text("def test_broken(submission):\n    {}['no such key']\n", encoding="utf-8")
+    run = run_grade("01", "--json", tmp_path / "r.json", cwd=course)
+    assert run.code == 2, run.stdout + run.stderr
+    assert "total" in run.stdout  # the student still sees what was graded
+    (line,) = run.stderr.strip().splitlines()
+    assert line.startswith("grade: error: 1 check(s) could not run (test_broken)")
+    assert "not of the submission" in line
