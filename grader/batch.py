@@ -40,7 +40,7 @@ from grader.executors import Executor, Limits
 from grader.grade import Settings, sandbox_holds, secrets_of
 from grader.locale import Locale
 from grader.parcel import Parcel, digest_of, grade_parcel, pack
-from grader.results import written
+from grader.results import crashed_checks, written
 from grader.review import Review, add_review, read_sources
 from grader.score import results_document, student_result, to_json
 from grader.submission import read_for_student
@@ -247,10 +247,22 @@ def run(
             sources = read_sources(students, exercises)
             _assemble(course, out, exercises, states, seed, lang, trust, review, sources, jobs)
     elapsed = time.monotonic() - started
-    return (
+    summary = (
         f"graded {graded} student(s), kept {len(students) - graded} unchanged, "
         f"in {elapsed:.1f}s (seed {seed}); results in {out}"
     )
+    crashed = {
+        s: c for s, state in states.items() if (c := crashed_checks(state["exercises"].values()))
+    }
+    if crashed:
+        # Written and kept, but those students lack points for no doing of theirs.
+        names = ", ".join(sorted({name for checks in crashed.values() for name in checks})[:3])
+        raise BatchError(
+            f"{summary}; but checks could not run for {len(crashed)} student(s) ({names}): "
+            "a fault of the checks, not of the submissions. Fix them and run again: "
+            "an edited check grades its exercise again for the whole class"
+        )
+    return summary
 
 
 def _plan(

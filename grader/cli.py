@@ -17,6 +17,7 @@ import click
 from grader.course import Course, CourseError, Exercise
 from grader.executors import Limits
 from grader.judge import JudgeError
+from grader.results import crashed_checks
 from grader.similarity import DEFAULT_THRESHOLD
 
 __all__ = ["main"]
@@ -218,12 +219,7 @@ def exercise_command(
             single=len(work) == 1,
         )
         record = outcome["students"][0]
-        broken = [
-            check["name"]
-            for exercise in record["exercises"]
-            for check in exercise["checks"]
-            if (check.get("hint") or {}).get("id") == "check_error"
-        ]
+        broken = crashed_checks(record["exercises"])
         if broken:
             # The score above lacks what these checks would have given: not the student's doing.
             _complain(

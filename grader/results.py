@@ -10,6 +10,7 @@ The fields are documented in docs/course-layout.md.
 from __future__ import annotations
 
 import copy
+from collections.abc import Iterable
 from typing import Any, TypedDict
 
 from grader.locale import Locale
@@ -23,6 +24,7 @@ __all__ = [
     "EXERCISE_KEYS",
     "WRITTEN_EXERCISE_KEYS",
     "hint",
+    "crashed_checks",
     "message_of",
     "with_messages",
     "written",
@@ -91,6 +93,20 @@ WRITTEN_EXERCISE_KEYS = EXERCISE_KEYS | {"message"}
 def hint(hint_id: str, **params: Any) -> Hint:
     """Make a hint record."""
     return {"id": hint_id, "params": params}
+
+
+def crashed_checks(exercises: Iterable[Any]) -> list[str]:
+    """Name the checks of these exercise results that crashed (a fault of the checks).
+
+    Their points are missing from the score, but not for anything the student's
+    code did: whoever reports the score exits 2 and says so.
+    """
+    return [
+        check["name"]
+        for exercise in exercises
+        for check in exercise.get("checks", [])
+        if (check.get("hint") or {}).get("id") == "check_error"
+    ]
 
 
 def message_of(item: dict[str, Any], exercise: str, locale: Locale) -> str:

@@ -389,6 +389,27 @@ def test_a_link_out_of_a_student_folder_is_not_read(
         assert "symbolic link out of the student's folder" in students[name]["error"]["summary"]
 
 
+def test_a_check_that_crashes_ends_the_batch_with_exit_2_and_the_results_written(
+    course_copy, tmp_path: Path
+) -> None:
+    # The students lack that check's points for no doing of theirs: the instructor is told.
+    course = course_copy()
+    broken = course / "checks" / EXERCISE / "test_broken_check.py"
+    broken.write_text("def test_broken(submission):\n    {}['no such key']\n", encoding="utf-8")
+    folder = tmp_path / "class"
+    (folder / "passes_all").mkdir(parents=True)
+    shutil.copy(SOLUTION, folder / "passes_all" / f"{EXERCISE}.py")
+    out = tmp_path / "out"
+    run = run_batch(folder, out, tmp_path / "tmpdir", "--exercises", EXERCISE, course=course)
+    assert run.returncode == 2, run.stdout + run.stderr
+    (line,) = run.stderr.strip().splitlines()[-1:]
+    assert line.startswith("grade: error: graded 1 student(s)")
+    assert "checks could not run for 1 student(s) (test_broken)" in line
+    (student,) = load_results(out)["students"]
+    assert student["exercises"][0]["score"] == 10  # every other check still counts
+    assert (out / "index.html").is_file()
+
+
 # -- resuming -----------------------------------------------------------------------
 def test_rerun_grades_only_what_changed(
     graded: tuple[Path, Path, Run], grade_batch: Callable[..., Run], tmp_path: Path
