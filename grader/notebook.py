@@ -164,8 +164,7 @@ def _record_interruptions(result: Any) -> None:
 
 def _watch_interruptions() -> None:
     shell = _shell()
-    callbacks = shell.events.callbacks["post_run_cell"] if shell is not None else None
-    if callbacks is not None and _record_interruptions not in callbacks:
+    if shell is not None and _record_interruptions not in shell.events.callbacks["post_run_cell"]:
         shell.events.register("post_run_cell", _record_interruptions)
 
 

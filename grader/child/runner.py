@@ -225,7 +225,8 @@ class Runtime:
             # The function returned; what it returned (or left in an argument) has no
             # numbers to read: a sparse or a meta tensor, a list whose own __getitem__
             # raises. Said as such, not as the student's function raising at "line ?".
-            reply.pop("value", None), reply.pop("then", None)
+            reply.pop("value", None)
+            reply.pop("then", None)
             reply["ok"] = False
             reply["error"] = {
                 "kind": "unreadable",
