@@ -18,7 +18,6 @@ import multiprocessing
 import os
 import sys
 import tempfile
-import textwrap
 import time
 import zipfile
 from collections import deque
@@ -531,7 +530,7 @@ def _results_json(results: dict[str, Any], students: Iterator[dict[str, Any]]) -
     head, tail = to_json({**results, "students": []}).split('"students": []', 1)
     yield head + '"students": ['
     for number, student in enumerate(students):
-        yield ("," if number else "") + "\n" + textwrap.indent(to_json(student), "    ")
+        yield ("," if number else "") + "\n    " + to_json(student, depth=2)
     yield "\n  ]" + tail
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from pathlib import Path
 
@@ -78,3 +79,36 @@ def test_every_field_of_the_record_is_documented() -> None:
 
 def _hint(hint_id: str) -> dict:
     return {"id": hint_id, "params": {}}
+
+
+def _finite(value):
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    return value
+
+
+def test_results_json_is_strict_and_keeps_a_series_on_one_line():
+    import json
+
+    from grader.score import to_json
+
+    losses = [0.5, 1e-07, -3, None, float("nan"), float("inf"), float("-inf")]
+    document = {
+        "students": [{"student": 'Zoë "z"\n', "plots": [{"y": losses, "x": list(range(5))}]}],
+        "empty": [[], {}],
+        "flags": [True, False, None],
+        "mixed": [1, "one", [2]],
+        "score": float("nan"),
+    }
+    text = to_json(document)
+    assert json.loads(text) == _finite(document)  # NaN and infinities are null
+    assert "NaN" not in text and "Infinity" not in text
+    assert '"y": [0.5, 1e-07, -3, null, null, null, null],' in text  # one line
+    assert '"flags": [\n    true,\n    false,\n    null\n  ],' in text  # as indent=2 writes
+    # Nested in a bigger document (a batch writes one student at a time), it lines up.
+    outer = to_json({"students": [document]})
+    assert outer == '{\n  "students": [\n    ' + to_json(document, depth=2) + "\n  ]\n}"
