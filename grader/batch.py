@@ -414,9 +414,14 @@ def _grade_all(
             # Ctrl-C, a refused sandbox or a broken environment: stop at once; what is
             # graded is already on disk, and the running students are graded again next time.
             running = list((getattr(pool, "_processes", None) or {}).values())
+            manager = getattr(pool, "_executor_manager_thread", None)
             pool.shutdown(wait=False, cancel_futures=True)
             for process in running:
                 process.kill()
+            if manager is not None:
+                # Its pool broken, it ends; ended before we do, or Python 3.11.2's exit
+                # hook writes to the pipe it is closing and prints a traceback.
+                manager.join(timeout=10)
             raise
     return len(pending)
 

@@ -572,3 +572,20 @@ def test_mixed_class_gets_the_recorded_grades(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert mixed_class.figures_of_batch(load_results(out)) == mixed_class.recorded()
+
+
+def test_a_batch_that_breaks_leaves_no_pool_thread_to_trip_on_at_exit(tmp_path):
+    # Python 3.11.2 (Debian's) wakes a still-running pool thread at exit through the
+    # pipe that thread is closing, and prints a traceback after the batch's one line.
+    from concurrent.futures.process import _ExecutorManagerThread
+    from types import SimpleNamespace
+
+    from grader import batch
+    from grader.grade import Settings
+
+    course = SimpleNamespace(root=tmp_path / "no-course")  # every worker fails to start
+    pending = [batch._Job(f"s{i}", str(tmp_path), ()) for i in range(2)]
+    with pytest.raises(Exception, match="(?i)process pool"):
+        batch._grade_all(course, Settings(seed=1), [], pending, 2, tmp_path, {})  # type: ignore[arg-type]
+    alive = [t for t in threading.enumerate() if isinstance(t, _ExecutorManagerThread)]
+    assert not alive
