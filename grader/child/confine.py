@@ -110,12 +110,6 @@ def enter(config: dict[str, Any]) -> None:
             return
         _note(f"no namespaces: {why_not}")
     parent = os.getppid()
-    if config.get("status_fd") is not None:
-        # Started by the zygote: a monitor must still report how the runner ends.
-        parent = os.getpid()
-        pid = os.fork()
-        if pid:
-            _mirror_child(pid, config["status_fd"])
     if sys.platform == "linux":
         _become_unprivileged(config, python_readable=_readable_by_others(config))
         _die_with_parent(parent)  # after setuid, which clears the death signal
@@ -123,6 +117,45 @@ def enter(config: dict[str, Any]) -> None:
         if scratch:
             os.chdir(scratch)
             os.environ["HOME"] = os.environ["TMPDIR"] = scratch
+
+
+_own_pid_namespace: int | None = None
+
+
+def fork_as_pid_1(config: dict[str, Any]) -> int:
+    """Fork as ``os.fork`` does; where root may, the child is pid 1 of a new pid namespace.
+
+    For the zygote: the child then needs no monitor process between it and the
+    namespace (one fork per submission instead of two), and ``enter`` builds
+    the other namespaces in place. Elsewhere (not root, namespaces refused or
+    off) this is a plain fork and the child builds its namespaces behind a
+    monitor, as a fresh interpreter does.
+    """
+    global _own_pid_namespace
+    if not (
+        sys.platform == "linux"
+        and config.get("namespaces", True)
+        and os.geteuid() == 0
+        and not namespaces_refused()
+    ):
+        return os.fork()
+    libc = _libc()
+    if _own_pid_namespace is None:
+        _own_pid_namespace = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
+    if libc.unshare(CLONE_NEWPID) != 0:
+        return os.fork()
+    try:
+        pid = os.fork()
+    except BaseException:
+        libc.setns(_own_pid_namespace, CLONE_NEWPID)
+        raise
+    if pid == 0:
+        os.close(_own_pid_namespace)  # not the child's to hold
+        config["pid_namespace"] = True
+        return 0
+    # Our next child gets a fresh namespace again: unshare refuses while this one is set.
+    _check(libc.setns(_own_pid_namespace, CLONE_NEWPID), "setns")
+    return pid
 
 
 _probe_result: str | None = None
@@ -356,15 +389,19 @@ def _enter_namespaces(config: dict[str, Any]) -> None:
     libc = _libc()
     root = os.geteuid() == 0
     uid, gid = os.getuid(), os.getgid()
+    # Forked by the zygote as pid 1 of its own pid namespace already: no monitor to fork.
+    pid_namespace = bool(config.get("pid_namespace"))
     try:
-        _check(libc.unshare(_namespace_flags(root)), "unshare")
+        flags = _namespace_flags(root) & ~(CLONE_NEWPID if pid_namespace else 0)
+        _check(libc.unshare(flags), "unshare")
         if not root:
             _map_to_root(uid, gid)
     except OSError as exc:
         _fail_setup(exc)
-    pid = os.fork()
-    if pid:
-        _mirror_child(pid, config.get("status_fd"))
+    if not pid_namespace:
+        pid = os.fork()
+        if pid:
+            _mirror_child(pid)
     try:
         _confine_inside(libc, config, root)
         if root:
@@ -386,7 +423,7 @@ def _fail_setup(exc: OSError) -> None:
 def _confine_inside(libc: Any, config: dict[str, Any], root: bool) -> None:
     # From here on we are pid 1 of a new pid namespace: when we die, the kernel
     # kills every process the submission started, setsid or not. (Our parent, the
-    # monitor, is outside the namespace: getppid() says 0.)
+    # zygote or a monitor, is outside the namespace: getppid() says 0.)
     _die_with_parent(0)
     _mount(libc, None, "/", None, MS_REC | MS_PRIVATE)
     keep = [os.path.abspath(p) for p in config.get("expose", []) if os.path.isdir(p)]
@@ -516,12 +553,8 @@ def _die_with_parent(parent: int) -> None:
         os._exit(137)  # the parent is already gone
 
 
-def _mirror_child(pid: int, status_fd: int | None) -> None:
-    """Wait for the confined child and exit the way it did, so the judge sees its status.
-
-    With ``status_fd`` (started by the zygote, so not the judge's own child)
-    the status is also written there as a number: negative for a signal.
-    """
+def _mirror_child(pid: int) -> None:
+    """Wait for the confined child and exit the way it did, so our parent sees its status."""
     # The monitor never runs student code; it only waits.
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, lambda *_: os.kill(pid, signal.SIGKILL))
@@ -531,12 +564,6 @@ def _mirror_child(pid: int, status_fd: int | None) -> None:
             break
         except InterruptedError:
             continue
-    if status_fd is not None:
-        code = -os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status)
-        try:
-            os.write(status_fd, f"{code}\n".encode())
-        except OSError:
-            pass
     if os.WIFSIGNALED(status):
         signum = os.WTERMSIG(status)
         signal.signal(signum, signal.SIG_DFL)

@@ -2,9 +2,12 @@
 
 The zygote never runs student code and never loads checks or solutions: it
 imports torch and the runner, then waits on its control socket. For each
-request it forks a monitor (new session) that confines and starts the runner
-and reports the runner's exit status on a status pipe. While idle it gathers
-its memory into huge pages (``huge_pages``), which makes every fork cheaper. Linux and macOS only
+request it forks a child (new session) that confines itself and runs the
+runner; where root may, the child is pid 1 of its own pid namespace from the
+fork on (``confine.fork_as_pid_1``), so one fork is all a submission costs.
+The zygote reaps its children and writes each one's exit status on the pipe
+the judge passed with the request. While idle it gathers its memory into huge
+pages (``huge_pages``), which makes every fork cheaper. Linux and macOS only
 (it needs fork and SCM_RIGHTS); other platforms start a fresh child instead.
 """
 
@@ -37,17 +40,22 @@ def main(argv: list[str]) -> None:
     except BaseException as exc:  # a broken environment: say so to the judge, not the terminal
         _refuse_forks(control, f"{type(exc).__name__}: {exc}")
         return
-    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # monitors are reaped by the kernel
     # Every object so far (torch's included) is shared with the children page by page:
     # out of the collector's reach, a child's collection does not copy them all.
     gc.collect()
     gc.freeze()
+    children = _Children()
     collapse: Iterator[int] | None = huge_pages.chunks()
     while True:
+        watched = [control.fileno(), *children.handles()]
         # Between forks, and only then: a request never waits for more than one piece.
-        while collapse is not None and not select.select([control], [], [], 0)[0]:
+        while collapse is not None and not select.select(watched, [], [], 0)[0]:
             if next(collapse, None) is None:
                 collapse = None
+        ready, _, _ = select.select(watched, [], [], children.poll_interval())
+        children.report_ended()
+        if control.fileno() not in ready:
+            continue
         try:
             message, fds, _, _ = socket.recv_fds(control, 1 << 20, 4)
         except OSError:
@@ -55,16 +63,69 @@ def main(argv: list[str]) -> None:
         if not message:
             return  # the judge is gone: so are we
         config = json.loads(message)
-        pid = os.fork()
+        *streams, status = fds
+        pid = confine.fork_as_pid_1(config)
         if pid == 0:
             control.close()
-            _become_child(config, fds)
-        for fd in fds:
+            children.close_in_child()
+            os.close(status)  # the zygote reports the status, not the submission
+            _become_child(config, streams)
+        for fd in streams:
             os.close(fd)
+        children.add(pid, status)
         try:
             control.sendall(json.dumps({"pid": pid}).encode() + b"\n")
         except OSError:
             return  # the judge went away (Ctrl-C, kill): nothing to report to, nothing to print
+
+
+class _Children:
+    """The zygote's running children, and the pipe each one's exit status goes to."""
+
+    def __init__(self) -> None:
+        self._running: dict[int, tuple[int | None, int]] = {}  # pid: (pidfd, status fd)
+
+    def add(self, pid: int, status: int) -> None:
+        try:
+            handle: int | None = os.pidfd_open(pid)  # readable once the child has ended
+        except (AttributeError, OSError):
+            handle = None
+        self._running[pid] = (handle, status)
+
+    def handles(self) -> list[int]:
+        return [handle for handle, _ in self._running.values() if handle is not None]
+
+    def poll_interval(self) -> float | None:
+        # Without pidfds (macOS, Linux before 5.3) an ended child is found by asking.
+        return 0.05 if any(handle is None for handle, _ in self._running.values()) else None
+
+    def report_ended(self) -> None:
+        """Write each ended child's status to its pipe: its exit code, or minus its signal."""
+        for pid, (_, status) in list(self._running.items()):
+            try:
+                done, how = os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:
+                done, how = pid, None
+            if done == 0:
+                continue
+            if how is not None:
+                code = -os.WTERMSIG(how) if os.WIFSIGNALED(how) else os.WEXITSTATUS(how)
+                try:
+                    os.write(status, f"{code}\n".encode())
+                except OSError:
+                    pass  # the judge stopped listening
+            self._close(pid)
+
+    def close_in_child(self) -> None:
+        """A new child holds no other child's status pipe or handle: it could forge them."""
+        for pid in list(self._running):
+            self._close(pid)
+
+    def _close(self, pid: int) -> None:
+        handle, status = self._running.pop(pid)
+        for fd in (handle, status):
+            if fd is not None:
+                os.close(fd)
 
 
 def _refuse_forks(control: socket.socket, why: str) -> None:
@@ -81,20 +142,17 @@ def _refuse_forks(control: socket.socket, why: str) -> None:
             return
 
 
-def _become_child(config: dict, fds: list[int]) -> None:
+def _become_child(config: dict, streams: list[int]) -> None:
     from grader.child import confine, runner
 
     try:
         os.setsid()
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-        stdin, stdout, stderr, status = fds
-        for fd, target in ((stdin, 0), (stdout, 1), (stderr, 2)):
+        for fd, target in zip(streams, (0, 1, 2), strict=True):
             os.dup2(fd, target)
             os.close(fd)
-        config["status_fd"] = status
         proto_in, proto_out = runner.take_protocol_fds()
         confine.enter(config)
-        os.close(status)  # only the monitor reports the status
         runtime = runner.Runtime()
         confine.lock(config)
         runner.serve(proto_in, proto_out, runtime)

@@ -3,7 +3,7 @@
 Forking copies one page-table entry per private 4 KiB page, and every child's
 exit frees them again. After importing torch the zygote holds about 140 MiB
 of private memory (malloc's heap, Python's arenas): some 36,000 entries,
-copied twice per submission (the monitor and the runner) and freed twice.
+copied for every submission and freed again when it ends.
 Linux 6.1's ``MADV_COLLAPSE`` gathers those pages into 2 MiB huge pages,
 which a fork shares with one entry each. A child that writes to one splits
 only its own mapping and copies one 4 KiB page, as before.
@@ -18,12 +18,14 @@ from __future__ import annotations
 import ctypes
 import sys
 from collections.abc import Iterator
+from errno import EAGAIN
 
 __all__ = ["chunks"]
 
 _MADV_COLLAPSE = 25  # Linux 6.1; older kernels answer EINVAL, and nothing changes
 _HUGE = 1 << 21
 _CHUNK = 2 * _HUGE  # about 10 ms of work: a fork request waits at most that long
+_ROUNDS = 3  # a piece refused for a passing reason (EAGAIN) is tried again, twice at most
 
 
 def _private_regions() -> list[tuple[int, int]]:
@@ -57,7 +59,15 @@ def chunks() -> Iterator[int]:
         return
     libc = ctypes.CDLL(None, use_errno=True)
     libc.madvise.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
-    for start, end in _private_regions():
-        for piece in range(start, end, _CHUNK):
-            libc.madvise(piece, min(_CHUNK, end - piece), _MADV_COLLAPSE)
+    pieces = [
+        (piece, min(_CHUNK, end - piece))
+        for start, end in _private_regions()
+        for piece in range(start, end, _CHUNK)
+    ]
+    for _ in range(_ROUNDS):
+        busy = []
+        for piece, size in pieces:
+            if libc.madvise(piece, size, _MADV_COLLAPSE) != 0 and ctypes.get_errno() == EAGAIN:
+                busy.append((piece, size))  # pages a fork held at that moment: later
             yield piece
+        pieces = busy

@@ -33,7 +33,7 @@ __all__ = ["ZygoteExecutor", "warm_executor"]
 
 
 class _StatusPipe:
-    """Read the exit status the monitor writes, once, without blocking the judge forever."""
+    """Read the exit status the zygote writes, once, without blocking the judge forever."""
 
     def __init__(self, fd: int) -> None:
         self._file = os.fdopen(fd, "rb")
@@ -132,7 +132,8 @@ class ZygoteExecutor(SandboxExecutor):
 
         def kill() -> None:
             try:
-                # The monitor leads its own session; the sandboxed child dies with it.
+                # The child leads its own session (a monitor, where it needs one, leads
+                # it and the sandboxed child is in it): everything it started goes too.
                 os.killpg(pid, signal.SIGKILL)
             except OSError:
                 pass

@@ -176,7 +176,10 @@ def test_a_batch_stops_at_a_broken_environment_instead_of_zeroing_the_class(
 @linux_only
 @pytest.mark.parametrize("how", ["ctrl-c", "sigterm", "kill-9"])
 def test_an_interrupted_batch_prints_no_traceback(tmp_path, how):
-    klass = make_class(tmp_path / "class", {f"s{i:02}": PASSES for i in range(12)})
+    # Each student takes a second: the signal must land while the batch still runs.
+    slow = tmp_path / "slow.py"
+    slow.write_text("import time\ntime.sleep(1)\n" + PASSES.read_text())
+    klass = make_class(tmp_path / "class", {f"s{i:02}": slow for i in range(12)})
     out = tmp_path / "out"
     process = subprocess.Popen(
         [GRADE, "batch", klass, "--out", out, "--jobs", "2", "--seed", "1"],
@@ -236,3 +239,54 @@ def test_a_grader_that_is_pid_1_of_its_container_still_grades(tmp_path):
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "total              10/10" in done.stdout
+
+
+def _zygote_makes_pid_namespaces() -> bool:
+    from grader.child import confine
+
+    return sys.platform == "linux" and os.geteuid() == 0 and not confine.namespaces_refused()
+
+
+@linux_only
+@pytest.mark.skipif(not _zygote_makes_pid_namespaces(), reason="needs root with namespaces")
+def test_a_submission_costs_one_fork_and_holds_only_its_own_pipes():
+    from grader.executors import Limits
+    from grader.executors.warm_fork import ZygoteExecutor
+
+    def open_files(pid: int) -> set[str]:
+        return {os.readlink(f"/proc/{pid}/fd/{fd}") for fd in os.listdir(f"/proc/{pid}/fd")}
+
+    executor = ZygoteExecutor()
+    try:
+        # Two at once, as `grade` with no argument runs them.
+        sessions = [executor.start(Limits(timeout=60), time.monotonic() + 60) for _ in range(2)]
+        for session in sessions:
+            assert session.request({"op": "hello"})["sandbox"]["namespaces"] is True
+        assert executor._process is not None
+        zygote = executor._process.pid
+        children = [
+            int(pid) for pid in os.listdir("/proc") if pid.isdigit() and _ppid(pid) == zygote
+        ]
+        assert len(children) == 2  # no monitor between the zygote and a submission
+        for child in children:
+            with open(f"/proc/{child}/status") as status:
+                ns_pid = next(line for line in status if line.startswith("NSpid:")).split()
+            assert ns_pid[-1] == "1"  # pid 1 of its own pid namespace all the same
+        # Neither holds the other's pipes, nor the zygote's (a status pipe could be forged).
+        first, second = (open_files(child) - {"/dev/null"} for child in children)
+        assert not first & second
+        assert not (first | second) & open_files(zygote)
+        # The zygote reports how each ended: on its own, or killed.
+        assert sessions[0].close().returncode == 0
+        os.kill(children[1], signal.SIGKILL)
+        assert sessions[1].close().returncode == -signal.SIGKILL
+    finally:
+        executor.close()
+
+
+def _ppid(pid: str) -> int:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return int(f.read().rsplit(")", 1)[1].split()[1])
+    except (OSError, ValueError, IndexError):
+        return -1
