@@ -13,11 +13,13 @@ with the same OUT grades only exercises whose files changed.
 
 from __future__ import annotations
 
+import itertools
 import json
 import multiprocessing
 import os
 import sys
 import tempfile
+import threading
 import time
 import zipfile
 from collections import deque
@@ -32,7 +34,7 @@ from urllib.parse import quote
 
 import click
 
-from grader import __version__
+from grader import __version__, plots
 from grader.atomic import write_atomic
 from grader.course import Course, Exercise
 from grader.executors import Executor, Limits
@@ -241,6 +243,9 @@ def run(
             settings = Settings(seed=seed, limits=limits, lang=lang, require_sandbox=not trust)
             states, pending = _plan(course, students, exercises, out, force, settings)
             hide = [*secrets_of(course), str(root), str(submissions.resolve()), str(out)]
+            # matplotlib loads on a thread here while the workers grade, not after them:
+            # the overview needs it, and the reports' processes are forked with it loaded.
+            plots.warm_up()
             graded = _grade_all(course, settings, hide, pending, jobs, out, states, cluster)
             # Read (never run) while a .zip is still unpacked: the near-copy search needs it.
             sources = read_sources(students, exercises)
@@ -486,29 +491,31 @@ def _assemble(
     results = written(results_document(students, seed=seed), Locale(course.templates, lang))
     students = results["students"]
     results["trusted_submissions"] = trust
-    add_review(
-        out,
-        results,
-        course=course,
-        exercises=exercises,
-        sources=sources or {},
-        review=review or Review(),
-        lang=lang,
-        report_href=lambda s: f"{quote(_safe_folder(s))}/report.html",
-    )
-    pages = _render_reports(_with_plots(out, students), len(students), seed, lang, course, jobs)
-    for record, page in zip(students, pages, strict=True):
-        write_atomic(out / _safe_folder(record["student"]) / "report.html", page)
-    write_atomic(out / "results.json", _results_json(results, _with_plots(out, students)))
-    write_atomic(out / "grades.csv", export.grades_csv(results))
-    overview = render_class_overview(
-        results,
-        lang=lang,
-        templates=course.templates,
-        title=course.title,
-        report_href=lambda s: f"{quote(_safe_folder(s))}/report.html",
-    )
-    write_atomic(out / "index.html", overview)
+    # The reports are drawn on other processes while this one writes the rest.
+    reports = _Reports(out, students, seed, lang, course, jobs)
+    try:
+        add_review(
+            out,
+            results,
+            course=course,
+            exercises=exercises,
+            sources=sources or {},
+            review=review or Review(),
+            lang=lang,
+            report_href=lambda s: f"{quote(_safe_folder(s))}/report.html",
+        )
+        write_atomic(out / "results.json", _results_json(results, _with_plots(out, students)))
+        write_atomic(out / "grades.csv", export.grades_csv(results))
+        overview = render_class_overview(
+            results,
+            lang=lang,
+            templates=course.templates,
+            title=course.title,
+            report_href=lambda s: f"{quote(_safe_folder(s))}/report.html",
+        )
+        write_atomic(out / "index.html", overview)
+    finally:
+        reports.wait()
     return results
 
 
@@ -539,29 +546,80 @@ def _results_json(results: dict[str, Any], students: Iterator[dict[str, Any]]) -
     yield "\n  ]" + tail
 
 
-def _render_reports(
-    students: Iterator[dict[str, Any]], count: int, seed: int, lang: str, course: Course, jobs: int
-) -> Iterator[str]:
-    """Yield every student's report page in order, rendered on ``jobs`` processes.
+class _Reports:
+    """Render every student's report on ``jobs`` processes and write it, on a thread.
 
     A report's plots cost matplotlib about half a second per student: drawn one
-    after another in this process they took longer than grading the class.
-    Only a few students are in flight at once (``pool.map`` would take them all
-    first), so neither their records nor their pages are ever all in memory.
+    after another in this process they took longer than grading the class. The
+    processes are forked from this one with the drawing stack already loaded
+    (spawned ones spent most of a second importing it), and the thread writes
+    each page while the batch writes the class's own files. Only a few students
+    are in flight at once, so neither their records nor their pages are ever
+    all in memory.
     """
-    render = partial(_render_report, seed=seed, lang=lang, course=course)
-    if jobs <= 1 or count < 4 * jobs:
-        yield from map(render, students)
-        return
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
-        in_flight: deque[Future[str]] = deque()
-        for record in students:
-            in_flight.append(pool.submit(render, record))
-            if len(in_flight) >= 4 * jobs:
+
+    def __init__(
+        self,
+        out: Path,
+        students: list[dict[str, Any]],
+        seed: int,
+        lang: str,
+        course: Course,
+        jobs: int,
+    ) -> None:
+        self._out = out
+        self._names = [s["student"] for s in students]
+        self._error: BaseException | None = None
+        render = partial(_render_report, seed=seed, lang=lang, course=course)
+        records = _with_plots(out, students)
+        pages: Iterator[str]
+        if jobs <= 1 or len(students) < 4 * jobs:
+            pages = map(render, records)
+        else:
+            pages = self._rendered_on(self._pool(jobs), render, records, 4 * jobs)
+            next_page = next(pages)  # the processes start now, before the thread does
+            pages = itertools.chain([next_page], pages)
+        self._thread = threading.Thread(target=self._write, args=(pages,), name="reports")
+        self._thread.start()
+
+    @staticmethod
+    def _pool(jobs: int) -> ProcessPoolExecutor:
+        from grader import report  # noqa: F401 -- loaded once, here, for every fork
+
+        plots.warm_up(wait=True)  # begun while the class was graded
+        # Fork only from a single thread (a lock held by another would stay held in the
+        # child for good), and only on Linux (macOS's system libraries do not survive it).
+        fork = sys.platform == "linux" and threading.active_count() == 1
+        context = multiprocessing.get_context("fork" if fork else "spawn")
+        return ProcessPoolExecutor(
+            max_workers=jobs, mp_context=context, initializer=_ignore_interrupts
+        )
+
+    @staticmethod
+    def _rendered_on(
+        pool: ProcessPoolExecutor, render: Any, records: Iterator[dict[str, Any]], window: int
+    ) -> Iterator[str]:
+        with pool:
+            in_flight: deque[Future[str]] = deque()
+            for record in records:
+                in_flight.append(pool.submit(render, record))
+                if len(in_flight) >= window:
+                    yield in_flight.popleft().result()
+            while in_flight:
                 yield in_flight.popleft().result()
-        while in_flight:
-            yield in_flight.popleft().result()
+
+    def _write(self, pages: Iterator[str]) -> None:
+        try:
+            for name, page in zip(self._names, pages, strict=True):
+                write_atomic(self._out / _safe_folder(name) / "report.html", page)
+        except BaseException as exc:  # noqa: BLE001 -- raised again by wait(), in the batch
+            self._error = exc
+
+    def wait(self) -> None:
+        """Wait until every report is written; raise what stopped the writing, if anything."""
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
 
 
 def _render_report(record: dict[str, Any], *, seed: int, lang: str, course: Course) -> str:

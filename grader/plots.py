@@ -232,20 +232,29 @@ def score_histogram(totals: Sequence[float], max_score: float, *, locale: Locale
 
 
 _warming: threading.Thread | None = None
+_warmed_here = False
 # matplotlib (its rcParams, its font caches) is not thread-safe: one drawing at a time,
 # whether the warm-up's, a plot drawn ahead or the report's own.
 _drawing = threading.RLock()
 _ahead: queue.SimpleQueue[Any] | None = None
 
 
-def warm_up() -> None:
+def warm_up(*, wait: bool = False) -> None:
     """Import matplotlib and load its fonts on a thread, while this process waits for torch.
 
     Half a second of the student command's report is matplotlib's import and
     font cache; the judge process is idle while the children import torch.
+    With ``wait``, here and now, on no thread (a process about to fork).
     """
-    global _warming
-    if _warming is None:
+    global _warming, _warmed_here
+    if wait:
+        if _warming is not None:
+            _warming.join()
+        elif not _warmed_here:
+            _warm()
+            _warmed_here = True
+        return
+    if _warming is None and not _warmed_here:
         _warming = threading.Thread(target=_warm, name="plots-warm-up", daemon=True)
         _warming.start()
 

@@ -589,3 +589,24 @@ def test_a_batch_that_breaks_leaves_no_pool_thread_to_trip_on_at_exit(tmp_path):
         batch._grade_all(course, Settings(seed=1), [], pending, 2, tmp_path, {})  # type: ignore[arg-type]
     alive = [t for t in threading.enumerate() if isinstance(t, _ExecutorManagerThread)]
     assert not alive
+
+
+def test_reports_drawn_on_forked_processes_are_the_ones_drawn_here(
+    graded: tuple[Path, Path, Run], tmp_path: Path
+) -> None:
+    from grader import batch
+
+    _, out, _ = graded
+    results = load_results(out)
+    students = results["students"]
+    assert len(students) >= 4 * 2, "enough students for the processes to be used"
+    course = Course.load(REPO)
+    shutil.copytree(out / ".state", tmp_path / ".state")
+    for student in students:
+        (tmp_path / batch._safe_folder(student["student"])).mkdir()
+    here = batch._Reports(tmp_path, students, results["seed"], results["lang"], course, jobs=1)
+    here.wait()
+    for student in students:
+        name = batch._safe_folder(student["student"])
+        drawn_here = (tmp_path / name / "report.html").read_bytes()
+        assert drawn_here == (out / name / "report.html").read_bytes(), name
