@@ -49,7 +49,9 @@ class Source:
     ran_in_kernel: bool = False
 
     def wire(self) -> list[dict[str, Any]]:
-        extra = {"ran_in_kernel": True} if self.ran_in_kernel else {}
+        extra: dict[str, Any] = {"ran_in_kernel": True} if self.ran_in_kernel else {}
+        if self.path.suffix == ".ipynb" or self.ran_in_kernel:
+            extra["notebook"] = True  # cells: they may use what a kernel gives them (display)
         return [{"name": name, "source": text, **extra} for name, text in self.chunks]
 
 

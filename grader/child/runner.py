@@ -138,6 +138,10 @@ class Runtime:
         self.operations = operations.torch_callables(added or {}, self.torch)
         module = types.ModuleType("exercise")
         module.__file__ = chunks[0]["name"] if chunks else "exercise.py"
+        if any(chunk.get("notebook") for chunk in chunks):
+            # A kernel's builtin, everywhere in notebooks: a correct notebook that shows a
+            # value with it must not fail to load here with a NameError.
+            module.__dict__["display"] = display
         sys.modules["exercise"] = module
         for chunk in chunks:
             name, source = chunk["name"], chunk["source"]
@@ -161,7 +165,9 @@ class Runtime:
                 sys.stderr.flush()
         self.module = module
         functions = sorted(
-            k for k, v in module.__dict__.items() if callable(v) and not k.startswith("__")
+            k
+            for k, v in module.__dict__.items()
+            if callable(v) and not k.startswith("__") and v is not display
         )
         return {"ok": True, "functions": functions}
 
@@ -443,6 +449,12 @@ def serve(proto_in: Any, proto_out: Any, runtime: Runtime) -> None:
             data = json.dumps({"ok": False, "error": {"kind": "protocol", "message": str(exc)}})
         proto_out.write(data.encode("utf-8") + b"\n")
         proto_out.flush()
+
+
+def display(*objs: Any, **_options: Any) -> None:
+    """Jupyter's ``display`` for cells run outside a kernel: each object's text, printed."""
+    for obj in objs:
+        print(repr(obj))
 
 
 def take_protocol_fds() -> tuple[Any, Any]:

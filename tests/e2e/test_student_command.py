@@ -66,6 +66,13 @@ def test_notebook_with_magics_shell_lines_and_markdown_passes(run_grade, tmp_pat
     assert ex["score"] == FULL
 
 
+def test_notebook_that_shows_values_with_display_passes(run_grade, tmp_path):
+    # `display` is a kernel's builtin: outside one it was a NameError, and a zero.
+    run, ex = grade_file(run_grade, tmp_path, "passes_all_showing_values_with_display.ipynb")
+    assert ex["score"] == FULL, failed_messages(ex)
+    assert "tensor([1., 2., 3.], requires_grad=True)\nTrue" in ex["output"]
+
+
 @pytest.mark.parametrize(
     "target", ["exercises/01", "exercises/01_leaf_tensors", "01", "exercises/01_leaf_tensors/"]
 )
