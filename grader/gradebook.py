@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from grader.results import crashed_checks
+
 __all__ = ["PLATFORMS", "Roster", "RosterError", "load_roster", "gradebook_table"]
 
 PLATFORMS = ("canvas", "moodle")
@@ -134,9 +136,11 @@ def gradebook_table(
     """Return the platform's import table (header first) and the unmatched students.
 
     Each unmatched student is ``(folder, problem)``: ``not in roster`` (graded
-    but the platform has no id for them) or ``no submission`` (on the roster,
-    but no folder in the class). Neither kind is written into the table:
-    a blank grade would be read as "no change" or as an error.
+    but the platform has no id for them), ``no submission`` (on the roster,
+    but no folder in the class) or ``checks could not run`` (a check crashed on
+    their code: their score lacks points for no doing of theirs, and imported
+    it would overwrite a fair grade). None is written into the table: a blank
+    grade would be read as "no change" or as an error.
     """
     students = {str(s.get("student")): s for s in results.get("students") or []}
     exercises = sorted({e["exercise"] for s in students.values() for e in s.get("exercises", [])})
@@ -163,12 +167,14 @@ def gradebook_table(
         table.append(
             ["Points Possible", *([""] * (len(identity) - 1)), *(maxima[e] for e in exercises)]
         )
+    unfair = {name for name, s in students.items() if crashed_checks(s.get("exercises", []))}
     for folder, row in sorted(roster.rows.items(), key=lambda kv: kv[0]):
         student = students.get(folder)
-        if student is None:
+        if student is None or folder in unfair:
             continue
         scores = {e["exercise"]: e.get("score", 0.0) for e in student.get("exercises", [])}
         table.append([row.get(c, "") for c in identity] + [scores.get(e, 0.0) for e in exercises])
     unmatched = [(s, "not in roster") for s in sorted(students) if s not in roster.rows]
     unmatched += [(f, "no submission") for f in sorted(roster.rows) if f not in students]
+    unmatched += [(f, "checks could not run") for f in sorted(unfair) if f in roster.rows]
     return table, unmatched

@@ -133,11 +133,13 @@ def _write_gradebook(out: Path, results: dict[str, Any], roster: Roster) -> None
         "file": name,
         "not_in_roster": [f for f, problem in unmatched if problem == "not in roster"],
         "no_submission": [f for f, problem in unmatched if problem == "no submission"],
+        "checks_failed": [f for f, problem in unmatched if problem == "checks could not run"],
     }
     # Never dropped silently: say so on stderr, and list them all in a file.
     for key, words in (
         ("not_in_roster", f"graded but not in the roster {roster.path}"),
         ("no_submission", "on the roster but without a submission folder"),
+        ("checks_failed", "left out: a check could not run on their code (fix it, run again)"),
     ):
         names = results["gradebook"][key]
         if names:

@@ -400,7 +400,12 @@ def test_a_check_that_crashes_ends_the_batch_with_exit_2_and_the_results_written
     (folder / "passes_all").mkdir(parents=True)
     shutil.copy(SOLUTION, folder / "passes_all" / f"{EXERCISE}.py")
     out = tmp_path / "out"
-    run = run_batch(folder, out, tmp_path / "tmpdir", "--exercises", EXERCISE, course=course)
+    roster = tmp_path / "roster.csv"
+    roster.write_text("folder,Username\npasses_all,pa\n", encoding="utf-8")
+    gradebook = ["--gradebook", "moodle", "--roster", str(roster)]
+    run = run_batch(
+        folder, out, tmp_path / "tmpdir", "--exercises", EXERCISE, *gradebook, course=course
+    )
     assert run.returncode == 2, run.stdout + run.stderr
     (line,) = run.stderr.strip().splitlines()[-1:]
     assert line.startswith("grade: error: graded 1 student(s)")
@@ -408,6 +413,12 @@ def test_a_check_that_crashes_ends_the_batch_with_exit_2_and_the_results_written
     (student,) = load_results(out)["students"]
     assert student["exercises"][0]["score"] == 10  # every other check still counts
     assert (out / "index.html").is_file()
+    # Its score lacks a check's points: imported, it would overwrite a fair grade.
+    rows = list(csv.reader((out / "gradebook-moodle.csv").open(encoding="utf-8")))
+    assert [row[0] for row in rows] == ["Username"]
+    unmatched = (out / "gradebook-unmatched.csv").read_text(encoding="utf-8")
+    assert "passes_all,checks could not run" in unmatched
+    assert "gradebook: 1 student(s) left out" in run.stderr
 
 
 # -- resuming -----------------------------------------------------------------------

@@ -97,3 +97,17 @@ def test_a_bad_roster_is_one_line(tmp_path: Path, platform: str, text: str, word
 def test_a_missing_roster_is_one_line(tmp_path: Path) -> None:
     with pytest.raises(RosterError, match="no such file"):
         load_roster(tmp_path / "nope.csv", "canvas")
+
+
+def test_a_student_whose_checks_crashed_is_left_out_not_given_the_lower_score(
+    tmp_path: Path,
+) -> None:
+    import copy
+
+    results = copy.deepcopy(RESULTS)
+    bo = results["students"][1]["exercises"][0]
+    bo["checks"] = [{"name": "test_x", "hint": {"id": "check_error"}}]  # a bug in the checks
+    roster = load_roster(_roster(tmp_path, "folder,Username\nana,ana\nbo,bo\n"), "moodle")
+    table, unmatched = gradebook_table(results, roster)
+    assert table == [["Username", "01 Leaf", "06 Descent"], ["ana", 10.0, 0.0]]
+    assert ("bo", "checks could not run") in unmatched
