@@ -41,7 +41,7 @@ from grader.executors import Executor, Limits
 from grader.grade import Settings, sandbox_holds, secrets_of
 from grader.locale import Locale
 from grader.parcel import Parcel, digest_of, grade_parcel, pack
-from grader.results import crashed_checks, written
+from grader.results import crashed_checks, written_student
 from grader.review import Review, add_review, read_sources
 from grader.score import results_document, student_result, to_json
 from grader.submission import read_for_student
@@ -243,21 +243,20 @@ def run(
             settings = Settings(seed=seed, limits=limits, lang=lang, require_sandbox=not trust)
             states, pending = _plan(course, students, exercises, out, force, settings)
             hide = [*secrets_of(course), str(root), str(submissions.resolve()), str(out)]
-            # matplotlib loads on a thread here while the workers grade, not after them:
-            # the overview needs it, and the reports' processes are forked with it loaded.
-            plots.warm_up()
             graded = _grade_all(course, settings, hide, pending, jobs, out, states, cluster)
             # Read (never run) while a .zip is still unpacked: the near-copy search needs it.
             sources = read_sources(students, exercises)
+            crashed = {
+                s: c
+                for s, state in states.items()
+                if (c := crashed_checks(state["exercises"].values()))
+            }
             _assemble(course, out, exercises, states, seed, lang, trust, review, sources, jobs)
     elapsed = time.monotonic() - started
     summary = (
         f"graded {graded} student(s), kept {len(students) - graded} unchanged, "
         f"in {elapsed:.1f}s (seed {seed}); results in {out}"
     )
-    crashed = {
-        s: c for s, state in states.items() if (c := crashed_checks(state["exercises"].values()))
-    }
     if crashed:
         # Written and kept, but those students lack points for no doing of theirs.
         names = ", ".join(sorted({name for checks in crashed.values() for name in checks})[:3])
@@ -407,11 +406,19 @@ def _grade_all(
         initializer=_init_worker,
         initargs=(str(course.root), settings, hide, at_once),
     ) as pool:
-        waiting: set[Future[tuple[str, dict[str, dict[str, Any]]]]] = {
-            pool.submit(_grade_job, job.pack()) for job in pending
-        }
+        # A few students per worker in flight, read just before they are sent: a class
+        # of thousands is never all in memory at once (nor all in the pool's queue).
+        todo = iter(pending)
+        waiting: set[Future[tuple[str, dict[str, dict[str, Any]]]]] = set()
         try:
-            while waiting:
+            while True:
+                for job in itertools.islice(todo, 4 * workers - len(waiting)):
+                    waiting.add(pool.submit(_grade_job, job.pack()))
+                if not waiting:
+                    break
+                # While the workers start (torch, seconds), this process loads matplotlib: the
+                # overview needs it, and the reports' processes are forked with it loaded.
+                plots.warm_up(wait=True)
                 finished, waiting = wait(waiting, return_when=FIRST_COMPLETED)
                 for future in finished:
                     record(*future.result())
@@ -477,33 +484,35 @@ def _assemble(
     from grader import export
     from grader.report import render_class_overview
 
+    # Every text in the class's language, once, before anything is written. Each
+    # student's state is consumed as its record is made: the class is held once, not twice.
+    locale = Locale(course.templates, lang)
     students = []
     for student in sorted(states):
-        kept = states[student]["exercises"]
+        kept = states.pop(student)["exercises"]
         records = []
         for exercise in exercises:
             result = dict(kept[exercise.name])
             result.pop("file_digest", None)
             result.pop("checks_digest", None)
             records.append(result)
-        students.append(student_result(student, records))
-    # Every text in the class's language, once, before anything is written.
-    results = written(results_document(students, seed=seed), Locale(course.templates, lang))
-    students = results["students"]
+        students.append(written_student(student_result(student, records), locale))
+    results = {**results_document([], seed=seed), "lang": locale.lang, "students": students}
     results["trusted_submissions"] = trust
-    # The reports are drawn on other processes while this one writes the rest.
+    add_review(
+        out,
+        results,
+        course=course,
+        exercises=exercises,
+        sources=sources or {},
+        review=review or Review(),
+        lang=lang,
+        report_href=lambda s: f"{quote(_safe_folder(s))}/report.html",
+    )
+    # The reports are drawn on other processes while this one writes the rest (after the
+    # review, whose fingerprints of the whole class are gone by then: memory stays flat).
     reports = _Reports(out, students, seed, lang, course, jobs)
     try:
-        add_review(
-            out,
-            results,
-            course=course,
-            exercises=exercises,
-            sources=sources or {},
-            review=review or Review(),
-            lang=lang,
-            report_href=lambda s: f"{quote(_safe_folder(s))}/report.html",
-        )
         write_atomic(out / "results.json", _results_json(results, _with_plots(out, students)))
         write_atomic(out / "grades.csv", export.grades_csv(results))
         overview = render_class_overview(
@@ -586,7 +595,7 @@ class _Reports:
     def _pool(jobs: int) -> ProcessPoolExecutor:
         from grader import report  # noqa: F401 -- loaded once, here, for every fork
 
-        plots.warm_up(wait=True)  # begun while the class was graded
+        plots.warm_up(wait=True)  # done while the workers started, if there were any
         # Fork only from a single thread (a lock held by another would stay held in the
         # child for good), and only on Linux (macOS's system libraries do not survive it).
         fork = sys.platform == "linux" and threading.active_count() == 1

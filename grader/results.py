@@ -28,6 +28,7 @@ __all__ = [
     "message_of",
     "with_messages",
     "written",
+    "written_student",
 ]
 
 
@@ -147,8 +148,10 @@ def written(document: dict[str, Any], locale: Locale) -> dict[str, Any]:
     """Return a copy of a results document with every text in ``locale``'s language."""
     out = dict(document)
     out["lang"] = locale.lang
-    out["students"] = [
-        {**s, "exercises": [with_messages(e, locale) for e in s["exercises"]]}
-        for s in document["students"]
-    ]
+    out["students"] = [written_student(s, locale) for s in document["students"]]
     return out
+
+
+def written_student(student: Any, locale: Locale) -> dict[str, Any]:
+    """Return a copy of one student's record with every text in ``locale``'s language."""
+    return {**student, "exercises": [with_messages(e, locale) for e in student["exercises"]]}
