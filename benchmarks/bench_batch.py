@@ -90,16 +90,25 @@ def _cmdline(pid: int) -> str:
         return ""
 
 
-def _role(pid: int, parent: int) -> str:
-    cmdline = _cmdline(pid)
-    if not cmdline:
+_NAMED = {
+    "grade-worker": "judge worker",
+    "grade-reports": "report renderer",
+    "grade-zygote": "zygote",
+    "grade-child": "sandboxed child",
+    "grade-probe": "probe",
+}
+
+
+def _role(pid: int) -> str:
+    """The role of a process of the batch's tree: the grader names its own (``ps`` shows it)."""
+    try:
+        with open(f"/proc/{pid}/comm") as f:
+            comm = f.read().strip()
+    except OSError:
         return "gone"
-    if "grader.child.fork_server" in cmdline:
-        # A fork keeps its parent's command line: the zygote's forks are the children.
-        return "sandboxed child" if "grader.child.fork_server" in _cmdline(parent) else "zygote"
-    if "multiprocessing" in cmdline:
-        return "judge worker"
-    return "batch parent"
+    if comm in _NAMED:
+        return _NAMED[comm]
+    return "batch parent" if _cmdline(pid) else "gone"
 
 
 def batch(
@@ -133,10 +142,10 @@ def batch(
     peak = 0
     roles: dict[str, int] = {}
     while process.poll() is None:
-        for pid, parent in _descendants(process.pid).items():
+        for pid in _descendants(process.pid):
             rss = _peak_rss_kib(pid)
             peak = max(peak, rss)
-            role = _role(pid, parent)
+            role = _role(pid)
             roles[role] = max(roles.get(role, 0), rss)
         time.sleep(0.05)
     seconds = time.perf_counter() - start

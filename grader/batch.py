@@ -36,6 +36,7 @@ import click
 
 from grader import __version__, plots
 from grader.atomic import write_atomic
+from grader.child.confine import name_process
 from grader.course import Course, Exercise
 from grader.executors import Executor, Limits
 from grader.grade import Settings, sandbox_holds, secrets_of
@@ -175,12 +176,18 @@ _pool_worker: _Worker | None = None
 def _init_worker(course_root: str, settings: Settings, hide: list[str], at_once: int) -> None:
     global _pool_worker
     _ignore_interrupts()
+    name_process("grade-worker")
     _pool_worker = _Worker.start(course_root, settings, hide, at_once)
 
 
 def _grade_job(parcel: Parcel) -> tuple[str, dict[str, dict[str, Any]]]:
     assert _pool_worker is not None, "the pool's initializer sets the worker up"
     return _pool_worker.grade(parcel)
+
+
+def _init_reports() -> None:
+    _ignore_interrupts()
+    name_process("grade-reports")
 
 
 def _ignore_interrupts() -> None:
@@ -600,9 +607,7 @@ class _Reports:
         # child for good), and only on Linux (macOS's system libraries do not survive it).
         fork = sys.platform == "linux" and threading.active_count() == 1
         context = multiprocessing.get_context("fork" if fork else "spawn")
-        return ProcessPoolExecutor(
-            max_workers=jobs, mp_context=context, initializer=_ignore_interrupts
-        )
+        return ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=_init_reports)
 
     @staticmethod
     def _rendered_on(

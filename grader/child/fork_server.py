@@ -26,9 +26,10 @@ from collections.abc import Iterator
 def main(argv: list[str]) -> None:
     """Serve fork requests on the control socket whose fd is ``argv[1]``."""
     control = socket.socket(fileno=int(argv[1]))
-    from grader.child.confine import die_with_parent
+    from grader.child.confine import die_with_parent, name_process
 
     die_with_parent()  # with the judge
+    name_process("grade-zygote")  # for whoever looks at ps (and the benchmarks' roles)
     try:
         import torch  # noqa: F401  -- the whole point: children inherit it already imported
 
@@ -146,6 +147,7 @@ def _become_child(config: dict, streams: list[int]) -> None:
     from grader.child import confine, runner
 
     try:
+        confine.name_process("grade-child")
         os.setsid()
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         for fd, target in zip(streams, (0, 1, 2), strict=True):
