@@ -9,8 +9,9 @@ from __future__ import annotations
 import os
 import random
 import sys
+import threading
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 
@@ -415,16 +416,30 @@ def main() -> None:
         code = cli.main(prog_name="grade", standalone_mode=False)
     except (KeyboardInterrupt, click.exceptions.Abort):
         click.echo("grade: interrupted", err=True)
-        sys.exit(130)
+        _exit(130)
     except click.ClickException as exc:
         exc.show()
-        sys.exit(exc.exit_code)
+        _exit(exc.exit_code)
     except Exception as exc:
         # A bug of the grader (or of Python under it), never the student's: one line
         # and exit 2, as for a broken environment; the traceback goes to a file to report.
         _complain(f"the grader itself failed ({type(exc).__name__}: {exc}); {_kept_traceback()}")
-        sys.exit(2)
-    sys.exit(code if isinstance(code, int) else 0)
+        _exit(2)
+    _exit(code if isinstance(code, int) else 0)
+
+
+def _exit(code: int) -> NoReturn:
+    """Exit with ``code``, even while daemon threads still judge or draw (after an error).
+
+    Python's shutdown with such a thread inside matplotlib's or numpy's C code can
+    abort or crash (seen: SIGABRT, SIGSEGV), turning a clean exit 2 into a signal
+    that CI reads as something else. Then the process ends without that shutdown.
+    """
+    sys.stdout.flush()
+    sys.stderr.flush()
+    if threading.active_count() > 1:
+        os._exit(code)
+    sys.exit(code)
 
 
 def _kept_traceback() -> str:

@@ -26,9 +26,12 @@ from collections.abc import Iterator
 def main(argv: list[str]) -> None:
     """Serve fork requests on the control socket whose fd is ``argv[1]``."""
     control = socket.socket(fileno=int(argv[1]))
-    from grader.child.confine import die_with_parent, name_process
+    from grader.child.confine import name_process
 
-    die_with_parent()  # with the judge
+    # No death signal tied to the judge: the kernel sends it when the judge's *thread*
+    # that started us ends, and a grade's threads end one by one while the others
+    # still grade (its children, which die with us, went too). The judge's end, the
+    # whole process, closes the control socket instead, and we leave on that.
     name_process("grade-zygote")  # for whoever looks at ps (and the benchmarks' roles)
     try:
         import torch  # noqa: F401  -- the whole point: children inherit it already imported

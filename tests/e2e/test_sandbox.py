@@ -290,3 +290,35 @@ def _ppid(pid: str) -> int:
             return int(f.read().rsplit(")", 1)[1].split()[1])
     except (OSError, ValueError, IndexError):
         return -1
+
+
+@linux_only
+def test_the_zygote_outlives_the_thread_that_started_it():
+    # `grade` judges exercises on threads; the first to start a child also starts the
+    # zygote, and ends when the work runs out while the others still grade. A death
+    # signal tied to that thread took the zygote, and the running children with it.
+    import threading
+
+    from grader.executors import Limits
+    from grader.executors.warm_fork import ZygoteExecutor
+
+    executor = ZygoteExecutor()
+    sessions = []
+    try:
+
+        def start() -> None:
+            session = executor.start(Limits(timeout=60), time.monotonic() + 60)
+            assert "sandbox" in session.request({"op": "hello"})
+            sessions.append(session)
+
+        first = threading.Thread(target=start)
+        first.start()
+        first.join()  # the thread that started the zygote is gone
+        time.sleep(0.5)
+        assert "sandbox" in sessions[0].request({"op": "hello"})  # its child still answers
+        start()  # and the zygote still forks
+        assert sessions[0].close().returncode == 0
+    finally:
+        for session in sessions:
+            session.close()
+        executor.close()

@@ -87,3 +87,21 @@ def test_a_limit_no_submission_could_meet_is_refused(
     assert result.exit_code == 2
     assert f"Invalid value for '{option[0]}'" in result.output
     assert "Traceback" not in result.output
+
+
+def test_the_exit_status_survives_threads_still_running():
+    # After an error, a judging or drawing thread may still be in C code; Python's
+    # shutdown around it aborted or crashed now and then (exit 134, 139 instead of 2).
+    import subprocess
+    import sys
+
+    program = (
+        "import threading, time\n"
+        "from grader.cli import _exit\n"
+        "threading.Thread(target=time.sleep, args=(60,), daemon=True).start()\n"
+        "print('said', flush=False)\n"
+        "_exit(2)\n"
+    )
+    argv = [sys.executable, "-c", program]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=30)
+    assert done.returncode == 2 and done.stdout == "said\n"
