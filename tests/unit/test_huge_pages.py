@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from grader.child import huge_pages
+from grader.child import fork_server, huge_pages
 
 
 def _collapse_supported() -> bool:
@@ -59,16 +59,24 @@ def test_elsewhere_it_changes_nothing(monkeypatch):
 
 
 @needs_collapse
-def test_the_zygote_collapses_its_memory_between_forks(tmp_path):
+def test_the_zygote_collapses_its_memory_once_it_serves_a_class(tmp_path):
     from grader.executors import Limits
     from grader.executors.warm_fork import ZygoteExecutor
 
     executor = ZygoteExecutor()
     try:
-        session = executor.start(Limits(timeout=60), time.monotonic() + 60)
-        assert "sandbox" in session.request({"op": "hello"})
-        session.close()
+
+        def fork_one() -> None:
+            session = executor.start(Limits(timeout=60), time.monotonic() + 60)
+            assert "sandbox" in session.request({"op": "hello"})
+            session.close()
+
+        for _ in range(fork_server._COLLAPSE_AFTER - 1):  # one student's seven: not worth it
+            fork_one()
         assert executor._process is not None
+        time.sleep(1.0)
+        assert _anon_huge_kib(executor._process.pid) < 32 << 10
+        fork_one()  # a class's worth: now it is
         deadline = time.monotonic() + 30
         while _anon_huge_kib(executor._process.pid) < 32 << 10 and time.monotonic() < deadline:
             time.sleep(0.1)
