@@ -53,8 +53,6 @@ def main(argv: list[str]) -> None:
     forks = 0
     collapse: Iterator[int] | None = None
     while True:
-        if forks == _COLLAPSE_AFTER:
-            collapse = huge_pages.chunks()
         watched = [control.fileno(), *children.handles()]
         # Between forks, and only then: a request never waits for more than one piece.
         while collapse is not None and not select.select(watched, [], [], 0)[0]:
@@ -82,6 +80,8 @@ def main(argv: list[str]) -> None:
             os.close(fd)
         children.add(pid, status)
         forks += 1
+        if forks == _COLLAPSE_AFTER:
+            collapse = huge_pages.chunks()
         try:
             control.sendall(json.dumps({"pid": pid}).encode() + b"\n")
         except OSError:
