@@ -50,7 +50,7 @@ class Source:
 
     def wire(self) -> list[dict[str, Any]]:
         extra: dict[str, Any] = {"ran_in_kernel": True} if self.ran_in_kernel else {}
-        if self.path.suffix == ".ipynb" or self.ran_in_kernel:
+        if self.path.suffix == ".ipynb":  # a kernel's history is one too
             extra["notebook"] = True  # cells: they may use what a kernel gives them (display)
         return [{"name": name, "source": text, **extra} for name, text in self.chunks]
 
