@@ -18,15 +18,13 @@ import json
 import multiprocessing
 import os
 import sys
-import tempfile
 import threading
 import time
-import zipfile
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -40,16 +38,27 @@ from grader.child.confine import name_process
 from grader.course import Course, Exercise
 from grader.executors import Executor, Limits
 from grader.grade import Settings, sandbox_holds, secrets_of
+from grader.gradebook import RosterError
+from grader.intake import (
+    Handed,
+    Intake,
+    IntakeError,
+    Placed,
+    intake_table,
+    opened,
+    read_handed,
+    report_folders,
+    roster_from,
+    take,
+    write_feedback,
+)
 from grader.locale import Locale
-from grader.parcel import Parcel, digest_of, grade_parcel, pack
+from grader.parcel import Parcel, digest_of, grade_parcel
 from grader.results import crashed_checks, written_student
-from grader.review import Review, add_review, read_sources
+from grader.review import Review, add_review, sources_of
 from grader.score import results_document, student_result, to_json
-from grader.submission import read_for_student
 
 __all__ = ["run", "BatchError", "students_in"]
-
-MAX_UNZIPPED = 2 * 1024**3  # a zip bomb stops here
 
 
 class BatchError(Exception):
@@ -59,58 +68,14 @@ class BatchError(Exception):
 @dataclass(frozen=True)
 class _Job:
     student: str
-    folder: str
-    exercises: tuple[str, ...]
+    files: tuple[tuple[str, Handed | None], ...]
 
     def pack(self) -> Parcel:
         """Read the student's files now, just before they are sent to a worker."""
-        return pack(self.student, Path(self.folder), self.exercises)
+        return Parcel(self.student, tuple((name, read_handed(f)) for name, f in self.files))
 
 
 # -- input -----------------------------------------------------------------
-@contextmanager
-def _opened(submissions: Path) -> Iterator[Path]:
-    """Yield the folder of student folders, unpacking a .zip safely first."""
-    if submissions.is_dir():
-        yield submissions
-        return
-    if submissions.suffix.lower() != ".zip" or not submissions.is_file():
-        raise BatchError(f"{submissions}: expected a folder of student folders or a .zip of one")
-    with tempfile.TemporaryDirectory(prefix="grade-batch-") as tmp:
-        root = Path(tmp).resolve()
-        try:
-            with zipfile.ZipFile(submissions) as archive:
-                total = 0
-                for info in archive.infolist():
-                    target = (root / info.filename).resolve()
-                    # Zip slip: an entry like ../../etc/cron.d/x must not land outside.
-                    if not target.is_relative_to(root):
-                        raise BatchError(
-                            f"{submissions}: entry {info.filename!r} would be "
-                            "written outside the extraction folder; refusing"
-                        )
-                    if (info.external_attr >> 16) & 0o170000 == 0o120000:
-                        raise BatchError(
-                            f"{submissions}: entry {info.filename!r} is a symbolic link; refusing"
-                        )
-                    total += info.file_size
-                    if total > MAX_UNZIPPED:
-                        raise BatchError(f"{submissions}: unpacks to more than 2 GiB; refusing")
-                archive.extractall(root)
-        except zipfile.BadZipFile as exc:
-            raise BatchError(f"{submissions}: not a valid zip file ({exc})") from None
-        entries = [p for p in root.iterdir() if not p.name.startswith((".", "__MACOSX"))]
-        # A zip of the folder itself holds one folder that holds the students.
-        if len(entries) == 1 and entries[0].is_dir() and not _looks_like_student(entries[0]):
-            yield entries[0]
-        else:
-            yield root
-
-
-def _looks_like_student(folder: Path) -> bool:
-    return any(p.name[:2].isdigit() for p in folder.iterdir())
-
-
 def students_in(root: Path) -> list[Path]:
     """Return the student folders under ``root``, sorted by name."""
     return sorted(
@@ -120,7 +85,12 @@ def students_in(root: Path) -> list[Path]:
 
 # -- the state of OUT ---------------------------------------------------------
 def _state_path(out: Path, student: str) -> Path:
-    return out / ".state" / f"{quote(student, safe='')}.json"
+    name = quote(student, safe="")
+    if len(name) > 200:  # a long CJK name quoted passes the 255 bytes of a file name
+        import hashlib
+
+        name = name[:120] + "-" + hashlib.sha256(student.encode()).hexdigest()[:16]
+    return out / ".state" / f"{name}.json"
 
 
 def _load_state(out: Path, student: str) -> dict[str, Any]:
@@ -225,11 +195,13 @@ def run(
     trust: bool = False,
     review: Review | None = None,
     cluster: str | None = None,
+    layout: str | None = None,
 ) -> str:
     """Grade every student in ``submissions`` into ``out``; return a one-line summary.
 
     ``cluster`` is a Dask scheduler's address (or ``local``) to grade on instead
-    of this machine's worker processes.
+    of this machine's worker processes; ``layout`` (canvas, moodle, repos,
+    folders) says how the submissions are laid out, None to recognise it.
     """
     out = out.resolve()
     review = review or Review()
@@ -237,9 +209,15 @@ def run(
     with _opened(submissions.resolve()) as root:
         if out.is_relative_to(root):
             raise BatchError("--out must not be inside the submissions folder")
-        students = students_in(root)
-        if not students:
-            raise BatchError(f"{submissions}: no student folders in it")
+        found = _intake(course, root, exercises, layout)
+        students = found.students
+        if review.gradebook and review.roster is None:
+            try:
+                review = replace(review, roster=roster_from(found, review.gradebook))
+            except RosterError as exc:
+                raise BatchError(str(exc)) from None
+        # Before grading: what was found, so a wrong layout costs no class's time.
+        click.echo(intake_table(found, [e.name for e in exercises]), err=True)
         # Only now, with the input known to be good (a refused zip leaves no folder
         # behind), OUT is taken, until the class overview is written.
         with _only_batch_in(out):
@@ -252,13 +230,18 @@ def run(
             hide = [*secrets_of(course), str(root), str(submissions.resolve()), str(out)]
             graded = _grade_all(course, settings, hide, pending, jobs, out, states, cluster)
             # Read (never run) while a .zip is still unpacked: the near-copy search needs it.
-            sources = read_sources(students, exercises)
+            sources = sources_of(
+                (s.name, ((e.name, read_handed(s.files[e.name])) for e in exercises))
+                for s in students
+            )
             crashed = {
                 s: c
                 for s, state in states.items()
                 if (c := crashed_checks(state["exercises"].values()))
             }
-            _assemble(course, out, exercises, states, seed, lang, trust, review, sources, jobs)
+            _assemble(
+                course, out, exercises, states, seed, lang, trust, review, sources, jobs, found
+            )
     elapsed = time.monotonic() - started
     summary = (
         f"graded {graded} student(s), kept {len(students) - graded} unchanged, "
@@ -275,9 +258,26 @@ def run(
     return summary
 
 
+@contextmanager
+def _opened(submissions: Path) -> Iterator[Path]:
+    try:
+        with opened(submissions) as root:
+            yield root
+    except IntakeError as exc:
+        raise BatchError(str(exc)) from None
+
+
+def _intake(course: Course, root: Path, exercises: list[Exercise], layout: str | None) -> Intake:
+    """Find the students and place their files on the exercises, or raise BatchError."""
+    try:
+        return take(root, [e.name for e in course.exercises], [e.name for e in exercises], layout)
+    except IntakeError as exc:
+        raise BatchError(str(exc)) from None
+
+
 def _plan(
     course: Course,
-    students: list[Path],
+    students: list[Placed],
     exercises: list[Exercise],
     out: Path,
     force: bool,
@@ -293,14 +293,14 @@ def _plan(
     states: dict[str, dict[str, Any]] = {}
     pending: list[_Job] = []
     checks = {exercise.name: exercise.checks_digest for exercise in exercises}
-    for folder in students:
-        state = {} if force else _load_state(out, folder.name)
+    for student in students:
+        state = {} if force else _load_state(out, student.name)
         if state.get("fingerprint") != fingerprint:
             state = {}
         kept = state.get("exercises", {})
         todo = []
         for exercise in exercises:
-            digest = digest_of(read_for_student(folder, exercise.name))
+            digest = digest_of(read_handed(student.files[exercise.name]))
             old = kept.get(exercise.name)
             if (
                 old is None
@@ -308,12 +308,12 @@ def _plan(
                 or old.get("checks_digest") != checks[exercise.name]
             ):
                 todo.append(exercise.name)
-        states[folder.name] = {
+        states[student.name] = {
             "fingerprint": fingerprint,
             "exercises": {name: _without_plots(result) for name, result in kept.items()},
         }
         if todo:
-            pending.append(_Job(folder.name, str(folder), tuple(todo)))
+            pending.append(_Job(student.name, tuple((e, student.files[e]) for e in todo)))
     return states, pending
 
 
@@ -487,6 +487,7 @@ def _assemble(
     review: Review | None = None,
     sources: dict[str, dict[str, str]] | None = None,
     jobs: int = 1,
+    intake: Intake | None = None,
 ) -> dict[str, Any]:
     from grader import export
     from grader.report import render_class_overview
@@ -494,6 +495,8 @@ def _assemble(
     # Every text in the class's language, once, before anything is written. Each
     # student's state is consumed as its record is made: the class is held once, not twice.
     locale = Locale(course.templates, lang)
+    folders = report_folders(states)
+    identities = {s.name: s.identity.record() for s in (intake.students if intake else [])}
     students = []
     for student in sorted(states):
         kept = states.pop(student)["exercises"]
@@ -503,9 +506,14 @@ def _assemble(
             result.pop("file_digest", None)
             result.pop("checks_digest", None)
             records.append(result)
-        students.append(written_student(student_result(student, records), locale))
+        written = written_student(student_result(student, records), locale)
+        if student in identities:
+            written = {**written, "identity": identities[student]}
+        students.append(written)
     results = {**results_document([], seed=seed), "lang": locale.lang, "students": students}
     results["trusted_submissions"] = trust
+    if intake is not None:
+        results["intake"] = intake.record()
     add_review(
         out,
         results,
@@ -514,11 +522,11 @@ def _assemble(
         sources=sources or {},
         review=review or Review(),
         lang=lang,
-        report_href=lambda s: f"{quote(_safe_folder(s))}/report.html",
+        report_href=lambda s: f"{quote(folders.get(s, s))}/report.html",
     )
     # The reports are drawn on other processes while this one writes the rest (after the
     # review, whose fingerprints of the whole class are gone by then: memory stays flat).
-    reports = _Reports(out, students, seed, lang, course, jobs)
+    reports = _Reports(out, students, seed, lang, course, jobs, folders)
     try:
         write_atomic(out / "results.json", _results_json(results, _with_plots(out, students)))
         write_atomic(out / "grades.csv", export.grades_csv(results))
@@ -527,12 +535,27 @@ def _assemble(
             lang=lang,
             templates=course.templates,
             title=course.title,
-            report_href=lambda s: f"{quote(_safe_folder(s))}/report.html",
+            report_href=lambda s: f"{quote(folders.get(s, s))}/report.html",
         )
         write_atomic(out / "index.html", overview)
     finally:
         reports.wait()
+    if intake is not None:
+        _give_back(out, intake, folders)
     return results
+
+
+def _give_back(out: Path, intake: Intake, folders: dict[str, str]) -> None:
+    """Write the platform's feedback zip; name on stderr whom it could not include."""
+    from grader.terminal import few_names
+
+    name, left_out = write_feedback(out, intake, folders)
+    if name and left_out:
+        click.echo(
+            f"grade: {name}: left out {len(left_out)} student(s) the platform could not "
+            f"match a report to (no uploaded file to attach it to): {few_names(left_out)}",
+            err=True,
+        )
 
 
 def _without_plots(result: dict[str, Any]) -> dict[str, Any]:
@@ -582,9 +605,11 @@ class _Reports:
         lang: str,
         course: Course,
         jobs: int,
+        folders: dict[str, str] | None = None,
     ) -> None:
         self._out = out
         self._names = [s["student"] for s in students]
+        self._folders = folders or report_folders(self._names)
         self._error: BaseException | None = None
         render = partial(_render_report, seed=seed, lang=lang, course=course)
         records = _with_plots(out, students)
@@ -625,7 +650,7 @@ class _Reports:
     def _write(self, pages: Iterator[str]) -> None:
         try:
             for name, page in zip(self._names, pages, strict=True):
-                write_atomic(self._out / _safe_folder(name) / "report.html", page)
+                write_atomic(self._out / self._folders[name] / "report.html", page)
         except BaseException as exc:  # noqa: BLE001 -- raised again by wait(), in the batch
             self._error = exc
 
@@ -642,9 +667,3 @@ def _render_report(record: dict[str, Any], *, seed: int, lang: str, course: Cour
     return render_student_report(
         record, seed=seed, lang=lang, templates=course.templates, title=course.title
     )
-
-
-def _safe_folder(student: str) -> str:
-    # Student folder names come from the archive: keep them to one harmless path part.
-    cleaned = "".join(c if c.isalnum() or c in "-_.@ " else "_" for c in student).strip(". ")
-    return cleaned or "_"

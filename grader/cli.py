@@ -302,7 +302,14 @@ def _resolve(
 @click.option(
     "--roster",
     type=click.Path(dir_okay=False),
-    help="CSV mapping student folders to platform ids (needed by --gradebook).",
+    help="CSV mapping student folders to platform ids (for --gradebook; a Canvas "
+    "download's own ids serve without it).",
+)
+@click.option(
+    "--layout",
+    type=click.Choice(["canvas", "moodle", "repos", "folders"]),
+    help="How SUBMISSIONS is laid out (default: recognised): a Canvas or Moodle "
+    "download, repository clones, or a folder per student.",
 )
 @click.option(
     "--cluster",
@@ -324,25 +331,27 @@ def batch_command(
     gradebook: str | None,
     roster: str | None,
     cluster: str | None,
+    layout: str | None,
     lang: str,
     course_dir: str | None,
     timeout: float,
     memory: int,
     output: int,
 ) -> None:
-    """Grade a whole class: SUBMISSIONS holds one folder per student (or is a .zip of that)."""
+    """Grade a whole class: SUBMISSIONS holds a folder per student, or is a platform's download."""
     from grader import batch
     from grader.gradebook import RosterError, load_roster
     from grader.review import Review
 
     course = _course(course_dir)
-    if (gradebook is None) != (roster is None):
-        _fail("--gradebook and --roster go together: --gradebook canvas --roster roster.csv")
+    if roster is not None and gradebook is None:
+        _fail("--roster needs --gradebook: --gradebook canvas --roster roster.csv")
     try:
         # Checked before grading starts: a roster typo must not cost a graded class.
         review = Review(
             similarity_threshold=similarity_threshold,
             roster=load_roster(Path(roster), gradebook) if roster and gradebook else None,
+            gradebook=gradebook,
         )
     except RosterError as exc:
         _fail(str(exc))
@@ -362,6 +371,7 @@ def batch_command(
             trust=trust,
             review=review,
             cluster=cluster,
+            layout=layout,
         )
     except (CourseError, batch.BatchError, JudgeError) as exc:
         _fail(str(exc))

@@ -76,8 +76,10 @@ def render_class_overview(
             **view,
             "href": _safe_href(report_href(view["name"])),
             "cells": [view["by_exercise"].get(e["exercise"]) for e in exercises],
+            # Canvas's _LATE flag on the download, kept in the student's identity.
+            "late": (student.get("identity") or {}).get("late") is True,
         }
-        for view in views
+        for view, student in zip(views, students, strict=True)
     ]
     return _render(
         templates,
@@ -87,6 +89,7 @@ def render_class_overview(
         seed=results.get("seed"),
         trusted=results.get("trusted_submissions") is True,
         students=rows,
+        unplaced=_unplaced_rows(results.get("intake"), report_href),
         exercises=exercises,
         checks=_check_rates(views),
         mean=statistics.fmean(totals) if totals else None,
@@ -99,6 +102,23 @@ def render_class_overview(
             _number((results.get("similarity") or {}).get("threshold")), 1.0
         ),
     )
+
+
+def _unplaced_rows(intake: Any, report_href: Callable[[str], str]) -> list[dict[str, Any]]:
+    """List the files the batch could not place on an exercise: never graded, never hidden."""
+    rows = (intake or {}).get("unplaced") if isinstance(intake, dict) else None
+    if not isinstance(rows, list):
+        return []
+    return [
+        {
+            "student": str(row.get("student") or ""),
+            "href": _safe_href(report_href(str(row["student"]))) if row.get("student") else "",
+            "path": str(row.get("path") or ""),
+            "why": str(row.get("why") or ""),
+        }
+        for row in rows
+        if isinstance(row, dict)
+    ]
 
 
 # Students linked by name in a mistake's row; the rest fold into a <details>.

@@ -15,7 +15,7 @@ results document and writes beside it:
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -27,9 +27,9 @@ from grader.atomic import write_atomic
 from grader.course import Course, Exercise
 from grader.gradebook import Roster, gradebook_table
 from grader.locale import Locale
-from grader.submission import SubmissionError, read_for_student
+from grader.submission import SourceFile, SubmissionError, read_for_student
 
-__all__ = ["Review", "read_sources", "add_review"]
+__all__ = ["Review", "read_sources", "sources_of", "add_review"]
 
 PAIRS = "similarity"  # folder of OUT that holds the side-by-side pages
 
@@ -40,6 +40,8 @@ class Review:
 
     similarity_threshold: float = similarity.DEFAULT_THRESHOLD
     roster: Roster | None = None
+    # --gradebook without --roster: the roster is built from the download's ids.
+    gradebook: str | None = None
 
 
 def read_sources(folders: list[Path], exercises: list[Exercise]) -> dict[str, dict[str, str]]:
@@ -48,18 +50,27 @@ def read_sources(folders: list[Path], exercises: list[Exercise]) -> dict[str, di
     Only read, never run: notebooks are parsed for their code cells, as
     grading does, and a file that cannot be read is left out of the search.
     """
+    return sources_of(
+        (folder.name, ((e.name, read_for_student(folder, e.name)) for e in exercises))
+        for folder in folders
+    )
+
+
+def sources_of(
+    students: Iterable[tuple[str, Iterable[tuple[str, SourceFile | None]]]],
+) -> dict[str, dict[str, str]]:
+    """Read each student's (exercise, file) pairs as text, for the near-copy search."""
     sources: dict[str, dict[str, str]] = {}
-    for folder in folders:
-        work = sources.setdefault(folder.name, {})
-        for exercise in exercises:
-            file = read_for_student(folder, exercise.name)
+    for student, files in students:
+        work = sources.setdefault(student, {})
+        for exercise, file in files:
             if file is None:
                 continue
             try:
                 chunks = file.source().chunks
             except SubmissionError:
                 continue
-            work[exercise.name] = "\n".join(text for _, text in chunks)
+            work[exercise] = "\n".join(text for _, text in chunks)
     return sources
 
 
@@ -119,7 +130,7 @@ def add_review(
 
 
 def _write_gradebook(out: Path, results: dict[str, Any], roster: Roster) -> None:
-    from grader.terminal import clean_for_terminal
+    from grader.terminal import few_names
 
     table, unmatched = gradebook_table(results, roster)
     name = f"gradebook-{roster.platform}.csv"
@@ -143,10 +154,8 @@ def _write_gradebook(out: Path, results: dict[str, Any], roster: Roster) -> None
     ):
         names = results["gradebook"][key]
         if names:
-            shown = ", ".join(clean_for_terminal(n) for n in names[:10])
-            more = f" and {len(names) - 10} more" if len(names) > 10 else ""
             click.echo(
-                f"grade: gradebook: {len(names)} student(s) {words}: {shown}{more} "
+                f"grade: gradebook: {len(names)} student(s) {words}: {few_names(names)} "
                 f"(see {out / 'gradebook-unmatched.csv'})",
                 err=True,
             )

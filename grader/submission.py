@@ -144,9 +144,10 @@ class SourceFile:
         if len(self.raw) > MAX_BYTES:
             raise SubmissionError(f"{path}: larger than {MAX_BYTES // 1024 // 1024} MiB")
         digest = hashlib.sha256(self.raw).hexdigest()
-        if path.suffix == ".ipynb":
+        # Any case: a student's "03.PY" or "Exercise.IPYNB" is their work all the same.
+        if path.suffix.lower() == ".ipynb":
             chunks, ran_in_kernel = _notebook_chunks(path, self.raw)
-        elif path.suffix == ".py":
+        elif path.suffix.lower() == ".py":
             chunks, ran_in_kernel = ((path.name, _decode_python(path, self.raw)),), False
         else:
             raise SubmissionError(f"{path}: expected a .py file or a .ipynb notebook")

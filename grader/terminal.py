@@ -10,7 +10,7 @@ from grader.locale import Locale
 from grader.results import message_of
 from grader.sandbox import shortfall
 
-__all__ = ["terminal_summary", "clean_for_terminal"]
+__all__ = ["terminal_summary", "clean_for_terminal", "few_names"]
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\x9b]")
 
@@ -18,6 +18,12 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\x9b]")
 def clean_for_terminal(text: str) -> str:
     """Neutralise control characters so student text cannot drive the terminal (ANSI escapes)."""
     return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+
+
+def few_names(names: list[str], shown: int = 10) -> str:
+    """Name the first ``shown`` of ``names`` for a one-line message, and count the rest."""
+    text = ", ".join(clean_for_terminal(n) for n in names[:shown])
+    return text + (f" and {len(names) - shown} more" if len(names) > shown else "")
 
 
 def terminal_summary(results: dict[str, Any], locale: Locale, single: bool) -> str:

@@ -26,6 +26,7 @@ from conftest import EXERCISE_KEYS
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from grader.course import Course
+from grader.intake import report_folders
 
 REPO = Path(__file__).resolve().parents[2]
 EXERCISE = "01_leaf_tensors"
@@ -191,7 +192,8 @@ def test_batch_summary_and_progress_lines(graded: tuple[Path, Path, Run]) -> Non
     ]
 
 
-STUDENT_KEYS = {"student", "score", "max_score", "exercises"}
+# ``identity``: who the platform (here: the folder) says the student is.
+STUDENT_KEYS = {"student", "score", "max_score", "exercises", "identity"}
 CHECK_KEYS = {"name", "title", "passed", "score", "max_score", "message", "hint"}
 
 
@@ -208,7 +210,9 @@ def test_results_json_has_the_documented_shape(graded: tuple[Path, Path, Run]) -
         "trusted_submissions",
         "mistakes",
         "similarity",
+        "intake",
     }
+    assert results["intake"] == {"layout": "folders", "unplaced": [], "choices": []}
     assert results["trusted_submissions"] is False
     assert results["format"] == 1
     assert results["seed"] == 1
@@ -218,6 +222,11 @@ def test_results_json_has_the_documented_shape(graded: tuple[Path, Path, Run]) -
     assert [s["student"] for s in students] == sorted(EXPECTED)
     for student in students:
         assert set(student) == STUDENT_KEYS
+        assert student["identity"] == {
+            "platform": "folders",
+            "name": student["student"],
+            "id": student["student"],
+        }
         assert [e["exercise"] for e in student["exercises"]] == [EXERCISE]
         assert student["max_score"] == MAX_SCORE
         assert student["score"] == sum(e["score"] for e in student["exercises"])
@@ -595,7 +604,7 @@ def test_a_batch_that_breaks_leaves_no_pool_thread_to_trip_on_at_exit(tmp_path):
     from grader.grade import Settings
 
     course = SimpleNamespace(root=tmp_path / "no-course")  # every worker fails to start
-    pending = [batch._Job(f"s{i}", str(tmp_path), ()) for i in range(2)]
+    pending = [batch._Job(f"s{i}", ()) for i in range(2)]
     with pytest.raises(Exception, match="(?i)process pool"):
         batch._grade_all(course, Settings(seed=1), [], pending, 2, tmp_path, {})  # type: ignore[arg-type]
     alive = [t for t in threading.enumerate() if isinstance(t, _ExecutorManagerThread)]
@@ -613,11 +622,12 @@ def test_reports_drawn_on_forked_processes_are_the_ones_drawn_here(
     assert len(students) >= 4 * 2, "enough students for the processes to be used"
     course = Course.load(REPO)
     shutil.copytree(out / ".state", tmp_path / ".state")
+    folders = report_folders(s["student"] for s in students)
     for student in students:
-        (tmp_path / batch._safe_folder(student["student"])).mkdir()
+        (tmp_path / folders[student["student"]]).mkdir()
     here = batch._Reports(tmp_path, students, results["seed"], results["lang"], course, jobs=1)
     here.wait()
     for student in students:
-        name = batch._safe_folder(student["student"])
+        name = folders[student["student"]]
         drawn_here = (tmp_path / name / "report.html").read_bytes()
         assert drawn_here == (out / name / "report.html").read_bytes(), name
