@@ -17,6 +17,8 @@ from dataclasses import dataclass
 __all__ = ["Match", "CODE_SUFFIXES", "without_copy_marks", "match_file", "exercise_named"]
 
 CODE_SUFFIXES = (".py", ".ipynb")
+# A student who zipped their work: what is inside is never looked into, so it is listed.
+ARCHIVE_SUFFIXES = (".zip", ".tar", ".gz", ".tgz", ".rar", ".7z")
 STUB = "exercise"  # the stub's own name: it names no exercise, its folder does
 
 _COPY_OF = re.compile(r"^(?:copy\s+of\s+)+", re.IGNORECASE)
@@ -113,6 +115,12 @@ def match_file(
         # "exercise-03" is exercise 03, not a copy of "exercise" numbered 3.
         (own, own_strong, number), copy = unmarked, 0
     stem = bare
+    if suffix in ARCHIVE_SUFFIXES:
+        return Match(
+            copy=copy,
+            why=f"an archive ({suffix}): files inside it are not looked into; unpack it "
+            "into the student's folder and grade again",
+        )
     if suffix not in CODE_SUFFIXES:
         if own is not None and own_strong:
             return Match(

@@ -97,9 +97,12 @@ def take(root: Path, exercises: Sequence[str], graded: Sequence[str], layout: st
     """
     if layout is not None and layout not in LAYOUTS:
         raise IntakeError(f"unknown layout {layout!r} (choose from {', '.join(LAYOUTS)})")
-    root = unwrapped(root)
-    layout = layout or detect(root)
-    handins, stray = hand_ins(root, layout)
+    try:
+        root = unwrapped(root)
+        layout = layout or detect(root)
+        handins, stray = hand_ins(root, layout)
+    except OSError as exc:
+        raise IntakeError(f"{exc.filename or root}: cannot be read ({exc.strerror})") from None
     names = _unique_names(handins)
     students = [
         _place(name, handin, tuple(exercises), tuple(graded))
