@@ -12,12 +12,16 @@ SHOWN_NOTES = 12  # unplaced files and choices each
 
 
 def intake_table(intake: Intake, graded: list[str]) -> str:
-    """Return the table: students, the exercises found for each, what was not placed and why."""
+    """Return the table: students, the exercises found for each, what was not placed and why.
+
+    Its first line starts ``grade: found``, every other line with two spaces,
+    so a log reader (or a test) tells the table from the lines that follow.
+    """
     students = intake.students
     numbers = [e.split("_", 1)[0] for e in graded]
     complete = sum(all(s.files.values()) for s in students)
     lines = [
-        f"grade: {_LAYOUT_NAMES[intake.layout]}: {len(students)} student(s), "
+        f"grade: found {_LAYOUT_NAMES[intake.layout]}: {len(students)} student(s), "
         f"exercise(s) {', '.join(numbers)}; {complete} handed in every one"
     ]
     width = min(28, max((len(clean_for_terminal(s.name)) for s in students), default=7))
@@ -44,17 +48,17 @@ def intake_table(intake: Intake, graded: list[str]) -> str:
     unplaced = [(s.name, path, why) for s in students for path, why in s.unplaced]
     unplaced += [("(no student)", path, why) for path, why in intake.stray]
     if unplaced:
-        lines.append(f"files not placed on any exercise ({len(unplaced)}), never graded:")
+        lines.append(f"  files not placed on any exercise ({len(unplaced)}), never graded:")
         lines += [
-            f"  {clean_for_terminal(s)}: {clean_for_terminal(path) or '-'}: {why}"
+            f"    {clean_for_terminal(s)}: {clean_for_terminal(path) or '-'}: {why}"
             for s, path, why in unplaced[:SHOWN_NOTES]
         ]
         lines += _more(len(unplaced))
     choices = [(s.name, c) for s in students for c in s.choices]
     if choices:
-        lines.append(f"several files for one exercise ({len(choices)}), the latest used:")
+        lines.append(f"  several files for one exercise ({len(choices)}), the latest used:")
         lines += [
-            f"  {clean_for_terminal(s)}: {c.exercise[:2]}: used {clean_for_terminal(c.used)}, "
+            f"    {clean_for_terminal(s)}: {c.exercise[:2]}: used {clean_for_terminal(c.used)}, "
             f"not {', '.join(clean_for_terminal(o) for o in c.others)}"
             for s, c in choices[:SHOWN_NOTES]
         ]
@@ -64,7 +68,7 @@ def intake_table(intake: Intake, graded: list[str]) -> str:
 
 def _more(count: int) -> list[str]:
     return (
-        [f"  ... and {count - SHOWN_NOTES} more (in results.json)"] if count > SHOWN_NOTES else []
+        [f"    ... and {count - SHOWN_NOTES} more (in results.json)"] if count > SHOWN_NOTES else []
     )
 
 

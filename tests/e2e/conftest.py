@@ -74,6 +74,16 @@ def run_grade(tmp_path: Path):
     return run
 
 
+def without_intake_table(stderr: str) -> list[str]:
+    """Return the lines of stderr other than the table ``grade batch`` prints before grading."""
+    lines = stderr.strip().splitlines()
+    if lines and lines[0].startswith("grade: found "):
+        lines = lines[1:]
+        while lines and lines[0].startswith("  "):
+            lines = lines[1:]
+    return lines
+
+
 def results(path: Path) -> dict[str, Any]:
     """Read a results.json written by ``--json``."""
     return json.loads(path.read_text(encoding="utf-8"))

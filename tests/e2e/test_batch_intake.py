@@ -83,7 +83,7 @@ def test_a_class_of_renamed_files_gets_the_grades_its_files_deserve(tmp_path: Pa
     }
     # The table before grading, and the overview, list both.
     table = run.stderr.split("\n[1/")[0]
-    assert "a folder per student: 12 student(s)" in table
+    assert table.startswith("grade: found a folder per student: 12 student(s)")
     assert "missing_but_listed: notes.py: its name names no exercise" in table
     assert f"missing_but_listed: {EXERCISE}.txt: named for {EXERCISE}" in table
     overview = _text((out / "index.html").read_text(encoding="utf-8"))

@@ -157,7 +157,8 @@ def test_a_canvas_download_places_each_file_for_its_student(tmp_path: Path) -> N
         assert "text entry" in reasons["doejane_1003_text.html"]
         assert "does not have" in reasons["08_backprop.py"]
         table = intake_table(intake, list(GRADED))
-        assert "a Canvas download: 5 student(s)" in table
+        assert table.startswith("grade: found a Canvas download: 5 student(s)")
+        assert all(line.startswith("  ") for line in table.splitlines()[1:])
         assert "LATE" in table and "08_backprop.py" in table and "text entry" in table
         assert "used 01_leaf_tensors-1.py, not 01_leaf_tensors.py" in table
 
