@@ -95,11 +95,14 @@ def _unpack(submissions: Path, archive: zipfile.ZipFile, root: Path) -> None:
         if total > MAX_UNZIPPED:
             raise IntakeError(f"{submissions}: unpacks to more than 2 GiB; refusing")
         planned.append((info, target))
+    made: set[Path] = set()
     for info, target in planned:
         if info.is_dir():
             target.mkdir(parents=True, exist_ok=True)
             continue
-        target.parent.mkdir(parents=True, exist_ok=True)
+        if target.parent not in made:  # a Canvas download is thousands of files in one folder
+            target.parent.mkdir(parents=True, exist_ok=True)
+            made.add(target.parent)
         with archive.open(info) as source, open(target, "wb") as sink:
             shutil.copyfileobj(source, sink)
         # Kept from the zip: "the file changed last" decides between exercise.py and
