@@ -26,7 +26,7 @@ import os
 import re
 import unicodedata
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -265,10 +265,7 @@ def _canvas(root: Path) -> tuple[list[Handin], list[tuple[str, str]]]:
             identity = Identity("canvas", clean_name(shown), user, late, anonymous, prefix=head)
             handin = by_user[key] = Handin(identity)
         elif late and not handin.identity.late:
-            identity = handin.identity
-            handin.identity = Identity(
-                "canvas", identity.name, user, True, anonymous, prefix=identity.prefix
-            )
+            handin.identity = replace(handin.identity, late=True, prefix=head)
         if groups.get("kind"):
             what = "a text entry" if groups["kind"] == "text" else "a link"
             handin.files.append(
@@ -298,7 +295,7 @@ def _moodle(root: Path) -> tuple[list[Handin], list[tuple[str, str]]]:
         not_code = "" if plugin == "file" else f"written in Moodle's {plugin} editor, not code"
         if entry.is_dir():
             if plugin == "file":
-                handin.identity = _with_prefix(handin.identity, entry.name)
+                handin.identity = replace(handin.identity, prefix=entry.name)
             for handed in _walk(entry, handin):
                 handin.files.append(
                     Handed(handed.path, handed.parts, handed.within, not_code=not_code)
@@ -310,32 +307,22 @@ def _moodle(root: Path) -> tuple[list[Handin], list[tuple[str, str]]]:
     return handins, stray
 
 
-def _with_prefix(identity: Identity, prefix: str) -> Identity:
-    return Identity(
-        identity.platform,
-        identity.name,
-        identity.id,
-        identity.late,
-        identity.anonymous,
-        identity.group,
-        prefix,
-    )
-
-
 def _name_groups(handins: list[Handin]) -> None:
-    """Split ``{Group}-{Full Name}`` where the group part is shared; mark blind marking."""
-    heads: dict[str, int] = {}
-    for handin in handins:
-        head = handin.identity.name.split("-", 1)[0]
-        if "-" in handin.identity.name:
-            heads[head] = heads.get(head, 0) + 1
+    """Split ``{Group}-{Full Name}`` in a group download; mark blind marking.
+
+    A group assignment's download prefixes every participant (those in no
+    group with "Default group-"), so names are split only when every one
+    holds a "-" and some group part is shared: "Anne-Marie Curie" in an
+    ordinary download stays whole.
+    """
+    names = [h.identity.name for h in handins]
+    heads = [name.split("-", 1)[0] for name in names]
+    grouped = all("-" in name for name in names) and len(set(heads)) < len(heads)
     for handin in handins:
         identity = handin.identity
         group, name = "", identity.name
-        if "-" in name and heads.get(name.split("-", 1)[0], 0) > 1:
+        if grouped:
             group, name = (part.strip() for part in name.split("-", 1))
         blind = name.casefold() == "participant"
         shown = f"Participant {identity.id}" if blind else name
-        handin.identity = Identity(
-            "moodle", shown, identity.id, anonymous=blind, group=group, prefix=identity.prefix
-        )
+        handin.identity = replace(identity, name=shown, anonymous=blind, group=group)

@@ -278,31 +278,53 @@ def test_a_moodle_download_in_folders_names_students_by_full_name(tmp_path: Path
         assert info[1] == participant and info[2:4] == ["assignsubmission", "file"]
 
 
-def test_blind_group_and_flat_moodle_downloads(tmp_path: Path) -> None:
+def test_a_moodle_group_download_names_the_group(tmp_path: Path) -> None:
+    archive = make_zip(
+        tmp_path / "groups.zip",
+        {
+            f"{moodle_folder('Team A-Ann Lee', '801')}/03.py": CODE,
+            f"{moodle_folder('Team A-Bo Chen', '802')}/03.py": CODE,
+            f"{moodle_folder('Default group-Cy Dee', '803')}/exercise03.py": CODE,
+        },
+    )
+    with taken(archive, graded=("03_multi_input_grads",)) as intake:
+        assert placed_names(intake) == {
+            "Ann Lee": {"03_multi_input_grads": "03.py"},
+            "Bo Chen": {"03_multi_input_grads": "03.py"},
+            "Cy Dee": {"03_multi_input_grads": "exercise03.py"},
+        }
+        groups = {s.name: s.identity.group for s in intake.students}
+        assert groups == {"Ann Lee": "Team A", "Bo Chen": "Team A", "Cy Dee": "Default group"}
+        # Feedback goes back under the download's own folder name, group and all.
+        ann = next(s for s in intake.students if s.name == "Ann Lee")
+        assert feedback_name(ann) == "Team A-Ann Lee_801_assignsubmission_file_/report.html"
+
+
+def test_blind_and_flat_moodle_downloads(tmp_path: Path) -> None:
     archive = make_zip(
         tmp_path / "moodle.zip",
         {
             # Blind marking, an assignment of one exercise: exercise.py is that one.
             f"{moodle_folder('Participant', '777')}/exercise.py": CODE,
-            # Group submissions: "{Group}-{Full Name}".
-            f"{moodle_folder('Team A-Ann Lee', '801')}/03.py": CODE,
-            f"{moodle_folder('Team A-Bo Chen', '802')}/03.py": CODE,
             # Before Moodle 3.1, one flat file per upload.
             f"{moodle_folder('Jane Doe', '12345')}03_multi_input_grads.py": CODE,
+            # A hyphenated name in an ordinary download is a name, not a group.
+            f"{moodle_folder('Anne-Marie Curie', '901')}/03.py": CODE,
+            f"{moodle_folder('Anne-Sophie Roux', '902')}/03.py": CODE,
         },
     )
     with taken(archive, graded=("03_multi_input_grads",)) as intake:
         assert intake.layout == "moodle"
         files = placed_names(intake)
         assert files == {
-            "Ann Lee": {"03_multi_input_grads": "03.py"},
-            "Bo Chen": {"03_multi_input_grads": "03.py"},
+            "Anne-Marie Curie": {"03_multi_input_grads": "03.py"},
+            "Anne-Sophie Roux": {"03_multi_input_grads": "03.py"},
             "Jane Doe": {"03_multi_input_grads": "03_multi_input_grads.py"},
             "Participant 777": {"03_multi_input_grads": "exercise.py"},
         }
         identities = {s.name: s.identity for s in intake.students}
         assert identities["Participant 777"].anonymous
-        assert identities["Ann Lee"].group == "Team A"
+        assert identities["Anne-Marie Curie"].group == ""
         # The flat file's feedback goes into a folder named as Moodle's importer expects.
         jane = next(s for s in intake.students if s.name == "Jane Doe")
         assert feedback_name(jane) == "Jane Doe_12345_assignsubmission_file_/report.html"
