@@ -47,7 +47,8 @@ def entry_name(info: zipfile.ZipInfo) -> str:
             name = name.encode("cp437").decode("utf-8")
         except (UnicodeEncodeError, UnicodeDecodeError):
             pass  # truly cp437 (Windows' own zip folders), as Python read it
-    return unicodedata.normalize("NFC", name)
+    # Some Windows tools write "ana\\01.py": a folder, not a file named with a backslash.
+    return unicodedata.normalize("NFC", name.replace("\\", "/"))
 
 
 @contextmanager

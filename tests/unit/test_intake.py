@@ -358,6 +358,18 @@ def test_zip_names_without_the_utf8_flag_keep_the_students_names(
         assert [s.name for s in intake.students] == ["José Núñez", "Zoë Ärger"]
 
 
+def test_backslashes_of_windows_tools_are_folders(tmp_path: Path) -> None:
+    archive = make_zip(tmp_path / "win.zip", {"ana\\01.py": CODE, "ben\\03\\exercise.py": CODE})
+    with taken(archive) as intake:
+        assert placed_names(intake) == {
+            "ana": {"01_leaf_tensors": "01.py", "03_multi_input_grads": None},
+            "ben": {"01_leaf_tensors": None, "03_multi_input_grads": "03/exercise.py"},
+        }
+    slip = make_zip(tmp_path / "slip.zip", {"ana\\01.py": CODE, "..\\..\\evil.py": CODE})
+    with pytest.raises(IntakeError, match="outside"), opened(slip):
+        pass
+
+
 def test_a_decomposed_name_from_macos_is_composed(tmp_path: Path) -> None:
     archive = make_zip(tmp_path / "nfd.zip", {"Jose\u0301/01.py": CODE})
     with taken(archive) as intake:
