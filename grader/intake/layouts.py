@@ -98,6 +98,7 @@ class Handed:
     within: Path  # the folder it must not lead out of through a symbolic link
     attachment: str = ""  # Canvas's attachment id: the higher, the later the upload
     not_code: str = ""  # why a file is listed but never graded (a text entry)
+    member: str = ""  # set when the file is inside a .zip the student handed in (``path``)
 
     @property
     def shown(self) -> str:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 __all__ = ["Match", "CODE_SUFFIXES", "without_copy_marks", "match_file", "exercise_named"]
 
 CODE_SUFFIXES = (".py", ".ipynb")
-# A student who zipped their work: what is inside is never looked into, so it is listed.
+# Archives not looked into (a .zip is, one level deep: grader.intake.inner), so listed.
 ARCHIVE_SUFFIXES = (".zip", ".tar", ".gz", ".tgz", ".rar", ".7z")
 STUB = "exercise"  # the stub's own name: it names no exercise, its folder does
 
@@ -118,8 +118,8 @@ def match_file(
     if suffix in ARCHIVE_SUFFIXES:
         return Match(
             copy=copy,
-            why=f"an archive ({suffix}): files inside it are not looked into; unpack it "
-            "into the student's folder and grade again",
+            why=f"an archive ({suffix}) not looked into: unpack it into the student's "
+            "folder and grade again",
         )
     if suffix not in CODE_SUFFIXES:
         if own is not None and own_strong:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from grader.intake.archive import IntakeError
+from grader.intake.inner import is_archive, members, read_member
 from grader.intake.layouts import (
     LAYOUTS,
     Handed,
@@ -143,7 +144,7 @@ def _unique_names(handins: list[Handin]) -> list[str]:
 
 def _rank(handed: Handed, match: Match) -> tuple[bool, int, int, int]:
     try:
-        changed = handed.path.stat().st_mtime_ns
+        changed = 0 if handed.member else handed.path.stat().st_mtime_ns
     except OSError:
         changed = 0
     attachment = int(handed.attachment) if handed.attachment.isdigit() else 0
@@ -156,10 +157,19 @@ def _place(
     candidates: dict[str, list[tuple[tuple[bool, int, int, int], Handed]]] = {}
     placed = Placed(name, handin.identity, {})
     placed.unplaced += [("", problem) for problem in handin.problems]
+    files: list[Handed] = []
+    for handed in handin.files:
+        if not is_archive(handed):
+            files.append(handed)
+            continue
+        inside, problem = members(handed)
+        files += inside
+        if problem:
+            placed.unplaced.append((handed.shown, problem))
     # A clone of the course's released copy holds the course's own files too (grader/,
     # checks/): outside its exercises/ folder only a file named for an exercise counts.
-    released = any("exercises" in handed.parts[:-1] for handed in handin.files)
-    for handed in handin.files:
+    released = any("exercises" in handed.parts[:-1] for handed in files)
+    for handed in files:
         if handed.not_code:
             placed.unplaced.append((handed.shown, handed.not_code))
             continue
@@ -199,4 +209,4 @@ def read_handed(handed: Handed | None) -> SourceFile | None:
             None,
             f"{handed.shown}: a symbolic link out of the student's folder; not read",
         )
-    return SourceFile.read(handed.path)
+    return read_member(handed) if handed.member else SourceFile.read(handed.path)

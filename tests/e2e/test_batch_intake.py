@@ -128,6 +128,16 @@ def test_a_class_of_clones_of_the_released_copy_is_graded_from_each_clone(
     assert ids["passes_all"] == {"platform": "repos", "name": "passes_all", "id": "passes_all"}
 
 
+def _zipped(files: dict[str, str]) -> bytes:
+    import io
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as z:
+        for name, text in files.items():
+            z.writestr(name, text)
+    return buffer.getvalue()
+
+
 def _canvas(name: str, user: str, attachment: int, file: str, late: bool = False) -> str:
     head = "_".join([name, *(["LATE"] if late else []), user])
     return f"{head}_{attachment}_{file}"
@@ -141,6 +151,10 @@ def test_a_canvas_download_is_graded_and_answered_with_its_feedback_zip(tmp_path
         z.writestr(_canvas("núñezjosé", "1001", 5, f"{EXERCISE}.py"), MEAN)
         z.writestr(_canvas("núñezjosé", "1001", 9, f"{EXERCISE}-1.py"), CODE)
         z.writestr("doejane_1003_text.html", "<p>I wrote it here</p>")
+        # A student who uploaded their folder as a zip: looked into, never unpacked.
+        z.writestr(
+            _canvas("leekim", "1004", 31, "homework.zip"), _zipped({f"hw/{EXERCISE}.py": CODE})
+        )
     out = tmp_path / "out"
     run = run_batch(
         archive, out, tmp_path / "tmpdir", "--exercises", EXERCISE, "--gradebook", "canvas"
@@ -150,6 +164,7 @@ def test_a_canvas_download_is_graded_and_answered_with_its_feedback_zip(tmp_path
         "smithbob": ("graded", MAX_SCORE),
         "núñezjosé": ("graded", MAX_SCORE),
         "doejane": ("missing", 0.0),
+        "leekim": ("graded", MAX_SCORE),
     }
     results = _results(out)
     identity = {s["student"]: s["identity"] for s in results["students"]}
@@ -178,15 +193,17 @@ def test_a_canvas_download_is_graded_and_answered_with_its_feedback_zip(tmp_path
         ("smithbob", "340934", "10"),
         ("núñezjosé", "1001", "10"),
         ("doejane", "1003", "0"),  # a text entry, not code: listed, and 0 as handed in
+        ("leekim", "1004", "10"),
     }
     # The feedback zip: each report named with the ids of the download's file.
     with zipfile.ZipFile(out / "feedback-canvas.zip") as z:
         names = sorted(z.namelist())
         assert names == [
+            "leekim_1004_31_report.html",
             "núñezjosé_1001_9_report.html",
             "smithbob_LATE_340934_208490284_report.html",
         ]
-        page = z.read(names[1]).decode()
+        page = z.read("smithbob_LATE_340934_208490284_report.html").decode()
         assert page == (out / "smithbob" / "report.html").read_text(encoding="utf-8")
     assert "feedback-canvas.zip: left out 1 student(s)" in run.stderr
 

@@ -583,3 +583,55 @@ def test_a_clone_of_the_released_copy_lists_none_of_the_courses_own_files(tmp_pa
     # The student's own extra file in the exercise's folder is named as not used.
     (choice,) = ana.choices
     assert choice.others == ("exercises/03_multi_input_grads/scratch.py",)
+
+
+def _zip_bytes(files: dict[str, str], link: str = "") -> bytes:
+    import io
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as z:
+        for name, text in files.items():
+            z.writestr(name, text)
+        if link:
+            info = zipfile.ZipInfo(link)
+            info.external_attr = 0o120777 << 16
+            z.writestr(info, "/etc/passwd")
+    return buffer.getvalue()
+
+
+def test_a_zip_a_student_uploaded_is_looked_into_never_unpacked(tmp_path: Path) -> None:
+    upload = _zip_bytes(
+        {
+            "homework/01_leaf_tensors.py": "ANSWER = 1\n",
+            "homework/03/exercise.py": "ANSWER = 3\n",
+            "homework/inner.zip": "not opened",
+            "__MACOSX/homework/._01_leaf_tensors.py": "resource fork",
+            "../../evil.py": CODE,
+        },
+        link="homework/01_leaf_tensors (1).py",
+    )
+    archive = tmp_path / "canvas.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        z.writestr(canvas_name("Lee, Kim", "2001", 31, "homework.zip"), upload)
+    with taken(archive) as intake:
+        (kim,) = intake.students
+        shown = {e: f.shown if f else None for e, f in kim.files.items()}
+        assert shown["03_multi_input_grads"] == "homework.zip/homework/03/exercise.py"
+        third = read_handed(kim.files["03_multi_input_grads"])
+        assert third is not None and third.raw == b"ANSWER = 3\n"
+        # A link inside (the later copy, so the one used) is refused when read.
+        linked = read_handed(kim.files["01_leaf_tensors"])
+        assert linked is not None and linked.raw is None and "symbolic link" in linked.problem
+        assert kim.choices[0].others == ("homework.zip/homework/01_leaf_tensors.py",)
+        assert [p for p, _ in kim.unplaced] == ["homework.zip/homework/inner.zip"]
+        assert kim.attachments == ["31", "31"]
+        root = intake.root
+    assert not (tmp_path / "evil.py").exists() and not root.exists()
+
+
+def test_a_broken_zip_a_student_uploaded_is_listed(tmp_path: Path) -> None:
+    (tmp_path / "class" / "ana").mkdir(parents=True)
+    (tmp_path / "class" / "ana" / "work.zip").write_bytes(b"PK\x03\x04 not really")
+    intake = take(tmp_path / "class", EXERCISES, GRADED, None)
+    ((path, why),) = intake.students[0].unplaced
+    assert path == "work.zip" and "cannot be opened" in why
