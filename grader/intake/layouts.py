@@ -61,7 +61,7 @@ _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069
 
 def clean_name(text: str) -> str:
     """Return ``text`` in NFC without control characters, trimmed: a name safe to show."""
-    return " ".join(_CONTROL.sub("", unicodedata.normalize("NFC", text)).split())
+    return _CONTROL.sub("", unicodedata.normalize("NFC", text)).strip()
 
 
 @dataclass(frozen=True)
