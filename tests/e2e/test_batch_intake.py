@@ -231,3 +231,20 @@ def test_a_moodle_download_is_answered_folder_for_folder(tmp_path: Path) -> None
         assert sorted(z.namelist()) == sorted(f"{folder}/report.html" for folder in download)
     grades = (out / "grades.csv").read_text(encoding="utf-8")
     assert "José Núñez," in grades
+
+
+def test_a_layout_that_does_not_fit_is_one_line_before_grading(tmp_path: Path) -> None:
+    folder = tmp_path / "class"
+    (folder / "ana").mkdir(parents=True)
+    (folder / "ana" / "01.py").write_text(CODE)
+    out = tmp_path / "out"
+    run = run_batch(folder, out, tmp_path / "tmpdir", "--layout", "moodle")
+    assert run.returncode == 2
+    (line,) = run.stderr.strip().splitlines()
+    assert line.startswith("grade: error: class: nothing in it for --layout moodle")
+    assert not out.exists()
+    # A roster-less gradebook needs ids the folders do not carry: refused before grading too.
+    run = run_batch(folder, out, tmp_path / "tmpdir", "--gradebook", "moodle")
+    (line,) = run.stderr.strip().splitlines()
+    assert run.returncode == 2 and "pass --roster roster.csv" in line
+    assert not out.exists()
