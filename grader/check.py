@@ -29,7 +29,7 @@ from grader.answers import (
     preview,
 )
 from grader.child import wire
-from grader.hints import CheckFailed, expect, fail
+from grader.hints import CheckFailed, expect, fail, hint
 from grader.session import Submission
 from grader.shapes import explain, explain_steps, explain_swap
 
@@ -37,6 +37,7 @@ __all__ = [
     "CheckFailed",
     "fail",
     "expect",
+    "hint",
     "points",
     "close",
     "expect_close",

@@ -222,10 +222,23 @@ def exercise_command(
         record = outcome["students"][0]
         broken = crashed_checks(record["exercises"])
         if broken:
+            from grader.crashes import write_kept
+
+            # The tracebacks go to a file for the instructor, never into the report.
+            folders = {e.name: e.checks for e, _ in work}
+            kept = write_kept(
+                [
+                    (folders[r["exercise"]], c["name"])
+                    for r in record["exercises"]
+                    if r["exercise"] in folders
+                    for c in r["checks"]
+                ]
+            )
             # The score above lacks what these checks would have given: not the student's doing.
             _complain(
                 f"{len(broken)} check(s) could not run ({', '.join(broken[:3])}): a fault of "
                 "the checks, not of the submission; tell your instructor"
+                + (f" (the checks' tracebacks are in {kept})" if kept else "")
             )
             return 2
         threshold = record["max_score"] if min_score is None else min_score

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from grader import crashes
 from grader.course import Course, Exercise
 from grader.executors import Executor, Limits
 from grader.executors.sandboxed import SandboxExecutor
@@ -72,6 +73,10 @@ def run(course: Course, seed: int, echo: Callable[[str], None]) -> list[str]:
         for exercise in course.exercises:
             found, summary = _verify_exercise(grader, exercise, seed, other)
             echo(f"{exercise.name}: {summary}")
+            for (name, check), text in sorted(grader.tracebacks.items()):
+                if name == exercise.name and text:
+                    echo(f"  check {check} crashed:")
+                    echo("\n".join(f"    {line}" for line in text.rstrip().splitlines()))
             problems += found
     finally:
         grader.executor.close()
@@ -120,6 +125,7 @@ class _Grader:
         self.executor = executor
         self.locale = Locale(course.templates, "en")
         self.limits = Limits(timeout=60)
+        self.tracebacks: dict[tuple[str, str], str] = {}
 
     def grade(self, exercise: Exercise, path: Path, seed: int) -> dict[str, Any]:
         settings = Settings(seed=seed, limits=self.limits, lang="en")
@@ -127,7 +133,16 @@ class _Grader:
             self.course, exercise, path, self.executor, settings, shown_as=self.shown(path)
         )
         # The self-test's lines are output: its texts in English, written here.
-        return with_messages(dict(result), self.locale)
+        written = with_messages(dict(result), self.locale)
+        for check in written["checks"]:
+            if (check["hint"] or {}).get("id") == "check_error":
+                # For the author: where the check broke, and (once) its whole traceback.
+                at = crashes.where(exercise.checks, check["name"])
+                check["message"] += f" [at {at}]" if at else ""
+                self.tracebacks.setdefault(
+                    (exercise.name, check["name"]), crashes.kept(exercise.checks, check["name"])
+                )
+        return written
 
     def shown(self, path: Path) -> str:
         try:
