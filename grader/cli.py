@@ -383,14 +383,24 @@ def batch_command(
 
 
 @cli.command("verify")
+@click.argument("exercises", required=False)
 @_course_option
 @click.option("--seed", type=int, help="First seed (a second, different one is drawn).")
-def verify_command(course_dir: str | None, seed: int | None) -> None:
-    """Self-test the course: solutions pass, stubs score zero, every known mistake is caught."""
+def verify_command(exercises: str | None, course_dir: str | None, seed: int | None) -> None:
+    """Self-test the course (or EXERCISES, e.g. 08 or 03,07): read it, then grade its files.
+
+    Solutions pass, stubs score zero, every known mistake is caught; before
+    that, every hint a check gives and every file it reads is checked by reading.
+    """
     from grader import verify
 
     course = _course(course_dir)
-    problems = verify.run(course, seed=_seed(seed), echo=click.echo)
+    try:
+        chosen = course.select(exercises) if exercises else None
+    except CourseError as exc:
+        _fail(str(exc))
+        return
+    problems = verify.run(course, seed=_seed(seed), echo=click.echo, exercises=chosen)
     if problems:
         click.echo(f"grade verify: {len(problems)} problem(s):", err=True)
         for problem in problems:

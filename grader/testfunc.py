@@ -78,6 +78,14 @@ class TestFunction:
 
     def spec(self) -> dict[str, Any]:
         """Return the argument spec that makes the child build this function."""
+        # An operation the exercise never defined would fail in the child, at the
+        # student's f(x), and read as their error: it is the check's, raised here.
+        unknown = sorted(_operations_of(self.expr) - set(content.active().operations))
+        if unknown:
+            raise LookupError(
+                f"operation {unknown[0]!r} of {self.name} is neither built in nor in the "
+                "exercise's operations.toml"
+            )
         return wire.function_argument(kind="expr", expr=self.expr, name=self.name)
 
     def at(self, *point: float) -> Dual:
@@ -100,6 +108,12 @@ class TestFunction:
     def describe(self) -> str:
         """Render the expression as readable Python-like text for hints."""
         return _render(self.expr)
+
+
+def _operations_of(node: Any) -> set[str]:
+    if not isinstance(node, dict) or "var" in node:
+        return set()
+    return {node["op"]}.union(*(_operations_of(a) for a in node.get("args", [])))
 
 
 def _render(node: Any) -> str:

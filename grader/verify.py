@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import random
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,6 +28,7 @@ from grader.executors import Executor, Limits
 from grader.executors.sandboxed import SandboxExecutor
 from grader.grade import Settings, grade_exercise, secrets_of
 from grader.judge import JudgeError
+from grader.lint import lint
 from grader.locale import Locale
 from grader.results import with_messages
 
@@ -60,17 +61,28 @@ def read_header(path: Path) -> MistakeHeader:
     return MistakeHeader(mistake=found["mistake"], caught_by=found["caught-by"], hint=found["hint"])
 
 
-def run(course: Course, seed: int, echo: Callable[[str], None]) -> list[str]:
-    """Verify every exercise of ``course``; return the problems found, one line each."""
+def run(
+    course: Course,
+    seed: int,
+    echo: Callable[[str], None],
+    exercises: Sequence[Exercise] | None = None,
+) -> list[str]:
+    """Verify ``exercises`` of ``course`` (default: all); return the problems, one line each.
+
+    The course is read first (``grader.lint``): when that finds a problem,
+    nothing is graded, since grading would show it late or not at all.
+    """
+    chosen = list(course.exercises if exercises is None else exercises)
+    problems = lint(course, chosen)
+    if problems:
+        echo(f"reading {course.root}: {len(problems)} problem(s); nothing was graded")
+        return problems
     other = _second_seed(seed)
-    echo(
-        f"verifying {len(course.exercises)} exercise(s) of {course.root} "
-        f"with seeds {seed} and {other}"
-    )
-    problems = _layout_problems(course)
-    grader = _Grader(course, _executor(course))
+    echo(f"verifying {len(chosen)} exercise(s) of {course.root} with seeds {seed} and {other}")
+    problems = _layout_problems(course) if exercises is None else []
+    grader = _Grader(course, _executor(course, len(chosen)))
     try:
-        for exercise in course.exercises:
+        for exercise in chosen:
             found, summary = _verify_exercise(grader, exercise, seed, other)
             echo(f"{exercise.name}: {summary}")
             for (name, check), text in sorted(grader.tracebacks.items()):
@@ -89,11 +101,11 @@ def _second_seed(seed: int) -> int:
     return other if other != seed else other + 1
 
 
-def _executor(course: Course) -> Executor:
+def _executor(course: Course, count: int | None = None) -> Executor:
     try:
         from grader.student import executor_for
 
-        return executor_for(course, len(course.exercises) * 2)
+        return executor_for(course, (len(course.exercises) if count is None else count) * 2)
     except ImportError:  # no warm-fork executor in this build
         return SandboxExecutor(hide=secrets_of(course))
 
@@ -138,7 +150,8 @@ class _Grader:
             if (check["hint"] or {}).get("id") == "check_error":
                 # For the author: where the check broke, and (once) its whole traceback.
                 at = crashes.where(exercise.checks, check["name"])
-                check["message"] += f" [at {at}]" if at else ""
+                # First: the one-line problems keep 160 characters of a message.
+                check["message"] = f"(at {at}) {check['message']}" if at else check["message"]
                 self.tracebacks.setdefault(
                     (exercise.name, check["name"]), crashes.kept(exercise.checks, check["name"])
                 )
