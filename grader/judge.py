@@ -297,12 +297,12 @@ class _Checks:
 
 def _collected(item: pytest.Item) -> _Check:
     doc = (getattr(getattr(item, "obj", None), "__doc__", None) or "").strip().splitlines()
-    return _Check(
-        item=item,
-        name=item.nodeid.rsplit("::", 1)[-1],
-        title=doc[0] if doc else item.name,
-        points=points_of(item),
-    )
+    name = item.nodeid.rsplit("::", 1)[-1]
+    title = doc[0] if doc else item.name
+    if doc and "[" in name:
+        # A parametrized check: one title per parameter, or the report lists one title thrice.
+        title += " [" + name.split("[", 1)[1]
+    return _Check(item=item, name=name, title=title, points=points_of(item))
 
 
 def _hint(error: BaseException | None) -> dict[str, Any]:

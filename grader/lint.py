@@ -31,7 +31,7 @@ __all__ = ["PLACEHOLDER", "lint"]
 PLACEHOLDER = "TODO(grade new)"
 
 # Tables an exercise's catalog may hold; patterns only in English (torch speaks it).
-_TABLES = {"hints", "titles", "plots", "patterns"}
+_TABLES = {"hints", "titles", "plots", "patterns", "words"}
 # Derivations `tensor(ops=[...])` knows besides the one-operand operations.
 _TENSOR_OPS = {"sum", "mean", "detach", "double"}
 # What the grader itself fills for a hint named through `returned({...})`.
@@ -165,6 +165,8 @@ def _shared_catalog_problems(
             path = f"templates/locale/{lang}/{stem}.toml"
             theirs = _flat(english.get(stem, {}))
             for key, text in _flat(table).items():
+                if key.startswith("words."):
+                    continue  # keyed by the English itself, which needs no entry
                 if key not in theirs:
                     problems.append(f"{path}: {key} is no key of templates/locale/en/{stem}.toml")
                 elif extra := sorted(_placeholders(text) - _placeholders(theirs[key])):

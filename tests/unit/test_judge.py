@@ -193,3 +193,25 @@ def test_a_crashed_check_keeps_its_traceback_for_the_author(tmp_path: Path) -> N
         assert kept.read_text(encoding="utf-8") == f"test_breaks:\n{text}"
     finally:
         kept.unlink()
+
+
+def test_a_parametrized_check_is_titled_with_its_parameter(tmp_path: Path) -> None:
+    from grader.locale import Locale
+
+    text = (
+        "import pytest\n\n\n"
+        '@pytest.mark.parametrize("x0", [0.5, 3.0])\n'
+        "def test_at(submission, x0):\n"
+        '    """the derivative at x0"""\n'
+    )
+    folder = _checks(tmp_path, text, "x09_params")
+    checks = judge(folder, _submission(), seed=1).checks
+    assert [(c.name, c.title) for c in checks] == [
+        ("test_at[0.5]", "the derivative at x0 [0.5]"),
+        ("test_at[3.0]", "the derivative at x0 [3.0]"),
+    ]
+    zh = tmp_path / "templates" / "locale" / "zh"
+    zh.mkdir(parents=True)
+    (zh / "x09_params.toml").write_text('[titles]\ntest_at = "x0 处的导数"\n', encoding="utf-8")
+    locale = Locale(tmp_path / "templates", "zh")
+    assert locale.title("x09_params", "test_at[3.0]", checks[1].title) == "x0 处的导数 [3.0]"
