@@ -28,7 +28,11 @@ __all__ = [
 
 
 class CheckFailed(AssertionError):
-    """A check's verdict: failed, with the hint that says why."""
+    """A check's verdict: failed, with the hint that says why.
+
+    Raised by ``fail`` and ``expect``, and a check may raise it itself.
+    Example: ``raise CheckFailed("grad_wrong", got=preview(got))``.
+    """
 
     def __init__(self, hint: str, **params: Any) -> None:
         self.hint = hint
@@ -37,12 +41,19 @@ class CheckFailed(AssertionError):
 
 
 def fail(hint: str, **params: Any) -> NoReturn:
-    """Fail the current check with a hint."""
+    """Fail the current check with a hint.
+
+    Example: ``fail("square_and_sum_no_grad")``, or with blanks to fill:
+    ``fail("fit_losses_length", length=len(losses), epochs=epochs)``.
+    """
     raise CheckFailed(hint, **params)
 
 
 def expect(condition: bool, hint: str, **params: Any) -> None:
-    """Fail the current check with ``hint`` unless ``condition`` holds."""
+    """Fail the current check with ``hint`` unless ``condition`` holds.
+
+    Example: ``expect(len(t.shape) == 1, "make_leaf_not_1d", shape=t.shape)``.
+    """
     if not condition:
         raise CheckFailed(hint, **params)
 
@@ -60,6 +71,9 @@ def hint(hint_id: str, **params: Any) -> str:
 
     Python evaluates an assert's message only when the assertion fails; the
     hint then also receives ``assertion``, pytest's account of the values compared.
+    A plain ``assert`` without it fails with ``assertion_failed``, which shows that.
+
+    Example: ``assert t.shape == [n], hint("grad_shape", shape=t.shape, n=n)``.
     """
     _NAMED.set(CheckFailed(hint_id, **params))
     return hint_id

@@ -68,7 +68,11 @@ def _bounded() -> tuple[str, ...]:
 
 @dataclass(frozen=True)
 class TestFunction:
-    """An element-wise function of ``arity`` tensors, as data for the child and maths here."""
+    """An element-wise function of ``arity`` tensors, as data for the child and maths here.
+
+    Example: ``f = random_function(rng)``; pass ``f.spec()`` to the student's
+    function, compare with ``f.at(x).d[0]`` and show ``f.describe()`` in a hint.
+    """
 
     __test__ = False  # not a pytest test class, despite the name
 
@@ -128,12 +132,20 @@ def _render(node: Any) -> str:
 
 
 def named_function(name: str, expr: Any, arity: int = 1) -> TestFunction:
-    """Wrap a hand-written expression tree, e.g. ``{"op": "sin", "args": [{"var": 0}]}``."""
+    """Wrap a hand-written expression tree, e.g. ``{"op": "sin", "args": [{"var": 0}]}``.
+
+    Numbers in the tree are constants, ``{"var": i}`` the i-th input; ``op``
+    names a built-in operation or one of the exercise's ``operations.toml``.
+    Example: ``named_function("cube", {"op": "cube", "args": [{"var": 0}]})``.
+    """
     return TestFunction(name=name, expr=expr, arity=arity)
 
 
 def random_function(rng: random.Random, arity: int = 1) -> TestFunction:
-    """Draw a small random composition that no student has seen, bounded on [-3, 3]."""
+    """Draw a small random composition that no student has seen, bounded on [-3, 3].
+
+    Example: ``f = random_function(rng, arity=2)`` for a function of two tensors.
+    """
 
     def var() -> Any:
         return {"var": rng.randrange(arity)}
