@@ -48,7 +48,7 @@ def _signature(obj: Any, name: str) -> str:
         signature = inspect.signature(obj)
     except (TypeError, ValueError):
         return name
-    parts = []
+    parts: list[str] = []
     for parameter in signature.parameters.values():
         if parameter.name == "self":
             continue
