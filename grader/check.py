@@ -304,7 +304,9 @@ def expect_autograd(
     ``passes`` is the count to judge (``result.backward_passes``, or
     ``result.tripwire_backwards`` for an unseen function), ``want`` the right
     numbers, and ``instead`` maps torch-error hints to the exercise's own, as
-    ``returned(instead)`` does, for this function's errors only.
+    ``returned(instead)`` does, for this function's errors only. ``no_backward``
+    and ``no_backward_through_f`` (``{function}``, ``{f}``) are the exercise's to
+    word, in its catalogs; ``uses_autograd`` is shared.
 
     Example: ``expect_autograd(result, result.tripwire_backwards, want, through=f)``.
     """

@@ -329,6 +329,11 @@ def _uses(root: Path, module: _Module) -> Iterator[_Use]:
             for hint_id in ids or []:
                 frozen = frozenset(params) if params is not None else None
                 yield _Use(hint_id, frozen, shown, node.lineno)
+        if called == "expect_autograd":
+            # The helper's own verdicts: each needs a sentence in this exercise's catalogs.
+            through = len(node.args) > 3 or any(k.arg == "through" for k in node.keywords)
+            for hint_id in ("uses_autograd", "no_backward", *["no_backward_through_f"] * through):
+                yield _Use(hint_id, frozenset({"function", "f"}), shown, node.lineno)
         # `result.returned({...})`, `expect_autograd(..., instead={...})`: torch errors
         # mapped to hints, filled by the grader's own parameters.
         mapped = [*node.args[:1]] if called == "returned" else []
@@ -396,7 +401,9 @@ def _exercise_problems(
                 problems.append(f"{path}: missing (the English hints of {name})")
             continue
         problems += _catalog_key_problems(path, lang, own, own_en, en_hints, checks, english)
-    uses = [use for module in modules for use in _uses(root, module)]
+    uses = sorted(
+        (use for module in modules for use in _uses(root, module)), key=lambda u: (u.file, u.line)
+    )
     for use in uses:
         absent = []
         for lang, tables in catalogs.items():
