@@ -22,6 +22,7 @@ __all__ = [
     "hint",
     "asserted",
     "forget_hint",
+    "without_addresses",
     "error_hint",
     "load_failure",
 ]
@@ -99,13 +100,18 @@ def asserted(error: AssertionError) -> CheckFailed:
         named = None
     lines = [
         line
-        for line in _ADDRESS.sub("", text).strip().splitlines()
+        for line in without_addresses(text).strip().splitlines()
         if line.strip() and "Use -v to get" not in line
     ]
     shown = "\n".join(lines[:_ASSERTION_LINES])[:_ASSERTION_CHARS] or "assert ..."
     if named is not None:
         return CheckFailed(named.hint, **{**named.params, "assertion": shown})
     return CheckFailed("assertion_failed", assertion=shown)
+
+
+def without_addresses(text: str) -> str:
+    """Drop memory addresses (``<X object at 0x7f...>``): they differ from run to run."""
+    return _ADDRESS.sub("", text)
 
 
 def _plain(value: Any) -> Any:

@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 
 from grader import crashes
-from grader.hints import CheckFailed, asserted, forget_hint
+from grader.hints import CheckFailed, asserted, forget_hint, without_addresses
 from grader.session import Submission, SubmissionBroken
 
 __all__ = ["CheckOutcome", "Verdict", "judge", "max_score", "points_of", "JudgeError"]
@@ -315,7 +315,7 @@ def _hint(error: BaseException | None) -> dict[str, Any]:
         return {"hint": error.hint, "params": error.params}
     return {
         "hint": "check_error",
-        "params": {"message": f"{type(error).__name__}: {error}"[:300]},
+        "params": {"message": without_addresses(f"{type(error).__name__}: {error}")[:300]},
     }
 
 

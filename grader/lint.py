@@ -65,7 +65,7 @@ def lint(course: Course, exercises: Sequence[Exercise] | None = None) -> list[st
         return problems  # nothing else reads right until the files parse
     problems += _number_problems(course)
     languages = sorted(p.name for p in (root / "templates" / "locale").glob("*") if p.is_dir())
-    catalogs = {lang: _catalogs(root, lang) for lang in languages}
+    catalogs = {lang: _catalogs(root, lang, problems) for lang in languages}
     problems += _shared_catalog_problems(root, catalogs)
     known = {e.name for e in course.exercises}
     for lang in languages:
@@ -125,9 +125,18 @@ def _load(path: Path) -> dict[str, Any]:
         return tomllib.load(f)
 
 
-def _catalogs(root: Path, lang: str) -> dict[str, dict[str, Any]]:
+def _catalogs(root: Path, lang: str, problems: list[str]) -> dict[str, dict[str, Any]]:
     folder = root / "templates" / "locale" / lang
-    return {path.stem: _load(path) for path in sorted(folder.glob("*.toml"))}
+    catalogs = {}
+    for path in sorted(folder.glob("*.toml")):
+        catalog = _load(path)
+        for table in sorted(_TABLES & set(catalog)):
+            # `hints = "..."` instead of a [hints] table: nothing in it could be found.
+            if not isinstance(catalog[table], dict):
+                problems.append(f"{_shown(root, path)}: {table} must be a [{table}] table")
+                catalog[table] = {}
+        catalogs[path.stem] = catalog
+    return catalogs
 
 
 def _flat(table: dict[str, Any], prefix: str = "") -> dict[str, Any]:
