@@ -249,6 +249,14 @@ def test_a_new_course_verifies_and_grades_at_once(tmp_path: Path) -> None:
     assert re.search(r"^total\s+0/4$", graded.stdout, flags=re.M), graded.stdout
     assert "still raises NotImplementedError" in graded.stdout
 
+    # Its student copy: the students' README, listing the example exercise.
+    released = _grade(course, "release", str(tmp_path / "student"))
+    assert released.returncode == 0, released.stdout + released.stderr
+    readme = (tmp_path / "student" / "README.md").read_text(encoding="utf-8")
+    assert readme.startswith("# Autograd, part two\n")
+    assert "- `grade 01`: [The gradient of a sum of squares]" in readme
+    assert not (tmp_path / "student" / "solutions").exists()
+
     # Not over a course: the folder must be new or empty.
     again = _grade(empty, "new", "course", "autograd-two")
     assert again.returncode == 2 and "is not empty" in again.stderr
