@@ -33,7 +33,19 @@ __all__ = [
 
 @dataclass(frozen=True)
 class TensorValue:
-    """A tensor as the child described it: data and autograd metadata, no live object."""
+    """A tensor as the child described it: data and autograd metadata, no live object.
+
+    ``data`` holds its numbers flattened, ``shape`` its sizes (``[]`` for a
+    0-dim tensor), ``dtype`` a name such as ``"float32"``; ``requires_grad``,
+    ``is_leaf``, ``grad_fn`` (its name, or None) and ``grad`` (a TensorValue
+    or None) are autograd's view of it; ``type`` is ``"Tensor"`` or a
+    subclass's name; ``id`` is ``id()`` of the object in the child and
+    ``storage`` the address of its data, so two results are the same object
+    (``a.id == b.id``) or views of one tensor (``a.storage == b.storage``).
+
+    Example: ``t = submission.call("make_leaf", [1, 2]).tensor();
+    expect(t.requires_grad and t.is_leaf, "not_tracked")``.
+    """
 
     data: list[float]
     shape: list[int]
@@ -48,16 +60,21 @@ class TensorValue:
 
     @property
     def is_floating(self) -> bool:
+        """Whether ``dtype`` is a floating-point type (float16, bfloat16, float32, float64)."""
         return self.dtype in ("float16", "bfloat16", "float32", "float64")
 
     def item(self) -> float:
+        """Return the one number of a one-element tensor, or fail with ``not_one_element``."""
         expect(len(self.data) == 1, "not_one_element", shape=self.shape)
         return float(self.data[0])
 
 
 @dataclass(frozen=True)
 class Opaque:
-    """Any other object the submission returned: its type name and repr, nothing more."""
+    """Any other object the submission returned: its type name and repr, nothing more.
+
+    Example: ``if isinstance(value, Opaque): fail("not_a_tensor", got=value.type)``.
+    """
 
     type: str
     repr: str
@@ -70,7 +87,22 @@ def decode(data: Any) -> Any:
 
 @dataclass
 class CallResult:
-    """What one call of a student function gave back, as data."""
+    """What one call of a student function gave back, as data.
+
+    ``value`` is what it returned and ``error`` what it raised (None, or
+    ``{"kind", "type", "message", "line"}``): read them through ``returned()``,
+    which turns an error into its hint. ``args`` holds the arguments as they
+    were after the call (their ``.grad`` included), ``arg_ids`` and
+    ``arg_grad_ids`` the ids of the arguments and their gradients;
+    ``backward_passes`` counts the autograd engine's backward passes during
+    the call and ``tripwire_backwards`` those that went through an unseen
+    function; ``grad_enabled_after`` is the grad mode the call left behind;
+    ``ops`` lists (operation, grad enabled) with ``trace=True``; ``then``
+    the outcome of each follow-up step.
+
+    Example: ``result = submission.call("pair_grads", f.spec(), x1, x2);
+    g1, g2 = result.pair()``.
+    """
 
     function: str
     value: Any = None
@@ -92,7 +124,9 @@ class CallResult:
         """Return the value, failing the check with a hint if the function raised.
 
         ``instead`` swaps a generic torch-error hint for an exercise's own, e.g.
-        ``{"no_grad_fn": "descent_rebinds_x"}``.
+        ``{"no_grad_fn": "descent_rebinds_x"}``, for this call only: a check keeps a
+        torch-error pattern to one function this way (an exercise's ``[patterns]``
+        apply to all of its functions).
         """
         if self.error is not None:
             failure = error_hint(self.error, self.function)
@@ -102,7 +136,11 @@ class CallResult:
         return self.value
 
     def tensor(self, value: Any = None, what: str = "the result") -> TensorValue:
-        """Return ``value`` (default: the returned value) as a tensor, or fail naming it."""
+        """Return ``value`` (default: the returned value) as a tensor, or fail naming it.
+
+        ``what`` names it in the ``not_a_tensor`` hint ("the gradient for x1"); the
+        ``[words]`` of a catalog translate it.
+        """
         value = self.returned() if value is None else value
         if not isinstance(value, TensorValue):
             fail("not_a_tensor", function=self.function, what=what, got=describe_value(value))
@@ -180,14 +218,21 @@ ANSWERS: ContextVar[Answers | None] = ContextVar("answers", default=None)
 
 
 def close(actual: float, expected: float, rtol: float = 2e-4, atol: float = 1e-5) -> bool:
-    """Say whether two numbers agree within float32-friendly tolerances."""
+    """Say whether two numbers agree within float32-friendly tolerances.
+
+    Example: ``close(0.1 + 0.2, 0.3)`` is True; ``close(1.0, 1.01)`` is False.
+    """
     if math.isnan(actual) or math.isnan(expected):
         return math.isnan(actual) and math.isnan(expected)
     return abs(actual - expected) <= atol + rtol * abs(expected)
 
 
 def flat_numbers(value: Any) -> list[float] | None:
-    """Flatten a tensor, number or nested list of numbers; None if it is something else."""
+    """Flatten a tensor, number or nested list of numbers; None if it is something else.
+
+    Example: ``flat_numbers([[1, 2], (3.5,)])`` is ``[1.0, 2.0, 3.5]``;
+    ``flat_numbers(None)`` is None.
+    """
     if isinstance(value, TensorValue):
         return list(value.data)
     if isinstance(value, bool):
@@ -206,7 +251,10 @@ def flat_numbers(value: Any) -> list[float] | None:
 
 
 def preview(numbers: Iterable[float] | None) -> str:
-    """Show the first few numbers of a list, for hints."""
+    """Show the first few numbers of a list, for hints.
+
+    Example: ``fail("wrong", got=preview(flat_numbers(value)))``.
+    """
     if numbers is None:
         return "(not numbers)"
     numbers = list(numbers)
@@ -215,7 +263,11 @@ def preview(numbers: Iterable[float] | None) -> str:
 
 
 def describe_value(value: Any) -> str:
-    """Name what a submission returned, for hints like 'expected a tensor, got ...'."""
+    """Name what a submission returned, for hints like 'expected a tensor, got ...'.
+
+    Example: ``fail("fit_not_triple", got=describe_value(value))`` says, for
+    instance, "a tuple of 2 items" or "None".
+    """
     if isinstance(value, TensorValue):
         return f"a {value.dtype} tensor of shape {tuple(value.shape)}"
     if isinstance(value, Opaque):

@@ -29,7 +29,7 @@ from grader.answers import (
     preview,
 )
 from grader.child import wire
-from grader.hints import CheckFailed, expect, fail
+from grader.hints import CheckFailed, expect, fail, hint
 from grader.session import Submission
 from grader.shapes import explain, explain_steps, explain_swap
 
@@ -37,6 +37,7 @@ __all__ = [
     "CheckFailed",
     "fail",
     "expect",
+    "hint",
     "points",
     "close",
     "expect_close",
@@ -62,7 +63,11 @@ __all__ = [
 
 
 def points(n: float) -> pytest.MarkDecorator:
-    """Give a check its points (a check without the mark is worth 1)."""
+    """Give a check its points (a check without the mark is worth 1).
+
+    Example: ``@points(2)`` above ``def test_values(submission, rng):``; a
+    parametrized check is worth that per parameter.
+    """
     return pytest.mark.points(n)
 
 
@@ -85,6 +90,8 @@ def expect_close(
     The hint receives ``got`` and ``want`` (first few numbers) besides ``params``.
     A wrong value whose shape names a mistake fails with that shape's hint
     instead (see ``fail_if_shaped``), unless ``shapes=False``.
+
+    Example: ``expect_close(got, [2 * v for v in values], "grad_wrong", sum_of=len(values))``.
     """
     want = _numbers(expected)
     got = flat_numbers(actual)
@@ -117,6 +124,9 @@ def fail_if_shaped(
     ``mean_of=n`` or 1/n of it with ``sum_of=n`` (sum against mean), the
     worked ``example``'s answer, or what the same function returned for other
     inputs. Returns quietly when no shape fits: the check goes on judging.
+
+    Example: ``fail_if_shaped(first_step, want_step)`` before the check's own
+    comparison of a descent's first step.
     """
     want = _numbers(expected)
     got = flat_numbers(actual)
@@ -155,6 +165,8 @@ def expect_close_together(
     Two outputs in each other's places (``fit_line`` returning ``(b, a)``, a
     pair of gradients in the wrong order) fail with ``shape_swapped``; else the
     first wrong output fails as ``expect_close`` would, with ``what`` = its name.
+
+    Example: ``expect_close_together([("a", a, 2.0), ("b", b, 1.0)], "fit_params_wrong")``.
     """
     got = [flat_numbers(actual) for _, actual, _ in outputs]
     want = [_numbers(e) for _, _, e in outputs]
@@ -180,6 +192,8 @@ def fail_if_shifted(
     ``want`` holds one step more than asked (the step after the last): a
     history recorded after each update, or one epoch too many or too few.
     Returns quietly when no shift explains ``got``: the check goes on judging.
+
+    Example: ``fail_if_shifted(losses, reference_losses(epochs + 1))``.
     """
 
     shape = explain_steps(
@@ -194,7 +208,11 @@ def fail_if_shifted(
 def all_close(
     got: Sequence[float] | None, want: Sequence[float], rtol: float = 2e-4, atol: float = 1e-5
 ) -> bool:
-    """Say whether two lists of numbers have the same length and agree element-wise."""
+    """Say whether two lists of numbers have the same length and agree element-wise.
+
+    Example: ``if all_close(flat_numbers(got), [2 * v / n for v in values]): fail(...)``
+    names a mistake before the general comparison.
+    """
     return (
         got is not None
         and len(got) == len(want)
@@ -203,7 +221,10 @@ def all_close(
 
 
 def as_number(value: Any) -> float | None:
-    """Read a Python number or a one-element tensor/list as a float; None for anything else."""
+    """Read a Python number or a one-element tensor/list as a float; None for anything else.
+
+    Example: ``a = as_number(value[0])`` accepts ``2.0``, ``tensor(2.)`` and ``[2.0]``.
+    """
     if isinstance(value, bool):
         return None
     if isinstance(value, (int, float)):
@@ -216,7 +237,10 @@ def as_number(value: Any) -> float | None:
 
 
 def random_values(rng: Any, n: int, low: float = -3.0, high: float = 3.0) -> list[float]:
-    """Draw ``n`` floats in [low, high], rounded to 3 decimals so hints stay readable."""
+    """Draw ``n`` floats in [low, high], rounded to 3 decimals so hints stay readable.
+
+    Example: ``values = random_values(rng, 4)`` (``rng`` is the seeded fixture).
+    """
     return [round(rng.uniform(low, high), 3) for _ in range(n)]
 
 
@@ -233,22 +257,35 @@ def tensor(
     ``ops`` derive it further, in order, by: sum, mean, detach, double, or any
     one-operand operation of the table (square, sin, an exercise's own...);
     e.g. ``ops=["square"]`` gives a non-leaf ``x ** 2``.
+
+    Example: ``submission.call("square_and_sum", tensor([1.0, 2.0], requires_grad=True))``.
     """
     return wire.tensor_argument(data, dtype, requires_grad, grad, ops)
 
 
 def grad_mode_probe() -> dict[str, Any]:
-    """A function argument that returns the grad mode it ran in and what it was given."""
+    """A function argument that returns the grad mode it ran in and what it was given.
+
+    Example: ``submission.call("call_without_grad", grad_mode_probe(), 3).returned()``.
+    """
     return wire.function_argument(kind="grad_mode")
 
 
 def raising(message: str) -> dict[str, Any]:
-    """A function argument that raises ValueError(message)."""
+    """A function argument that raises ValueError(message).
+
+    Example: ``submission.call("call_without_grad", raising("boom"))``, then
+    check the grad mode the call left behind.
+    """
     return wire.function_argument(kind="raises", message=message)
 
 
 def backward(*path: int) -> dict[str, Any]:
-    """A follow-up step: call ``.backward()`` on ``result[path...]`` after the call."""
+    """A follow-up step: call ``.backward()`` on ``result[path...]`` after the call.
+
+    Example: ``submission.call("square_and_sum", x, then=[backward(1)])`` calls
+    ``z.backward()`` on the second item of ``(y, z)``.
+    """
     return {"backward": list(path)}
 
 
@@ -264,6 +301,14 @@ def expect_autograd(
     Right numbers without a backward pass mean a hand-derived formula
     (``uses_autograd``); with ``through`` (an unseen TestFunction) a backward
     pass that never went through it means the function was ignored.
+    ``passes`` is the count to judge (``result.backward_passes``, or
+    ``result.tripwire_backwards`` for an unseen function), ``want`` the right
+    numbers, and ``instead`` maps torch-error hints to the exercise's own, as
+    ``returned(instead)`` does, for this function's errors only. ``no_backward``
+    and ``no_backward_through_f`` (``{function}``, ``{f}``) are the exercise's to
+    word, in its catalogs; ``uses_autograd`` is shared.
+
+    Example: ``expect_autograd(result, result.tripwire_backwards, want, through=f)``.
     """
     value = result.returned(instead)
     if passes > 0:

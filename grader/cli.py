@@ -120,6 +120,7 @@ def cli() -> None:
     grade batch DIR --out O   grade a whole class
     grade verify              self-test of the course (for instructors' CI)
     grade release DEST        write the student copy of the course
+    grade new exercise 09_x   lay out a new exercise (grade new course DIR: a new course)
     """
 
 
@@ -222,10 +223,23 @@ def exercise_command(
         record = outcome["students"][0]
         broken = crashed_checks(record["exercises"])
         if broken:
+            from grader.crashes import write_kept
+
+            # The tracebacks go to a file for the instructor, never into the report.
+            folders = {e.name: e.checks for e, _ in work}
+            kept = write_kept(
+                [
+                    (folders[r["exercise"]], c["name"])
+                    for r in record["exercises"]
+                    if r["exercise"] in folders
+                    for c in r["checks"]
+                ]
+            )
             # The score above lacks what these checks would have given: not the student's doing.
             _complain(
                 f"{len(broken)} check(s) could not run ({', '.join(broken[:3])}): a fault of "
                 "the checks, not of the submission; tell your instructor"
+                + (f" (the checks' tracebacks are in {kept})" if kept else "")
             )
             return 2
         threshold = record["max_score"] if min_score is None else min_score
@@ -380,20 +394,84 @@ def batch_command(
 
 
 @cli.command("verify")
+@click.argument("exercises", required=False)
 @_course_option
 @click.option("--seed", type=int, help="First seed (a second, different one is drawn).")
-def verify_command(course_dir: str | None, seed: int | None) -> None:
-    """Self-test the course: solutions pass, stubs score zero, every known mistake is caught."""
+def verify_command(exercises: str | None, course_dir: str | None, seed: int | None) -> None:
+    """Self-test the course (or EXERCISES, e.g. 08 or 03,07): read it, then grade its files.
+
+    Solutions pass, stubs score zero, every known mistake is caught; before
+    that, every hint a check gives and every file it reads is checked by reading.
+    """
     from grader import verify
 
     course = _course(course_dir)
-    problems = verify.run(course, seed=_seed(seed), echo=click.echo)
+    try:
+        chosen = course.select(exercises) if exercises else None
+    except CourseError as exc:
+        _fail(str(exc))
+        return
+    problems = verify.run(course, seed=_seed(seed), echo=click.echo, exercises=chosen)
     if problems:
         click.echo(f"grade verify: {len(problems)} problem(s):", err=True)
         for problem in problems:
             click.echo(f"  - {problem}", err=True)
         sys.exit(1)
     click.echo("grade verify: the course is sound")
+
+
+@cli.group("new")
+def new_group() -> None:
+    """Lay out a new exercise or course, placeholders marked TODO(grade new)."""
+
+
+@new_group.command("exercise")
+@click.argument("name")
+@_course_option
+def new_exercise_command(name: str, course_dir: str | None) -> None:
+    """Write every file of exercise NAME (e.g. 09_detach) into the course."""
+    from grader.scaffold import ScaffoldError, new_exercise
+
+    course = _course(course_dir)
+    try:
+        written = new_exercise(course, name)
+    except ScaffoldError as exc:
+        _fail(str(exc))
+        return
+    for path in written:
+        click.echo(f"wrote {path.relative_to(course.root)}")
+    click.echo(f"fill in every TODO(grade new), then run: grade verify {name.split('_', 1)[0]}")
+
+
+@new_group.command("course")
+@click.argument("dest", type=click.Path(file_okay=False))
+@click.option("--title", help="The course's title (default: from DEST's name).")
+@click.option(
+    "--from",
+    "source_dir",
+    type=click.Path(file_okay=False),
+    help="The course whose report templates and shared hints to start from "
+    "(default: the one around the current folder, else the grader's own).",
+)
+def new_course_command(dest: str, title: str | None, source_dir: str | None) -> None:
+    """Start a course in DEST (a new or empty folder) with one worked example exercise."""
+    from grader.scaffold import ScaffoldError, new_course
+
+    try:
+        source = Course.load(Path(source_dir)) if source_dir else _own_course()
+        written = new_course(Path(dest), source, title)
+    except (CourseError, ScaffoldError) as exc:
+        _fail(str(exc))
+        return
+    click.echo(f"started the course {dest} ({len(written)} files); next: cd {dest} && grade verify")
+
+
+def _own_course() -> Course:
+    try:
+        return Course.find()
+    except CourseError:
+        # The course this grader ships in: its templates are the ones it renders.
+        return Course.load(Path(__file__).resolve().parents[1])
 
 
 @cli.command("release")

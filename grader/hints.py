@@ -9,15 +9,31 @@ the ``[patterns]`` of the English catalogs (see ``grader.content``).
 
 from __future__ import annotations
 
+import re
+from contextvars import ContextVar
 from typing import Any, NoReturn
 
 from grader import content
 
-__all__ = ["CheckFailed", "fail", "expect", "error_hint", "load_failure"]
+__all__ = [
+    "CheckFailed",
+    "fail",
+    "expect",
+    "hint",
+    "asserted",
+    "forget_hint",
+    "without_addresses",
+    "error_hint",
+    "load_failure",
+]
 
 
 class CheckFailed(AssertionError):
-    """A check's verdict: failed, with the hint that says why."""
+    """A check's verdict: failed, with the hint that says why.
+
+    Raised by ``fail`` and ``expect``, and a check may raise it itself.
+    Example: ``raise CheckFailed("grad_wrong", got=preview(got))``.
+    """
 
     def __init__(self, hint: str, **params: Any) -> None:
         self.hint = hint
@@ -26,14 +42,76 @@ class CheckFailed(AssertionError):
 
 
 def fail(hint: str, **params: Any) -> NoReturn:
-    """Fail the current check with a hint."""
+    """Fail the current check with a hint.
+
+    Example: ``fail("square_and_sum_no_grad")``, or with blanks to fill:
+    ``fail("fit_losses_length", length=len(losses), epochs=epochs)``.
+    """
     raise CheckFailed(hint, **params)
 
 
 def expect(condition: bool, hint: str, **params: Any) -> None:
-    """Fail the current check with ``hint`` unless ``condition`` holds."""
+    """Fail the current check with ``hint`` unless ``condition`` holds.
+
+    Example: ``expect(len(t.shape) == 1, "make_leaf_not_1d", shape=t.shape)``.
+    """
     if not condition:
         raise CheckFailed(hint, **params)
+
+
+# The hint of the assert that is failing in this thread's check: an assert's
+# message reaches pytest's rewriting as text only, so the hint waits here.
+_NAMED: ContextVar[CheckFailed | None] = ContextVar("named_hint", default=None)
+_ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
+_ASSERTION_CHARS = 400
+_ASSERTION_LINES = 8
+
+
+def hint(hint_id: str, **params: Any) -> str:
+    """Name the hint a failing ``assert`` gives: ``assert got == 2, hint("id", n=3)``.
+
+    Python evaluates an assert's message only when the assertion fails; the
+    hint then also receives ``assertion``, pytest's account of the values compared.
+    A plain ``assert`` without it fails with ``assertion_failed``, which shows that.
+
+    Example: ``assert t.shape == [n], hint("grad_shape", shape=t.shape, n=n)``.
+    """
+    _NAMED.set(CheckFailed(hint_id, **params))
+    return hint_id
+
+
+def forget_hint() -> None:
+    """Drop a hint named by an earlier check (called as each check starts)."""
+    _NAMED.set(None)
+
+
+def asserted(error: AssertionError) -> CheckFailed:
+    """Turn a failed plain ``assert`` into a verdict: its named hint, or ``assertion_failed``.
+
+    The assertion's text (pytest's rewriting shows the compared values) fills
+    ``{assertion}``, without memory addresses, which would differ between runs.
+    """
+    named, text = _NAMED.get(), str(error)
+    _NAMED.set(None)
+    first, _, rest = text.partition("\n")
+    if named is not None and first == named.hint:
+        text = rest
+    else:
+        named = None
+    lines = [
+        line
+        for line in without_addresses(text).strip().splitlines()
+        if line.strip() and "Use -v to get" not in line
+    ]
+    shown = "\n".join(lines[:_ASSERTION_LINES])[:_ASSERTION_CHARS] or "assert ..."
+    if named is not None:
+        return CheckFailed(named.hint, **{**named.params, "assertion": shown})
+    return CheckFailed("assertion_failed", assertion=shown)
+
+
+def without_addresses(text: str) -> str:
+    """Drop memory addresses (``<X object at 0x7f...>``): they differ from run to run."""
+    return _ADDRESS.sub("", text)
 
 
 def _plain(value: Any) -> Any:

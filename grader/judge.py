@@ -14,7 +14,7 @@ import os
 import random
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,7 +22,8 @@ from typing import Any
 
 import pytest
 
-from grader.hints import CheckFailed
+from grader import crashes
+from grader.hints import CheckFailed, asserted, forget_hint, without_addresses
 from grader.session import Submission, SubmissionBroken
 
 __all__ = ["CheckOutcome", "Verdict", "judge", "max_score", "points_of", "JudgeError"]
@@ -60,7 +61,8 @@ class Verdict:
 class _JudgePlugin:
     """Give the checks their fixtures and keep each check's verdict as plain data."""
 
-    def __init__(self) -> None:
+    def __init__(self, checks_dir: Path) -> None:
+        self._checks_dir = checks_dir
         # Named apart from the fixtures: pytest reads fixtures off this object's attributes.
         self._submission: Submission | None = None
         self._seed = 0
@@ -97,14 +99,39 @@ class _JudgePlugin:
             lines = str(report.longrepr).strip().splitlines()
             self.collect_errors.append(f"{report.nodeid}: {lines[-1] if lines else 'error'}")
 
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_assertrepr_compare(
+        self, config: pytest.Config, op: str, left: Any, right: Any
+    ) -> Generator[None, Any, None]:
+        # pytest's own account of `assert a == b` asks the terminal reporter for its
+        # colours, and this session has none (no:terminal): it raised inside pytest
+        # and a check's plain assert came out as a bare AssertionError. The same
+        # account, in plain text, replaces its result (and that error).
+        from _pytest.assertion.util import assertrepr_compare
+
+        outcome = yield
+        outcome.force_result([assertrepr_compare(_Uncoloured(config), op, left, right)])
+
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_makereport(
         self, item: pytest.Item, call: pytest.CallInfo[Any]
     ) -> pytest.TestReport:
         # The exception itself (a CheckFailed's hint), not its printed form.
         excinfo = call.excinfo
+        if call.when == "setup":
+            forget_hint()
         if call.when == "call":
-            self.failures[item.nodeid] = excinfo.value if excinfo else None
+            error = excinfo.value if excinfo else None
+            if isinstance(error, AssertionError) and not isinstance(error, CheckFailed):
+                # A plain assert is a verdict, as in pytest: read its hint now, in
+                # the check's own context, before the next check names another.
+                error = asserted(error)
+            elif error is not None and not isinstance(
+                error, (CheckFailed, SubmissionBroken, pytest.skip.Exception)
+            ):
+                # A real crash of the check: its traceback is for the author only.
+                crashes.keep(self._checks_dir, item.nodeid.rsplit("::", 1)[-1], error)
+            self.failures[item.nodeid] = error
         # This report replaces pytest's own, which prints the failure's traceback
         # with source excerpts that nobody reads here. Printing it parses source
         # with ast, and Python 3.11 keeps the AST converter's recursion depth per
@@ -136,6 +163,21 @@ class _JudgePlugin:
             self.outcomes[report.nodeid] = report.outcome
 
 
+class _Uncoloured:
+    """The judge's pytest config, for pytest's assertion explainer: plain text, no colours."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self._config = config
+
+    def get_terminal_writer(self) -> Any:
+        from _pytest._io import TerminalWriter
+
+        return TerminalWriter(io.StringIO())
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._config, name)
+
+
 @dataclass
 class _Check:
     """One collected check and what it is worth."""
@@ -160,7 +202,7 @@ class _Checks:
 
         # Installed pytest plugins (randomly, xdist, ...) must not reorder or alter checks.
         os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
-        self.plugin = _JudgePlugin()
+        self.plugin = _JudgePlugin(checks_dir)
         args = [
             str(checks_dir),
             "-c",
@@ -255,12 +297,12 @@ class _Checks:
 
 def _collected(item: pytest.Item) -> _Check:
     doc = (getattr(getattr(item, "obj", None), "__doc__", None) or "").strip().splitlines()
-    return _Check(
-        item=item,
-        name=item.nodeid.rsplit("::", 1)[-1],
-        title=doc[0] if doc else item.name,
-        points=points_of(item),
-    )
+    name = item.nodeid.rsplit("::", 1)[-1]
+    title = doc[0] if doc else item.name
+    if doc and "[" in name:
+        # A parametrized check: one title per parameter, or the report lists one title thrice.
+        title += " [" + name.split("[", 1)[1]
+    return _Check(item=item, name=name, title=title, points=points_of(item))
 
 
 def _hint(error: BaseException | None) -> dict[str, Any]:
@@ -273,7 +315,7 @@ def _hint(error: BaseException | None) -> dict[str, Any]:
         return {"hint": error.hint, "params": error.params}
     return {
         "hint": "check_error",
-        "params": {"message": f"{type(error).__name__}: {error}"[:300]},
+        "params": {"message": without_addresses(f"{type(error).__name__}: {error}")[:300]},
     }
 
 

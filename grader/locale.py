@@ -69,15 +69,18 @@ class Locale:
     def title(self, exercise: str, check: str, default: str) -> str:
         """Return a check's title in this language (``[titles]`` of the exercise's catalog)."""
         # A parametrized check ("test_x[2.0]") shares the title of its function.
-        key = f"{exercise}.titles.{check.split('[', 1)[0]}"
+        function, bracket, parameters = check.partition("[")
+        key = f"{exercise}.titles.{function}"
         for catalog in self._chain[:1]:  # English titles are the checks' own docstrings
             found = _lookup(catalog, key)
             if found is not None:
-                return found
+                # ... each with its parameters, as the English title has them.
+                return f"{found} [{parameters}" if bracket else found
         return default
 
     def hint(self, exercise: str, hint_id: str, params: dict[str, Any]) -> str:
         """Return the hint ``hint_id`` of ``exercise`` (or of torch_errors/common)."""
+        params = {key: self.word(exercise, value) for key, value in params.items()}
         for catalog_key in (
             f"{exercise}.hints.{hint_id}",
             f"torch_errors.hints.{hint_id}",
@@ -87,3 +90,18 @@ class Locale:
             if text != catalog_key:
                 return text
         return hint_id
+
+    def word(self, exercise: str, value: Any) -> Any:
+        """Say a name a check passed into a hint ("the gradient") in this language.
+
+        Checks pass such names in English; the ``[words]`` table of the
+        exercise's catalog (then of common.toml) maps them, keyed by the English.
+        """
+        if not isinstance(value, str):
+            return value
+        for catalog in self._chain:
+            for stem in (exercise, "common"):
+                words = catalog.get(stem, {}).get("words")
+                if isinstance(words, dict) and isinstance(words.get(value), str):
+                    return words[value]
+        return value

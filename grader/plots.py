@@ -66,6 +66,9 @@ def plot(
     report's two styles; ``data`` is drawn as dots; any other series as a thin
     grey curve. Names and texts are catalog keys (the exercise's ``[plots]``,
     then ``ui.plots``), shown as they are when no catalog has them.
+
+    Example: ``plots.append(plot(title="loss_title", series={"yours": losses,
+    "reference": want}, log_y=True))``.
     """
     if kind != "line":
         raise ValueError(f"unknown plot kind {kind!r} (plots draw kind='line')")
@@ -84,7 +87,10 @@ def plot(
 
 
 def side_by_side(*panels: dict[str, Any]) -> dict[str, Any]:
-    """Put several plots in one figure, left to right (e.g. a loss curve beside the fit)."""
+    """Put several plots in one figure, left to right (e.g. a loss curve beside the fit).
+
+    Example: ``plots.append(side_by_side(plot(series=losses), plot(series=fit)))``.
+    """
     return {"kind": "panels", "panels": list(panels)}
 
 

@@ -42,6 +42,8 @@ class Submission:
 
     Starts the child on first use, loads the source, and restarts the child
     after a crash so that one crashing function does not cost the others.
+    A check gets it as the ``submission`` fixture. Example:
+    ``grad = submission.call("mean_grad", f.spec(), values).tensor()``.
     """
 
     MAX_RESTARTS = 3

@@ -68,7 +68,11 @@ def _bounded() -> tuple[str, ...]:
 
 @dataclass(frozen=True)
 class TestFunction:
-    """An element-wise function of ``arity`` tensors, as data for the child and maths here."""
+    """An element-wise function of ``arity`` tensors, as data for the child and maths here.
+
+    Example: ``f = random_function(rng)``; pass ``f.spec()`` to the student's
+    function, compare with ``f.at(x).d[0]`` and show ``f.describe()`` in a hint.
+    """
 
     __test__ = False  # not a pytest test class, despite the name
 
@@ -78,6 +82,14 @@ class TestFunction:
 
     def spec(self) -> dict[str, Any]:
         """Return the argument spec that makes the child build this function."""
+        # An operation the exercise never defined would fail in the child, at the
+        # student's f(x), and read as their error: it is the check's, raised here.
+        unknown = sorted(_operations_of(self.expr) - set(content.active().operations))
+        if unknown:
+            raise LookupError(
+                f"operation {unknown[0]!r} of {self.name} is neither built in nor in the "
+                "exercise's operations.toml"
+            )
         return wire.function_argument(kind="expr", expr=self.expr, name=self.name)
 
     def at(self, *point: float) -> Dual:
@@ -102,6 +114,12 @@ class TestFunction:
         return _render(self.expr)
 
 
+def _operations_of(node: Any) -> set[str]:
+    if not isinstance(node, dict) or "var" in node:
+        return set()
+    return {node["op"]}.union(*(_operations_of(a) for a in node.get("args", [])))
+
+
 def _render(node: Any) -> str:
     if isinstance(node, (int, float)):
         return repr(node)
@@ -114,12 +132,20 @@ def _render(node: Any) -> str:
 
 
 def named_function(name: str, expr: Any, arity: int = 1) -> TestFunction:
-    """Wrap a hand-written expression tree, e.g. ``{"op": "sin", "args": [{"var": 0}]}``."""
+    """Wrap a hand-written expression tree, e.g. ``{"op": "sin", "args": [{"var": 0}]}``.
+
+    Numbers in the tree are constants, ``{"var": i}`` the i-th input; ``op``
+    names a built-in operation or one of the exercise's ``operations.toml``.
+    Example: ``named_function("cube", {"op": "cube", "args": [{"var": 0}]})``.
+    """
     return TestFunction(name=name, expr=expr, arity=arity)
 
 
 def random_function(rng: random.Random, arity: int = 1) -> TestFunction:
-    """Draw a small random composition that no student has seen, bounded on [-3, 3]."""
+    """Draw a small random composition that no student has seen, bounded on [-3, 3].
+
+    Example: ``f = random_function(rng, arity=2)`` for a function of two tensors.
+    """
 
     def var() -> Any:
         return {"var": rng.randrange(arity)}

@@ -17,16 +17,18 @@ from __future__ import annotations
 
 import random
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from grader import crashes
 from grader.course import Course, Exercise
 from grader.executors import Executor, Limits
 from grader.executors.sandboxed import SandboxExecutor
 from grader.grade import Settings, grade_exercise, secrets_of
 from grader.judge import JudgeError
+from grader.lint import lint
 from grader.locale import Locale
 from grader.results import with_messages
 
@@ -59,19 +61,34 @@ def read_header(path: Path) -> MistakeHeader:
     return MistakeHeader(mistake=found["mistake"], caught_by=found["caught-by"], hint=found["hint"])
 
 
-def run(course: Course, seed: int, echo: Callable[[str], None]) -> list[str]:
-    """Verify every exercise of ``course``; return the problems found, one line each."""
+def run(
+    course: Course,
+    seed: int,
+    echo: Callable[[str], None],
+    exercises: Sequence[Exercise] | None = None,
+) -> list[str]:
+    """Verify ``exercises`` of ``course`` (default: all); return the problems, one line each.
+
+    The course is read first (``grader.lint``): when that finds a problem,
+    nothing is graded, since grading would show it late or not at all.
+    """
+    chosen = list(course.exercises if exercises is None else exercises)
+    problems = lint(course, chosen)
+    if problems:
+        echo(f"reading {course.root}: {len(problems)} problem(s); nothing was graded")
+        return problems
     other = _second_seed(seed)
-    echo(
-        f"verifying {len(course.exercises)} exercise(s) of {course.root} "
-        f"with seeds {seed} and {other}"
-    )
-    problems = _layout_problems(course)
-    grader = _Grader(course, _executor(course))
+    echo(f"verifying {len(chosen)} exercise(s) of {course.root} with seeds {seed} and {other}")
+    problems = _layout_problems(course) if exercises is None else []
+    grader = _Grader(course, _executor(course, len(chosen)))
     try:
-        for exercise in course.exercises:
+        for exercise in chosen:
             found, summary = _verify_exercise(grader, exercise, seed, other)
             echo(f"{exercise.name}: {summary}")
+            for (name, check), text in sorted(grader.tracebacks.items()):
+                if name == exercise.name and text:
+                    echo(f"  check {check} crashed:")
+                    echo("\n".join(f"    {line}" for line in text.rstrip().splitlines()))
             problems += found
     finally:
         grader.executor.close()
@@ -84,11 +101,11 @@ def _second_seed(seed: int) -> int:
     return other if other != seed else other + 1
 
 
-def _executor(course: Course) -> Executor:
+def _executor(course: Course, count: int | None = None) -> Executor:
     try:
         from grader.student import executor_for
 
-        return executor_for(course, len(course.exercises) * 2)
+        return executor_for(course, (len(course.exercises) if count is None else count) * 2)
     except ImportError:  # no warm-fork executor in this build
         return SandboxExecutor(hide=secrets_of(course))
 
@@ -120,6 +137,7 @@ class _Grader:
         self.executor = executor
         self.locale = Locale(course.templates, "en")
         self.limits = Limits(timeout=60)
+        self.tracebacks: dict[tuple[str, str], str] = {}
 
     def grade(self, exercise: Exercise, path: Path, seed: int) -> dict[str, Any]:
         settings = Settings(seed=seed, limits=self.limits, lang="en")
@@ -127,7 +145,17 @@ class _Grader:
             self.course, exercise, path, self.executor, settings, shown_as=self.shown(path)
         )
         # The self-test's lines are output: its texts in English, written here.
-        return with_messages(dict(result), self.locale)
+        written = with_messages(dict(result), self.locale)
+        for check in written["checks"]:
+            if (check["hint"] or {}).get("id") == "check_error":
+                # For the author: where the check broke, and (once) its whole traceback.
+                at = crashes.where(exercise.checks, check["name"])
+                # First: the one-line problems keep 160 characters of a message.
+                check["message"] = f"(at {at}) {check['message']}" if at else check["message"]
+                self.tracebacks.setdefault(
+                    (exercise.name, check["name"]), crashes.kept(exercise.checks, check["name"])
+                )
+        return written
 
     def shown(self, path: Path) -> str:
         try:

@@ -58,7 +58,7 @@ def _judge_mean_grad(result, f, values):
     if all_close(got, [2 * v / n for v in values]):
         fail("mean_grad_ignores_f", f=shown)
     if all_close(got, [w * n for w in want]):
-        fail("mean_grad_sum", f=shown)
+        fail("mean_grad_sum", f=shown, got=preview(got), want=preview(want))
     expect_close(grad, want, "mean_grad_wrong", f=shown)
 
 

@@ -286,3 +286,9 @@ def test_a_check_that_crashes_is_the_graders_fault_exit_2(run_grade, course_copy
     (line,) = run.stderr.strip().splitlines()
     assert line.startswith("grade: error: 1 check(s) could not run (test_broken)")
     assert "not of the submission" in line
+    # The check's traceback, for the instructor: in the file the line names.
+    kept = Path(line.rsplit("tracebacks are in ", 1)[1].rstrip(")"))
+    try:
+        assert "{}['no such key']" in kept.read_text(encoding="utf-8")
+    finally:
+        kept.unlink()

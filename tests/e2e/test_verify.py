@@ -54,6 +54,10 @@ def copy_course(tmp_path: Path, keep: str = EXERCISE) -> Path:
         for folder in (root / kind).iterdir():
             if folder.is_dir() and folder.name != keep:
                 shutil.rmtree(folder)
+    # The hints of the exercises left out go too: a catalog of no exercise is a slip.
+    for catalog in (root / "templates" / "locale").glob("*/[0-9]*_*.toml"):
+        if catalog.stem != keep:
+            catalog.unlink()
     return root
 
 
@@ -222,7 +226,8 @@ def test_hint_header_and_alternatives_are_checked(tmp_path: Path) -> None:
     assert "alternatives/wrong.py (seed 1) fails test_make_leaf_requires_grad" in done.stderr
 
 
-NEW = "08_cube_grad"
+# A number no course will reach: this exercise joins any course.
+NEW = "99_cube_grad"
 NEW_FILES = {
     f"exercises/{NEW}/README.md": "# 08 · The gradient of a sum of cubes\n\n"
     "Write `cube_grad(values)`: the gradient of `(x ** 3).sum()` at `x = values`.\n",
@@ -364,3 +369,46 @@ def test_same_seed_gives_the_same_report(tmp_path: Path) -> None:
     first, second = verify(course, seed=7), verify(course, seed=7)
     assert first.returncode == second.returncode == 0
     assert first.stdout == second.stdout
+
+
+def test_a_crashed_check_shows_its_file_and_line_to_the_author_only(tmp_path: Path) -> None:
+    course = copy_course(tmp_path)
+    checks = course / "checks" / EXERCISE / "test_leaf_tensors.py"
+    rewrite_check(checks, "test_leaf_flags_graph", "values = []\nvalues[1]\n")
+    line = checks.read_text(encoding="utf-8").splitlines().index("    values[1]") + 1
+    where = f"checks/{EXERCISE}/test_leaf_tensors.py:{line} in test_leaf_flags_graph"
+    done = verify(course)
+    assert done.returncode == 1
+    assert (
+        f"{EXERCISE}: solutions/{EXERCISE}/solution.py (seed 1) fails test_leaf_flags_graph: "
+        f"(at {where}) this check itself failed to run (IndexError: list index out of range)"
+    ) in done.stderr
+    assert "  check test_leaf_flags_graph crashed:" in done.stdout
+    assert f"line {line}, in test_leaf_flags_graph\n        values[1]\n" in done.stdout
+
+    # The student's grade: exit 2, the traceback in a file the message names, and
+    # neither file nor line in the results or the report.
+    shutil.copy(
+        course / "solutions" / EXERCISE / "solution.py",
+        course / "exercises" / EXERCISE / "exercise.py",
+    )
+    out, html = tmp_path / "results.json", tmp_path / "report.html"
+    grade = [shutil.which("grade") or "grade", "01", "--seed", "1"]
+    run = subprocess.run(
+        [*grade, "--json", str(out), "--html", str(html)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=course,
+    )
+    assert run.returncode == 2, run.stdout + run.stderr
+    message = run.stderr.strip().splitlines()[-1]
+    assert "1 check(s) could not run (test_leaf_flags_graph)" in message
+    kept = Path(message.rsplit("tracebacks are in ", 1)[1].rstrip(")"))
+    try:
+        assert "values[1]" in kept.read_text(encoding="utf-8")
+    finally:
+        kept.unlink()
+    for shown in (out.read_text(encoding="utf-8"), html.read_text(encoding="utf-8"), run.stdout):
+        assert "test_leaf_tensors.py" not in shown and "values[1]" not in shown
+        assert "list index out of range" in shown

@@ -123,3 +123,95 @@ def test_judging_failed_checks_parses_no_source(tmp_path: Path, monkeypatch) -> 
         (False, "some_hint"),
         (False, "check_error"),
     ]
+
+
+ASSERTS = """
+import pytest
+
+from grader.check import hint
+
+
+class Thing:
+    pass
+
+
+def test_plain_assert(submission, rng):
+    got = [1.0, 2.0]
+    assert got == [1.0, 3.0]
+
+
+def test_assert_naming_a_hint(submission, rng):
+    assert 2.0 == pytest.approx(3.0), hint("cube_wrong", x0=2.0)
+
+
+def test_assert_on_an_object(submission, rng):
+    assert Thing() is None
+
+
+def test_breaks(submission, rng):
+    values = []
+    return values[1]
+"""
+
+
+def test_a_plain_assert_is_a_failed_check_showing_the_values(tmp_path: Path) -> None:
+    folder = _checks(tmp_path, ASSERTS, "x07_asserts")
+    plain, named, thing, broken = judge(folder, _submission(), seed=1).checks
+    assert (plain.passed, plain.hint) == (False, "assertion_failed")
+    assert plain.params["assertion"] == (
+        "assert [1.0, 2.0] == [1.0, 3.0]\n  At index 1 diff: 2.0 != 3.0"
+    )
+    # The hint the assert names, with pytest's account of the comparison besides.
+    assert (named.hint, named.params["x0"]) == ("cube_wrong", 2.0)
+    assert "Obtained: 2.0" in named.params["assertion"]
+    # No memory address: the same submission must get the same message every time.
+    assert "0x" not in thing.params["assertion"] and "Thing object" in thing.params["assertion"]
+    assert judge(folder, _submission(), seed=1).checks[2] == thing
+    # Only a real exception is a crash of the checks.
+    assert (broken.hint, broken.params) == (
+        "check_error",
+        {"message": "IndexError: list index out of range"},
+    )
+
+
+def test_a_crashed_check_keeps_its_traceback_for_the_author(tmp_path: Path) -> None:
+    from grader import crashes
+
+    folder = _checks(tmp_path, ASSERTS, "x08_crash")
+    judge(folder, _submission(), seed=1)
+    line = ASSERTS.splitlines().index("    return values[1]") + 1
+    where = f"checks/x08_crash/test_x08_crash.py:{line} in test_breaks"
+    assert crashes.where(folder, "test_breaks") == where
+    text = crashes.kept(folder, "test_breaks")
+    assert text.startswith("Traceback (most recent call last):\n  File ")
+    assert "return values[1]" in text and text.endswith("IndexError: list index out of range\n")
+    # From the check's own frame on: none of pytest's.
+    assert "_pytest" not in text and "pluggy" not in text
+    assert crashes.where(folder, "test_plain_assert") == ""
+    kept = Path(crashes.write_kept([(folder, "test_breaks"), (folder, "test_plain_assert")]))
+    try:
+        assert kept.read_text(encoding="utf-8") == f"test_breaks:\n{text}"
+    finally:
+        kept.unlink()
+
+
+def test_a_parametrized_check_is_titled_with_its_parameter(tmp_path: Path) -> None:
+    from grader.locale import Locale
+
+    text = (
+        "import pytest\n\n\n"
+        '@pytest.mark.parametrize("x0", [0.5, 3.0])\n'
+        "def test_at(submission, x0):\n"
+        '    """the derivative at x0"""\n'
+    )
+    folder = _checks(tmp_path, text, "x09_params")
+    checks = judge(folder, _submission(), seed=1).checks
+    assert [(c.name, c.title) for c in checks] == [
+        ("test_at[0.5]", "the derivative at x0 [0.5]"),
+        ("test_at[3.0]", "the derivative at x0 [3.0]"),
+    ]
+    zh = tmp_path / "templates" / "locale" / "zh"
+    zh.mkdir(parents=True)
+    (zh / "x09_params.toml").write_text('[titles]\ntest_at = "x0 处的导数"\n', encoding="utf-8")
+    locale = Locale(tmp_path / "templates", "zh")
+    assert locale.title("x09_params", "test_at[3.0]", checks[1].title) == "x0 处的导数 [3.0]"

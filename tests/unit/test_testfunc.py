@@ -210,8 +210,9 @@ def test_an_exercise_adds_an_operation_at_both_ends(tmp_path: Path) -> None:
         f = named_function("c", {"op": "cube", "args": [{"op": "sin", "args": [{"var": 0}]}]})
         assert f.describe() == "torch.sin(x) ** 3"
         exact = f.at(0.8)
+        spec = f.spec()
     x = torch.tensor(0.8, dtype=torch.float64, requires_grad=True)
-    out = runtime.build_function(f.spec()["$fn"])(x)
+    out = runtime.build_function(spec["$fn"])(x)
     out.backward()
     assert out.item() == pytest.approx(exact.value) and x.grad is not None
     assert x.grad.item() == pytest.approx(exact.d[0])
@@ -235,3 +236,10 @@ def test_a_malformed_operation_is_a_one_line_course_error(
     (tmp_path / "operations.toml").write_text(text)
     with pytest.raises(ContentError, match=problem):
         ExerciseContent.load(tmp_path, tmp_path / "templates")
+
+
+def test_an_operation_the_exercise_never_defined_is_the_checks_error() -> None:
+    # Sent to the child, it would fail at the student's f(x) and read as their error.
+    f = named_function("c", {"op": "cube", "args": [{"var": 0}]})
+    with pytest.raises(LookupError, match="operation 'cube' of c is neither built in"):
+        f.spec()
