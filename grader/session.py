@@ -15,7 +15,17 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
-from grader.answers import ANSWERS, Answers, CallResult, close, decode, flat_numbers, preview
+from grader.answers import (
+    ANSWERS,
+    Answers,
+    CallResult,
+    close,
+    decode,
+    flat_numbers,
+    preview,
+    read_graph,
+    read_versions,
+)
 from grader.child import wire
 from grader.executors import ChildGone, Timeout
 from grader.hints import CheckFailed, error_hint, load_failure
@@ -68,6 +78,8 @@ class Submission:
         self.endings: list[Any] = []
         self.load_error: dict[str, Any] | None = None
         self.answers = Answers()
+        # A check that finds a wrong value may replay its call for evidence (grader.causes).
+        self.answers.replay = self.replay_with_evidence
         # Functions already called twice with identical arguments (see ``call``).
         self.repeated: set[str] = set()
         # What confinement the child reached, as it reported (shown, never trusted).
@@ -182,7 +194,9 @@ class Submission:
             "trace": trace,
             "grad_enabled": grad_enabled,
         }
+        started = time.monotonic()
         reply = self._talk(request, function)
+        seconds = time.monotonic() - started
         if repeat and reply.get("ok") and function not in self.repeated:
             self.repeated.add(function)
             again = self._talk({**request, "trace": False}, function)
@@ -205,6 +219,9 @@ class Submission:
                 grad_enabled_after=reply.get("grad_enabled_after") is not False,
                 ops=[(str(o[0]), bool(o[1])) for o in reply.get("ops", [])],
                 then=[dict(t) for t in reply.get("then", []) if isinstance(t, dict)],
+                arg_versions=read_versions(reply.get("arg_versions")),
+                request=request,
+                seconds=seconds,
             )
         except (wire.Malformed, TypeError, ValueError, IndexError, AttributeError, RecursionError):
             raise CheckFailed("malformed_reply", function=function) from None
@@ -213,6 +230,30 @@ class Submission:
         self.answers.record(result, json.dumps([args, kwargs], sort_keys=True, default=str))
         ANSWERS.set(self.answers)
         return result
+
+    def replay_with_evidence(self, result: CallResult) -> None:
+        """Call ``result``'s function again, recording the graph's evidence into ``result.graph``.
+
+        Only for a value a check already found wrong, so a correct submission never
+        pays for it; skipped when the exercise's time could not cover a slower repeat
+        (a replay that timed out would end the submission), and silent when the
+        replay fails: evidence only chooses a hint's words, it never changes a verdict.
+        """
+        if result.graph is not None or result.request is None or self.broken is not None:
+            return
+        result.graph = {}
+        if self._budget_end is not None and (
+            time.monotonic() + 3 * result.seconds + 1.0 > self._budget_end
+        ):
+            return
+        try:
+            self._ensure()
+            reply = self._talk(
+                {**result.request, "trace": False, "evidence": True}, result.function
+            )
+        except (CheckFailed, SubmissionBroken):
+            return
+        result.graph = read_graph(reply.get("graph"))
 
     def close(self) -> None:
         """End the child, keeping how it ended for the report."""

@@ -27,6 +27,7 @@ import types
 from typing import Any
 
 from grader.child import operations, wire
+from grader.child.evidence import GraphEvidence
 from grader.child.wire import MAX_ELEMENTS, MAX_TEXT
 
 MAX_OPS = 2_000
@@ -196,8 +197,12 @@ class Runtime:
         grad_ids = [
             id(a.grad) if isinstance(a, torch.Tensor) and a.grad is not None else None for a in args
         ]
+        # Version counters before the call: an in-place change of the caller's tensor
+        # (or of its .grad) shows as a higher count afterwards.
+        versions = [self.versions(a) for a in args]
         self.evidence.reset()
         trace = OpTrace(torch) if request.get("trace") else None
+        graph = GraphEvidence(torch) if request.get("evidence") else None
         grad_mode_before = torch.is_grad_enabled()
         torch.set_grad_enabled(True)
         if "grad_enabled" in request:
@@ -207,6 +212,9 @@ class Runtime:
             with self.evidence.watching():
                 if trace is not None:
                     with trace.mode:
+                        value = func(*args, **kwargs)
+                elif graph is not None:
+                    with graph.mode:
                         value = func(*args, **kwargs)
                 else:
                     value = func(*args, **kwargs)
@@ -222,6 +230,8 @@ class Runtime:
         reply["tripwire_backwards"] = self.evidence.tripwire_backwards
         if trace is not None:
             reply["ops"] = trace.ops
+        if graph is not None:
+            reply["graph"] = graph.report()
         try:
             if reply["ok"]:
                 reply["value"] = self.encode(value)
@@ -241,7 +251,16 @@ class Runtime:
             }
         reply["arg_ids"] = arg_ids
         reply["arg_grad_ids"] = grad_ids
+        reply["arg_versions"] = versions
         return reply
+
+    def versions(self, value: Any) -> list[int] | None:
+        """Return a tensor argument's version counter and its .grad's (-1: none)."""
+        base: Any = self.torch._C.TensorBase
+        if not isinstance(value, self.torch.Tensor):
+            return None
+        grad = base.grad.__get__(value) if base.is_leaf.__get__(value) else None
+        return [_version(base, value), _version(base, grad) if grad is not None else -1]
 
     def follow_up(self, step: dict[str, Any], value: Any) -> dict[str, Any]:
         """Run a judge-requested step on the returned value (e.g. backward on part of it)."""
@@ -310,6 +329,10 @@ class Runtime:
                 "id": id(t),
                 # Where the numbers live: two tensors sharing it are one gradient, twice.
                 "storage": int(base.untyped_storage(plain).data_ptr()),
+                # How often those numbers were changed in place (shared by views), and
+                # whether the tensor was made under inference_mode (autograd refuses it).
+                "version": _version(base, t),
+                "inference": bool(base.is_inference(t)),
             }
             grad = base.grad.__get__(t) if with_grad and is_leaf else None
         if with_grad:
@@ -430,6 +453,11 @@ _TENSOR_STEPS = {
     "detach": lambda x: x.detach(),
     "double": lambda x: x * 2,
 }
+
+
+def _version(base: Any, t: Any) -> int:
+    # An inference tensor keeps no version counter: reading it raises.
+    return -1 if base.is_inference(t) else int(base._version.__get__(t))
 
 
 def _safe_str(exc: BaseException) -> str:
