@@ -152,6 +152,8 @@ class Answers:
         self._results: dict[int, CallResult] = {}
         # How to ask the submission again with evidence (set by the session).
         self.replay: Callable[[CallResult], None] | None = None
+        # Whether grad mode was still on once the file was imported (the child says).
+        self.grad_enabled_at_import = True
 
     def record(self, result: CallResult, arguments: str) -> None:
         if len(self._kept) >= self.LIMIT:

@@ -6,7 +6,7 @@ about a wrong value, from the metadata the child reports with every tensor
 (dtype, storage, version counter, inference flag), the version counters of
 the caller's tensors before the call, and, for a value already found wrong,
 a replay of the call that records the computation's dtypes, stretching
-broadcasts and integer casts (``grader.child.evidence``). Each recogniser
+broadcasts and integer tensors (``grader.child.evidence``). Each recogniser
 returns a ``Cause`` (a hint id of ``templates/locale/*/common.toml`` and its
 parameters) or None; the hint names the cause and the remedy for the code
 the evidence shows.
@@ -32,16 +32,15 @@ __all__ = [
     "fail_if_caused",
     "fail_if_inference",
     "inference_made",
+    "grad_mode_at_import",
     "changed_caller",
     "zeroed_after_reading",
     "shared_storage",
     "low_precision",
-    "integer_dtype",
     "from_graph",
 ]
 
 _LOW = ("float16", "bfloat16")
-_INTEGER = ("uint8", "int8", "int16", "int32", "int64")
 # How far a value computed in a lower precision may drift from the float64 answer
 # and still be called drift (relative): a few rounding steps of that dtype's epsilon
 # (2 ** -8 for bfloat16, 2 ** -11 for float16) in one result; more over a loop.
@@ -74,6 +73,16 @@ def inference_made(value: Any) -> Cause | None:
     """A returned tensor made under ``torch.inference_mode()``."""
     if any(t.inference for t in tensors_in(value)):
         return Cause("cause_inference_mode")
+    return None
+
+
+def grad_mode_at_import() -> Cause | None:
+    """A file that turns grad mode off when it is imported (``torch.set_grad_enabled(False)``
+    at the top level, e.g. to make a context object once): such an object restores the
+    mode of import time, not the caller's."""
+    answers = ANSWERS.get()
+    if answers is not None and not answers.grad_enabled_at_import:
+        return Cause("cause_grad_mode_at_import")
     return None
 
 
@@ -111,10 +120,13 @@ def zeroed_after_reading(value: Any, want: Sequence[float] | None) -> Cause | No
 
 def shared_storage(value: Any) -> Cause | None:
     """Several returned tensors holding one memory, changed in place since they were taken."""
-    tensors = [t for t in tensors_in(value) if t.storage != 0]
-    storages = {t.storage for t in tensors}
-    if len(tensors) >= 2 and len(storages) < len(tensors) and any(t.version > 0 for t in tensors):
-        return Cause("cause_shared_storage", {"count": len(tensors), "distinct": len(storages)})
+    groups: dict[int, list[TensorValue]] = {}
+    for t in tensors_in(value):
+        if t.storage != 0:
+            groups.setdefault(t.storage, []).append(t)
+    shared = max(groups.values(), key=len, default=[])
+    if len(shared) >= 2 and any(t.version > 0 for t in shared):
+        return Cause("cause_shared_storage", {"count": len(shared)})
     return None
 
 
@@ -138,19 +150,10 @@ def low_precision(
     return None
 
 
-def integer_dtype(value: Any, want: Sequence[float] | None) -> Cause | None:
-    """A returned integer tensor where the answer has fractions."""
-    fractional = want is None or any(w != int(w) for w in want if abs(w) < 2**53)
-    for t in tensors_in(value):
-        if t.dtype in _INTEGER and fractional:
-            return Cause("cause_integer_dtype", {"dtype": t.dtype})
-    return None
-
-
 def from_graph(
     graph: dict[str, Any], got: Sequence[float] | None, want: Sequence[float] | None
 ) -> Cause | None:
-    """Name a cause the replayed computation shows: a broadcast, a low precision, a cast."""
+    """Name a cause the replayed computation shows: a broadcast, a low precision, an integer."""
     for op, a, b in graph.get("broadcasts", []):
         return Cause("cause_broadcast", {"op": op, "a": _shape(a), "b": _shape(b)})
     low = [d for d in _LOW if d in graph.get("dtypes", [])]
@@ -174,6 +177,7 @@ def explain_cause(
     *,
     replay: bool = True,
     may_change: Sequence[int] = (),
+    grad_mode: bool = False,
 ) -> Cause | None:
     """Name the cause of a wrong ``value`` (part of what ``result`` returned); None if unseen.
 
@@ -181,19 +185,22 @@ def explain_cause(
     a drift, not a different answer). The metadata of the reply is read first;
     only when it shows nothing is the call replayed for the graph's evidence
     (``replay=False`` never replays). An argument judged for itself (``x`` after
-    an update) is not blamed for having changed.
+    an update) is not blamed for having changed. ``grad_mode=True``: what is wrong
+    is the grad mode the call left, which a file's import may explain.
     """
     value = result.value if value is None and result is not None else value
-    own = result is not None and any(
-        value is a or (isinstance(a, TensorValue) and value is a.grad) for a in result.args
+    own = (
+        result is not None
+        and value is not None
+        and any(value is a or (isinstance(a, TensorValue) and value is a.grad) for a in result.args)
     )
     cheap: list[Callable[[], Cause | None]] = [
+        lambda: grad_mode_at_import() if grad_mode else None,
         lambda: inference_made(value),
         lambda: changed_caller(result, may_change) if result is not None and not own else None,
         lambda: zeroed_after_reading(value, want),
         lambda: shared_storage(value),
         lambda: low_precision(value, got, want),
-        lambda: integer_dtype(value, want),
     ]
     for recognise in cheap:
         cause = recognise()
@@ -215,6 +222,7 @@ def fail_if_caused(
     *,
     replay: bool = True,
     may_change: Sequence[int] = (),
+    grad_mode: bool = False,
     **params: Any,
 ) -> None:
     """Fail with the cause's hint if the evidence names why ``value`` is wrong.
@@ -227,7 +235,9 @@ def fail_if_caused(
         answers = ANSWERS.get()
         result = answers.result_of(value) if answers is not None else None
     got_, want_ = _listed(got), _listed(want)
-    cause = explain_cause(result, value, got_, want_, replay=replay, may_change=may_change)
+    cause = explain_cause(
+        result, value, got_, want_, replay=replay, may_change=may_change, grad_mode=grad_mode
+    )
     if cause is not None:
         shown = {k: preview(v) for k, v in (("got", got_), ("want", want_)) if v is not None}
         function = {"function": result.function} if result is not None else {}

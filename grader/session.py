@@ -104,6 +104,7 @@ class Submission:
             self._loaded = True
             load = {"op": "load", "chunks": self._chunks, "operations": self._operations}
             reply = self._talk(load, "(loading)")
+            self.answers.grad_enabled_at_import = reply.get("grad_enabled") is not False
             if not reply.get("ok"):
                 self.load_error = dict(reply.get("error") or {})
                 self._break(load_failure(reply.get("error") or {}), "error")

@@ -10,7 +10,9 @@ each bounded so that a reply stays small:
 - element-wise operations between two tensors whose shapes differ so that both
   are stretched (a prediction of shape (N, 1) against a target of shape (N,)
   gives an (N, N) matrix, whose mean is a different loss);
-- casts of a floating-point tensor to an integer dtype (the fraction is lost).
+- casts of a floating-point tensor to an integer dtype, and integer tensors
+  meeting floating-point ones in element-wise operations (the fractions were
+  lost when the integer tensor was made).
 
 Like every reply of the child, this is a claim, never a verdict: the judge
 uses it only to choose the words of a hint for a value it already found wrong.
@@ -64,7 +66,17 @@ class GraphEvidence:
 
         def stretched(name: str, args: tuple[Any, ...]) -> None:
             operands = [a for a in args if isinstance(a, tensor_type)]
-            if len(operands) != 2 or len(broadcasts) >= MAX_BROADCASTS:
+            if len(operands) != 2:
+                return
+            floating = [t.is_floating_point() for t in operands]
+            if floating[0] != floating[1] and all(
+                t.is_floating_point()
+                or (t.numel() > 1 and not t.is_complex() and t.dtype != torch.bool)
+                for t in operands
+            ):
+                # Integer data in floating-point arithmetic (a count, 0-dim, is fine).
+                casts[0] += 1
+            if len(broadcasts) >= MAX_BROADCASTS:
                 return
             a, b = (tuple(t.shape) for t in operands)
             if a == b or _numel(a) <= 1 or _numel(b) <= 1:

@@ -170,7 +170,9 @@ class Runtime:
             for k, v in module.__dict__.items()
             if callable(v) and not k.startswith("__") and v is not display
         )
-        return {"ok": True, "functions": functions}
+        # A file that turns grad mode off when imported (torch.set_grad_enabled(False)
+        # at the top level, a context object made once): told, since every call resets it.
+        return {"ok": True, "functions": functions, "grad_enabled": self.torch.is_grad_enabled()}
 
     def call(self, request: dict[str, Any]) -> dict[str, Any]:
         torch = self.torch
