@@ -243,16 +243,19 @@ class Submission:
         if result.graph is not None or result.request is None or self.broken is not None:
             return
         result.graph = {}
-        if self._budget_end is not None and (
-            time.monotonic() + 3 * result.seconds + 1.0 > self._budget_end
+        if self.restarts >= self.MAX_RESTARTS or (
+            self._budget_end is not None
+            and time.monotonic() + 3 * result.seconds + 1.0 > self._budget_end
         ):
-            return
+            return  # one more crash, or a slower repeat, would cost the student
+        restarts = self.restarts
         try:
             self._ensure()
             reply = self._talk(
                 {**result.request, "trace": False, "evidence": True}, result.function
             )
         except (CheckFailed, SubmissionBroken):
+            self.restarts = restarts  # a crash in our replay is not charged
             return
         result.graph = read_graph(reply.get("graph"))
 

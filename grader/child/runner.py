@@ -458,8 +458,12 @@ _TENSOR_STEPS = {
 
 
 def _version(base: Any, t: Any) -> int:
-    # An inference tensor keeps no version counter: reading it raises.
-    return -1 if base.is_inference(t) else int(base._version.__get__(t))
+    # An inference tensor keeps no version counter (reading it raises), nor may an
+    # exotic one: evidence is optional, the answer's numbers are not.
+    try:
+        return -1 if base.is_inference(t) else int(base._version.__get__(t))
+    except (RuntimeError, TypeError, NotImplementedError):
+        return -1
 
 
 def _safe_str(exc: BaseException) -> str:

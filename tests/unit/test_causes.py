@@ -12,6 +12,7 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
+from fake_session import FakeChild
 
 from grader.answers import ANSWERS, Answers, CallResult, TensorValue, read_graph, read_versions
 from grader.causes import (
@@ -27,6 +28,7 @@ from grader.causes import (
 )
 from grader.check import CheckFailed, expect_close, tensor
 from grader.child import wire
+from grader.executors import ChildGone
 from grader.executors.in_process import InProcessSession
 from grader.session import Submission
 
@@ -157,6 +159,13 @@ def half_sum(xs):
 def truncated(xs):
     return torch.tensor(xs).long().float().sum().item()
 
+def mse_column(xs, ys):
+    return torch.nn.functional.mse_loss(torch.tensor(xs).view(-1, 1), torch.tensor(ys)).item()
+
+def outer_sum(xs):
+    x = torch.tensor(xs)
+    return (x.view(-1, 1) @ x.view(1, -1)).sum().item() + (x * 2 ** 0.5).sum().item()
+
 def integer_data(xs):
     return (torch.tensor(xs, dtype=torch.long) * torch.tensor(0.5)).sum().item()
 
@@ -189,6 +198,7 @@ def test_the_child_reports_versions_and_inference_flags(submission: Submission) 
     assert info.value.hint == "cause_zeroed_after_reading"
 
 
+@pytest.mark.filterwarnings("ignore:Using a target size:UserWarning")  # torch's own, on mse_column
 @pytest.mark.parametrize(
     ("function", "args", "want", "cause"),
     [
@@ -196,6 +206,7 @@ def test_the_child_reports_versions_and_inference_flags(submission: Submission) 
         ("half_sum", ([1.001, 2.0, 3.0],), 6.001, "cause_low_precision_graph"),
         ("truncated", ([1.5, 2.5],), 4.0, "cause_integer_cast"),
         ("integer_data", ([1.5, 2.5],), 2.0, "cause_integer_cast"),
+        ("mse_column", ([1.0, 2.0], [2.0, 3.0]), 1.0, "cause_broadcast"),
     ],
 )
 def test_a_replay_records_the_graph_of_a_wrong_value(
@@ -211,6 +222,12 @@ def test_a_replay_records_the_graph_of_a_wrong_value(
     assert result.graph is not None and result.graph.get("dtypes")
     replays = [r for r in _requests(submission) if r.get("evidence")]
     assert len(replays) == 1 and replays[0]["function"] == function
+
+
+def test_a_matrix_product_or_a_scalar_is_no_broadcast_mistake(submission: Submission) -> None:
+    result = submission.call("outer_sum", [1.0, 2.0, 3.0])
+    fail_if_caused(result, got=result.returned(), want=1.0)  # wrong, but no cause shown
+    assert result.graph is not None and result.graph["broadcasts"] == []
 
 
 def _requests(submission: Submission) -> list[dict[str, Any]]:
@@ -268,3 +285,15 @@ def test_expect_close_names_a_cause_before_the_numbers() -> None:
         assert info.value.hint == "wrong_values"  # no evidence: the numbers alone
     finally:
         ANSWERS.reset(token)
+
+
+def test_a_replay_that_crashes_is_not_charged_to_the_student() -> None:
+    child = FakeChild({"f": [1.5, 1.5, ChildGone(-9)]})
+    submission = Submission(child.start, [{"name": "exercise.py", "source": ""}])
+    result = submission.call("f")
+    assert explain_cause(result, got=[1.5], want=[2.0]) is None
+    assert submission.restarts == 0 and submission.broken is None
+    assert [r.get("evidence") for r in child.requests("call")] == [None, None, True]
+    assert result.graph == {}  # asked once: a second wrong value does not replay again
+    explain_cause(result, got=[1.5], want=[2.0])
+    assert len(child.requests("call")) == 3
