@@ -253,7 +253,8 @@ class Runtime:
             }
         reply["arg_ids"] = arg_ids
         reply["arg_grad_ids"] = grad_ids
-        reply["arg_versions"] = versions
+        if any(v is not None for v in versions):
+            reply["arg_versions"] = versions
         return reply
 
     def versions(self, value: Any) -> list[int] | None:
@@ -331,11 +332,15 @@ class Runtime:
                 "id": id(t),
                 # Where the numbers live: two tensors sharing it are one gradient, twice.
                 "storage": int(base.untyped_storage(plain).data_ptr()),
-                # How often those numbers were changed in place (shared by views), and
-                # whether the tensor was made under inference_mode (autograd refuses it).
-                "version": _version(base, t),
-                "inference": bool(base.is_inference(t)),
             }
+            # How often those numbers were changed in place (shared by views), and whether
+            # the tensor was made under inference_mode (autograd refuses it); sent only
+            # when not the usual 0 and False, to keep replies small.
+            version = _version(base, t)
+            if version:
+                info["version"] = version
+            if base.is_inference(t):
+                info["inference"] = True
             grad = base.grad.__get__(t) if with_grad and is_leaf else None
         if with_grad:
             info["grad"] = self.describe_tensor(grad, with_grad=False) if grad is not None else None
