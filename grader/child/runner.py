@@ -144,6 +144,10 @@ class Runtime:
             # value with it must not fail to load here with a NameError.
             module.__dict__["display"] = display
         sys.modules["exercise"] = module
+        # Imported with grad mode on, as Python would: a file loaded before this one in
+        # the same process (the in-process executor) cannot have left it off.
+        grad_mode_before = self.torch.is_grad_enabled()
+        self.torch.set_grad_enabled(True)
         for chunk in chunks:
             name, source = chunk["name"], chunk["source"]
             self.filenames.add(name)
@@ -172,7 +176,9 @@ class Runtime:
         )
         # A file that turns grad mode off when imported (torch.set_grad_enabled(False)
         # at the top level, a context object made once): told, since every call resets it.
-        return {"ok": True, "functions": functions, "grad_enabled": self.torch.is_grad_enabled()}
+        grad_enabled = self.torch.is_grad_enabled()
+        self.torch.set_grad_enabled(grad_mode_before)
+        return {"ok": True, "functions": functions, "grad_enabled": grad_enabled}
 
     def call(self, request: dict[str, Any]) -> dict[str, Any]:
         torch = self.torch

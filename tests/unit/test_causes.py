@@ -252,10 +252,10 @@ def test_a_file_that_turns_grad_mode_off_at_import_is_told_so() -> None:
     def graded(source: str) -> CallResult:
         chunks = [{"name": "exercise.py", "source": source}]
         submission = Submission(lambda: InProcessSession(time.monotonic() + 600), chunks)
-        try:
-            return submission.call("half_sum", [1.0])
-        finally:
-            torch.set_grad_enabled(True)  # in-process, the import's mode stays with the judge
+        result = submission.call("half_sum", [1.0])
+        # The loader undoes it: the next file loaded in this process starts with it on.
+        assert torch.is_grad_enabled()
+        return result
 
     result = graded(SOURCE + "\nOFF = torch.set_grad_enabled(False)\n")
     assert explain_cause(result, replay=False) is None  # only where the grad mode is judged
