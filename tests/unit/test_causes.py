@@ -297,3 +297,24 @@ def test_a_replay_that_crashes_is_not_charged_to_the_student() -> None:
     assert result.graph == {}  # asked once: a second wrong value does not replay again
     explain_cause(result, got=[1.5], want=[2.0])
     assert len(child.requests("call")) == 3
+
+
+def test_the_graph_evidence_stays_small_whatever_the_code_does() -> None:
+    import torch
+
+    from grader.child.evidence import MAX_BROADCASTS, GraphEvidence
+
+    graph = GraphEvidence(torch)
+    with graph.mode:
+        column, row = torch.ones(4, 1), torch.ones(4)
+        for _ in range(50):
+            _ = column - row
+        for dtype in (torch.float16, torch.bfloat16, torch.float64, torch.int32, torch.int8):
+            _ = torch.ones(3, dtype=dtype) * 2
+        _ = torch.ones(3) * torch.ones(3)  # same shapes: no broadcast
+        _ = torch.ones(3, 1) @ torch.ones(1, 3)  # a product, not an element-wise op
+    report = graph.report()
+    assert len(report["broadcasts"]) == MAX_BROADCASTS
+    assert report["broadcasts"][0] == ["sub", [4, 1], [4]]
+    assert {"float16", "bfloat16", "float64", "int32", "float32"} <= set(report["dtypes"])
+    assert report["integer_casts"] == 0  # integers times a Python number: no float data met
