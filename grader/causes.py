@@ -14,7 +14,9 @@ the evidence shows.
 Usable by every exercise: ``expect_close`` asks here before it reports plain
 numbers; a check that compares numbers its own way calls ``fail_if_caused``
 with the call's ``CallResult`` before its generic hint. Evidence never
-passes a wrong value nor fails a right one: it only chooses the words.
+passes a wrong value nor fails a right one: it only chooses the words. The
+one verdict here is ``fail_if_inference``, for a task that asks for
+``torch.no_grad()``: an inference tensor is another answer, not the same one.
 """
 
 from __future__ import annotations
