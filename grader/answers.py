@@ -9,7 +9,7 @@ value came from, so a comparison can tell an answer that ignores its input.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,6 +28,8 @@ __all__ = [
     "flat_numbers",
     "preview",
     "describe_value",
+    "read_versions",
+    "read_graph",
 ]
 
 
@@ -57,6 +59,8 @@ class TensorValue:
     type: str
     id: int
     storage: int = 0  # address of the data in the child: equal for views of one tensor
+    version: int = 0  # in-place writes to that data (shared by views); -1 when not kept
+    inference: bool = False  # made under torch.inference_mode(): autograd cannot use it
 
     @property
     def is_floating(self) -> bool:
@@ -119,6 +123,13 @@ class CallResult:
     grad_enabled_after: bool = True
     ops: list[tuple[str, bool]] = field(default_factory=list)
     then: list[dict[str, Any]] = field(default_factory=list)
+    # [version, grad's version] of each tensor argument before the call (-1: no grad).
+    arg_versions: list[list[int] | None] = field(default_factory=list)
+    # What the computation looked like (grader.child.evidence), only when a replay
+    # asked for it; see ``grader.causes``.
+    graph: dict[str, Any] | None = None
+    request: dict[str, Any] | None = field(default=None, repr=False)  # what made this call
+    seconds: float = 0.0  # how long the call took, to tell whether a replay fits the time
 
     def returned(self, instead: dict[str, str] | None = None) -> Any:
         """Return the value, failing the check with a hint if the function raised.
@@ -176,6 +187,11 @@ class Answers:
         self._where: dict[int, tuple[str, str, str]] = {}
         self._kept: list[Any] = []
         self._wanted: dict[tuple[str, str, str], tuple[list[float], list[float]]] = {}
+        self._results: dict[int, CallResult] = {}
+        # How to ask the submission again with evidence (set by the session).
+        self.replay: Callable[[CallResult], None] | None = None
+        # Whether grad mode was still on once the file was imported (the child says).
+        self.grad_enabled_at_import = True
 
     def record(self, result: CallResult, arguments: str) -> None:
         if len(self._kept) >= self.LIMIT:
@@ -185,6 +201,7 @@ class Answers:
         def walk(value: Any, place: str) -> None:
             if isinstance(value, (TensorValue, list, tuple)):
                 self._where[id(value)] = (result.function, arguments, place)
+                self._results[id(value)] = result
             if isinstance(value, TensorValue) and value.grad is not None:
                 walk(value.grad, place + ".grad")
             elif isinstance(value, (list, tuple)):
@@ -194,6 +211,10 @@ class Answers:
         walk(result.value, "value")
         for k, arg in enumerate(result.args):
             walk(arg, f"args[{k}]")
+
+    def result_of(self, value: Any) -> CallResult | None:
+        """Return the call that returned ``value`` (a tensor, list or tuple), if recorded."""
+        return self._results.get(id(value))
 
     def judged(self, actual: Any, want: list[float]) -> None:
         where = self._where.get(id(actual))
@@ -277,3 +298,50 @@ def describe_value(value: Any) -> str:
     if isinstance(value, list):
         return f"a list of {len(value)}"
     return f"a {type(value).__name__} ({value!r})"[:120]
+
+
+def read_versions(data: Any) -> list[list[int] | None]:
+    """Check the child's ``arg_versions``: per argument None or [version, grad's version]."""
+    if data is None:
+        return []
+    if not isinstance(data, list):
+        raise wire.Malformed("arg_versions")
+    out: list[list[int] | None] = []
+    for entry in data[:100]:
+        if entry is None:
+            out.append(None)
+        elif isinstance(entry, list) and len(entry) == 2:
+            out.append([_whole(v) for v in entry])
+        else:
+            raise wire.Malformed("arg_versions")
+    return out
+
+
+def read_graph(data: Any) -> dict[str, Any]:
+    """Check the child's ``graph`` evidence (grader.child.evidence); {} when absent or bad.
+
+    Evidence only chooses a hint's words, so a malformed one is dropped, not punished.
+    """
+    if not isinstance(data, dict):
+        return {}
+    dtypes = data.get("dtypes")
+    broadcasts = data.get("broadcasts")
+    casts = data.get("integer_casts")
+    try:
+        return {
+            "dtypes": [str(d)[:20] for d in dtypes[:16]] if isinstance(dtypes, list) else [],
+            "broadcasts": [
+                [str(b[0])[:40], [_whole(n) for n in b[1][:8]], [_whole(n) for n in b[2][:8]]]
+                for b in (broadcasts[:3] if isinstance(broadcasts, list) else [])
+            ],
+            "integer_casts": _whole(casts) if casts is not None else 0,
+        }
+    except (wire.Malformed, TypeError, IndexError, KeyError, ValueError):
+        return {}
+
+
+def _whole(v: Any) -> int:
+    n = wire.number(v)
+    if not math.isfinite(n) or abs(n) > 2**53:
+        raise wire.Malformed("count expected")
+    return int(n)

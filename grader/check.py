@@ -28,6 +28,7 @@ from grader.answers import (
     flat_numbers,
     preview,
 )
+from grader.causes import fail_if_caused, fail_if_inference
 from grader.child import wire
 from grader.hints import CheckFailed, expect, fail, hint
 from grader.session import Submission
@@ -44,6 +45,8 @@ __all__ = [
     "expect_close_together",
     "fail_if_shaped",
     "fail_if_shifted",
+    "fail_if_caused",
+    "fail_if_inference",
     "TensorValue",
     "Opaque",
     "CallResult",
@@ -88,14 +91,16 @@ def expect_close(
     """Fail with ``hint`` unless ``actual`` holds the numbers ``expected``.
 
     The hint receives ``got`` and ``want`` (first few numbers) besides ``params``.
-    A wrong value whose shape names a mistake fails with that shape's hint
-    instead (see ``fail_if_shaped``), unless ``shapes=False``.
+    A wrong value whose cause the run's evidence shows fails with that cause's
+    hint (see ``fail_if_caused``); else one whose shape names a mistake fails
+    with that shape's hint (see ``fail_if_shaped``), unless ``shapes=False``.
 
     Example: ``expect_close(got, [2 * v for v in values], "grad_wrong", sum_of=len(values))``.
     """
     want = _numbers(expected)
     got = flat_numbers(actual)
     if got is None or not all_close(got, want, rtol, atol):
+        fail_if_caused(None, actual, got, want, **params)
         if shapes:
             fail_if_shaped(
                 actual, want, rtol, atol, mean_of=mean_of, sum_of=sum_of, example=example, **params

@@ -15,7 +15,17 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
-from grader.answers import ANSWERS, Answers, CallResult, close, decode, flat_numbers, preview
+from grader.answers import (
+    ANSWERS,
+    Answers,
+    CallResult,
+    close,
+    decode,
+    flat_numbers,
+    preview,
+    read_graph,
+    read_versions,
+)
 from grader.child import wire
 from grader.executors import ChildGone, Timeout
 from grader.hints import CheckFailed, error_hint, load_failure
@@ -70,6 +80,8 @@ class Submission:
         self.endings: list[Any] = []
         self.load_error: dict[str, Any] | None = None
         self.answers = Answers()
+        # A check that finds a wrong value may replay its call for evidence (grader.causes).
+        self.answers.replay = self.replay_with_evidence
         # Functions already called twice with identical arguments (see ``call``).
         self.repeated: set[str] = set()
         # What confinement the child reached, as it reported (shown, never trusted).
@@ -94,6 +106,7 @@ class Submission:
             self._loaded = True
             load = {"op": "load", "chunks": self._chunks, "operations": self._operations}
             reply = self._talk(load, "(loading)")
+            self.answers.grad_enabled_at_import = reply.get("grad_enabled") is not False
             if not reply.get("ok"):
                 self.load_error = dict(reply.get("error") or {})
                 self._break(load_failure(reply.get("error") or {}), "error")
@@ -184,7 +197,9 @@ class Submission:
             "trace": trace,
             "grad_enabled": grad_enabled,
         }
+        started = time.monotonic()
         reply = self._talk(request, function)
+        seconds = time.monotonic() - started
         if repeat and reply.get("ok") and function not in self.repeated:
             self.repeated.add(function)
             again = self._talk({**request, "trace": False}, function)
@@ -207,6 +222,9 @@ class Submission:
                 grad_enabled_after=reply.get("grad_enabled_after") is not False,
                 ops=[(str(o[0]), bool(o[1])) for o in reply.get("ops", [])],
                 then=[dict(t) for t in reply.get("then", []) if isinstance(t, dict)],
+                arg_versions=read_versions(reply.get("arg_versions")),
+                request=request,
+                seconds=seconds,
             )
         except (wire.Malformed, TypeError, ValueError, IndexError, AttributeError, RecursionError):
             raise CheckFailed("malformed_reply", function=function) from None
@@ -215,6 +233,33 @@ class Submission:
         self.answers.record(result, json.dumps([args, kwargs], sort_keys=True, default=str))
         ANSWERS.set(self.answers)
         return result
+
+    def replay_with_evidence(self, result: CallResult) -> None:
+        """Call ``result``'s function again, recording the graph's evidence into ``result.graph``.
+
+        Only for a value a check already found wrong, so a correct submission never
+        pays for it; skipped when the exercise's time could not cover a slower repeat
+        (a replay that timed out would end the submission), and silent when the
+        replay fails: evidence only chooses a hint's words, it never changes a verdict.
+        """
+        if result.graph is not None or result.request is None or self.broken is not None:
+            return
+        result.graph = {}
+        if self.restarts >= self.MAX_RESTARTS or (
+            self._budget_end is not None
+            and time.monotonic() + 3 * result.seconds + 1.0 > self._budget_end
+        ):
+            return  # one more crash, or a slower repeat, would cost the student
+        restarts = self.restarts
+        try:
+            self._ensure()
+            reply = self._talk(
+                {**result.request, "trace": False, "evidence": True}, result.function
+            )
+        except (CheckFailed, SubmissionBroken):
+            self.restarts = restarts  # a crash in our replay is not charged
+            return
+        result.graph = read_graph(reply.get("graph"))
 
     def close(self) -> None:
         """End the child, keeping how it ended for the report."""

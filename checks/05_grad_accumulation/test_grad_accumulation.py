@@ -9,6 +9,7 @@ from grader.check import (
     describe_value,
     expect,
     fail,
+    fail_if_caused,
     flat_numbers,
     points,
     preview,
@@ -49,7 +50,8 @@ def _factor(got, want):
 
 
 def _check_accumulated(submission, values, steps):
-    t = submission.call("accumulated_grad", values, steps).tensor()
+    result = submission.call("accumulated_grad", values, steps)
+    t = result.tensor()
     want = [steps * g for g in _one_step(values)]
     got = flat_numbers(t)
     if all_close(got, want):
@@ -67,6 +69,7 @@ def _check_accumulated(submission, values, steps):
         k = r * steps
         if abs(k - round(k)) < 1e-3 and round(k) > 0:
             fail("accumulated_wrong_count", count=round(k), **params)
+    fail_if_caused(result, t, got, want, steps=steps)
     fail("accumulated_wrong", **params)
 
 
@@ -105,6 +108,7 @@ def test_zeroed_grads_values(submission, rng):
         r = _factor(got, want)
         if r is not None and abs(r - round(r)) < 1e-3 and round(r) > 1:
             fail("zeroed_not_cleared", factor=round(r), **params)
+        fail_if_caused(result, g, got, want, step=k)
         fail("zeroed_wrong", **params)
 
 

@@ -14,6 +14,7 @@ from grader.check import (
     describe_value,
     expect,
     fail,
+    fail_if_caused,
     fail_if_shaped,
     fail_if_shifted,
     points,
@@ -146,7 +147,7 @@ def descent_plot(history, reference):
 
 
 # -- minimize_square ------------------------------------------------------------
-def _check_square_final(function, x, x0, lr, epochs, history=()):
+def _check_square_final(function, x, x0, lr, epochs, history=(), result=None):
     want, _ = square_reference(x0, lr, epochs)
     if _near(x, want):
         return
@@ -168,6 +169,8 @@ def _check_square_final(function, x, x0, lr, epochs, history=()):
         x_k -= lr * 2 * x_k
         if k != epochs and _near(x, x_k):
             fail("descent_wrong_epochs", ran=k, **params)
+    # What the run shows (a float16 x, a cast to int) names why, if anything.
+    fail_if_caused(result, got=x, want=want, function=function, epochs=epochs)
     fail("descent_final_wrong", **params)
 
 
@@ -178,11 +181,11 @@ def test_minimize_square_final(submission, rng, plots):
     x, history = descent_result(result)
     _, reference = square_reference(3.0, 0.1, 50)
     plots.append(descent_plot(history, reference))
-    _check_square_final("minimize_square", x, 3.0, 0.1, 50, history)
+    _check_square_final("minimize_square", x, 3.0, 0.1, 50, history, result)
     x0 = -2.0 if rng.random() < 0.5 else round(rng.uniform(-4, -1), 3)
     result = submission.call("minimize_square", x0, 0.05, 20)
     x, history = descent_result(result)
-    _check_square_final("minimize_square", x, x0, 0.05, 20)
+    _check_square_final("minimize_square", x, x0, 0.05, 20, result=result)
 
 
 @points(2)
@@ -206,14 +209,15 @@ def test_minimize_square_history(submission, rng):
         next_x = wx - lr * 2 * wx
         if _near(hx, next_x) and _near(hy, wy):
             fail("history_after_update", **where, **params)
+        fail_if_caused(result, got=[hx, hy], want=[wx, wy], k=k, **params)
         if _near(hx, wx):
             fail("history_y_wrong", **where, **params)
         fail("history_wrong", **where, **params)
-    _check_square_final("minimize_square", x, x0, lr, epochs)
+    _check_square_final("minimize_square", x, x0, lr, epochs, result=result)
 
 
 # -- gradient_descent -------------------------------------------------------------
-def check_descent_of(f, x, history, x0, lr, epochs):
+def check_descent_of(f, x, history, x0, lr, epochs, result=None):
     """Judge each step of a descent on ``f`` against x - lr * f'(x), from the student's own x."""
     params = {"f": f.describe(), "x0": x0, "lr": lr, "epochs": epochs}
     if len(history) != epochs:
@@ -243,6 +247,7 @@ def check_descent_of(f, x, history, x0, lr, epochs):
                 fail("gd_square_derivative", **where, **params)
             # The step itself: its opposite is gradient ascent.
             fail_if_shaped(nxt - hx, step_to - hx, 1e-4, 1e-5, **where, **params)
+            fail_if_caused(result, got=nxt, want=step_to, k=k, x=_fmt(hx), **params)
             if k + 1 == len(history):
                 fail("gd_final_wrong", **where, **params)
             fail("gd_step_wrong", **where, **params)
@@ -251,7 +256,7 @@ def check_descent_of(f, x, history, x0, lr, epochs):
 def _descend(submission, f, x0, lr, epochs):
     result = submission.call("gradient_descent", f.spec(), x0, lr, epochs)
     x, history = descent_result(result)
-    check_descent_of(f, x, history, x0, lr, epochs)
+    check_descent_of(f, x, history, x0, lr, epochs, result)
     return result
 
 

@@ -16,6 +16,7 @@ from grader.check import (
     expect,
     expect_close_together,
     fail,
+    fail_if_caused,
     fail_if_shifted,
     points,
 )
@@ -172,21 +173,26 @@ def fit_plot(xs, ys, yours, reference):
     )
 
 
-def _check_curve(losses, want, xs, ys, lr, epochs, params):
+def _check_curve(result, losses, want, xs, ys, lr, epochs, params):
     if len(losses) != epochs:
         _, _, one_more = reference_fit(xs, ys, lr, epochs + 1)
         fail_if_shifted(losses, one_more, RTOL, ATOL, **params)
         fail("fit_losses_length", length=len(losses), **params)
     if not _near(losses[0], want[0]):
         diagnose(losses, xs, ys, lr, epochs, params)
+        fail_if_caused(result, got=losses[0], want=want[0], **params)
         fail("fit_first_loss", got=_fmt(losses[0]), want=_fmt(want[0]), **params)
     for k, (g, w) in enumerate(zip(losses, want, strict=True)):
         if not _near(g, w):
             diagnose(losses, xs, ys, lr, epochs, params)
+            fail_if_caused(result, got=g, want=w, **params)
             fail("fit_loss_curve", k=k, got=_fmt(g), want=_fmt(w), **params)
 
 
-def _check_params(a, b, want_a, want_b, tol, params):
+def _check_params(result, a, b, want_a, want_b, tol, params):
+    if abs(a - want_a) > tol or abs(b - want_b) > tol:
+        # What the run shows (a broadcast, bfloat16 parameters) names why, if anything.
+        fail_if_caused(result, got=[a, b], want=[want_a, want_b], **params)
     # Together, so that (b, a) in each other's places is named as a swap.
     expect_close_together(
         [("a", a, want_a), ("b", b, want_b)],
@@ -220,10 +226,12 @@ def test_fit_line_tutorial_data(submission, rng, plots):
     first = sum(e * e for e in errors) / len(errors)
     if abs(a - want_a) > 1e-2 or abs(b - want_b) > 1e-2 or not _near(losses[0], first):
         diagnose(losses, TUTORIAL_X, TUTORIAL_Y, 0.05, 1000, params)
+    if not _near(losses[0], first):
+        fail_if_caused(result, got=losses[0], want=first, **params)
     expect(
         _near(losses[0], first), "fit_first_loss", got=_fmt(losses[0]), want=_fmt(first), **params
     )
-    _check_params(a, b, want_a, want_b, 1e-2, params)
+    _check_params(result, a, b, want_a, want_b, 1e-2, params)
 
 
 @points(3)
@@ -234,8 +242,8 @@ def test_fit_line_losses(submission, rng):
     a, b, losses = fit_result(result)
     want_a, want_b, want = reference_fit(xs, ys, lr, epochs)
     params = {"lr": lr, "epochs": epochs}
-    _check_curve(losses, want, xs, ys, lr, epochs, params)
-    _check_params(a, b, want_a, want_b, 1e-3, params)
+    _check_curve(result, losses, want, xs, ys, lr, epochs, params)
+    _check_params(result, a, b, want_a, want_b, 1e-3, params)
 
 
 @points(2)
@@ -252,8 +260,8 @@ def test_fit_line_random_data(submission, rng):
     a, b, losses = fit_result(result)
     want_a, want_b, want = reference_fit(xs, ys, lr, epochs)
     params = {"lr": lr, "epochs": epochs}
-    _check_curve(losses, want, xs, ys, lr, epochs, params)
-    _check_params(a, b, want_a, want_b, 1e-3, params)
+    _check_curve(result, losses, want, xs, ys, lr, epochs, params)
+    _check_params(result, a, b, want_a, want_b, 1e-3, params)
 
 
 @points(1)

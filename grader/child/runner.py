@@ -27,6 +27,7 @@ import types
 from typing import Any
 
 from grader.child import operations, wire
+from grader.child.evidence import GraphEvidence
 from grader.child.wire import MAX_ELEMENTS, MAX_TEXT
 
 MAX_OPS = 2_000
@@ -143,6 +144,10 @@ class Runtime:
             # value with it must not fail to load here with a NameError.
             module.__dict__["display"] = display
         sys.modules["exercise"] = module
+        # Imported with grad mode on, as Python would: a file loaded before this one in
+        # the same process (the in-process executor) cannot have left it off.
+        grad_mode_before = self.torch.is_grad_enabled()
+        self.torch.set_grad_enabled(True)
         for chunk in chunks:
             name, source = chunk["name"], chunk["source"]
             self.filenames.add(name)
@@ -169,7 +174,11 @@ class Runtime:
             for k, v in module.__dict__.items()
             if callable(v) and not k.startswith("__") and v is not display
         )
-        return {"ok": True, "functions": functions}
+        # A file that turns grad mode off when imported (torch.set_grad_enabled(False)
+        # at the top level, a context object made once): told, since every call resets it.
+        grad_enabled = self.torch.is_grad_enabled()
+        self.torch.set_grad_enabled(grad_mode_before)
+        return {"ok": True, "functions": functions, "grad_enabled": grad_enabled}
 
     def call(self, request: dict[str, Any]) -> dict[str, Any]:
         torch = self.torch
@@ -196,8 +205,12 @@ class Runtime:
         grad_ids = [
             id(a.grad) if isinstance(a, torch.Tensor) and a.grad is not None else None for a in args
         ]
+        # Version counters before the call: an in-place change of the caller's tensor
+        # (or of its .grad) shows as a higher count afterwards.
+        versions = [self.versions(a) for a in args]
         self.evidence.reset()
         trace = OpTrace(torch) if request.get("trace") else None
+        graph = GraphEvidence(torch) if request.get("evidence") else None
         grad_mode_before = torch.is_grad_enabled()
         torch.set_grad_enabled(True)
         if "grad_enabled" in request:
@@ -207,6 +220,9 @@ class Runtime:
             with self.evidence.watching():
                 if trace is not None:
                     with trace.mode:
+                        value = func(*args, **kwargs)
+                elif graph is not None:
+                    with graph.mode:
                         value = func(*args, **kwargs)
                 else:
                     value = func(*args, **kwargs)
@@ -222,6 +238,8 @@ class Runtime:
         reply["tripwire_backwards"] = self.evidence.tripwire_backwards
         if trace is not None:
             reply["ops"] = trace.ops
+        if graph is not None:
+            reply["graph"] = graph.report()
         try:
             if reply["ok"]:
                 reply["value"] = self.encode(value)
@@ -241,7 +259,17 @@ class Runtime:
             }
         reply["arg_ids"] = arg_ids
         reply["arg_grad_ids"] = grad_ids
+        if any(v is not None for v in versions):
+            reply["arg_versions"] = versions
         return reply
+
+    def versions(self, value: Any) -> list[int] | None:
+        """Return a tensor argument's version counter and its .grad's (-1: none)."""
+        base: Any = self.torch._C.TensorBase
+        if not isinstance(value, self.torch.Tensor):
+            return None
+        grad = base.grad.__get__(value) if base.is_leaf.__get__(value) else None
+        return [_version(base, value), _version(base, grad) if grad is not None else -1]
 
     def follow_up(self, step: dict[str, Any], value: Any) -> dict[str, Any]:
         """Run a judge-requested step on the returned value (e.g. backward on part of it)."""
@@ -311,6 +339,14 @@ class Runtime:
                 # Where the numbers live: two tensors sharing it are one gradient, twice.
                 "storage": int(base.untyped_storage(plain).data_ptr()),
             }
+            # How often those numbers were changed in place (shared by views), and whether
+            # the tensor was made under inference_mode (autograd refuses it); sent only
+            # when not the usual 0 and False, to keep replies small.
+            version = _version(base, t)
+            if version:
+                info["version"] = version
+            if base.is_inference(t):
+                info["inference"] = True
             grad = base.grad.__get__(t) if with_grad and is_leaf else None
         if with_grad:
             info["grad"] = self.describe_tensor(grad, with_grad=False) if grad is not None else None
@@ -430,6 +466,15 @@ _TENSOR_STEPS = {
     "detach": lambda x: x.detach(),
     "double": lambda x: x * 2,
 }
+
+
+def _version(base: Any, t: Any) -> int:
+    # An inference tensor keeps no version counter (reading it raises), nor may an
+    # exotic one: evidence is optional, the answer's numbers are not.
+    try:
+        return -1 if base.is_inference(t) else int(base._version.__get__(t))
+    except (RuntimeError, TypeError, NotImplementedError):
+        return -1
 
 
 def _safe_str(exc: BaseException) -> str:

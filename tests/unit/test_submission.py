@@ -336,7 +336,7 @@ def test_cells_a_kernel_ran_go_on_after_one_that_raised(tmp_path: Path, capsys) 
     source = read_source(history)
     assert source.ran_in_kernel
     reply = Runtime().load(source.wire())
-    assert reply == {"ok": True, "functions": ["f", "h"]}
+    assert reply == {"ok": True, "functions": ["f", "h"], "grad_enabled": True}
     err = capsys.readouterr().err
     assert "cell 1 raised TypeError (the cells after it still ran" in err
     assert "cell 2 raised SyntaxError" in err
