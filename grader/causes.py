@@ -232,6 +232,10 @@ def fail_if_caused(
     Call it where a check has found a value wrong, before its generic hint;
     ``result`` may be None to look the call up by ``value`` (a returned tensor,
     list or tuple). Returns quietly when no cause is visible.
+
+    Example: ``fail_if_caused(result, got=losses[0], want=first)`` before a check's
+    own "the first loss is wrong" hint, so a broadcast or a bfloat16 parameter is
+    named instead of the numbers alone.
     """
     if result is None:
         answers = ANSWERS.get()
@@ -252,6 +256,8 @@ def fail_if_inference(value: Any, function: str) -> None:
     For a task that asks for ``torch.no_grad()``: an inference tensor has the
     right numbers but cannot be used by autograd later (not even saved for a
     backward), so it is not the same answer.
+
+    Example: ``fail_if_inference(submission.call("square_no_grad", x).value, "square_no_grad")``.
     """
     cause = inference_made(value)
     if cause is not None:
