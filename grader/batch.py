@@ -131,8 +131,9 @@ def _load_state(out: Path, student: str) -> dict[str, Any]:
         return {}  # absent or damaged: grade again
 
 
-def _fingerprint(seed: int, lang: str, limits: Limits) -> str:
-    return f"{__version__}:{seed}:{lang}:{limits.timeout}:{limits.memory}:{limits.output}"
+def _fingerprint(seed: int, limits: Limits) -> str:
+    # No language: the kept results hold hint ids, written in --lang's language at the end.
+    return f"{__version__}:{seed}:{limits.timeout}:{limits.memory}:{limits.output}"
 
 
 # -- the workers ----------------------------------------------------------------
@@ -233,6 +234,7 @@ def run(
     """
     out = out.resolve()
     review = review or Review()
+    locale = Locale(course.templates, lang)  # the language of every file written at the end
     started = time.monotonic()
     with _opened(submissions.resolve()) as root:
         if out.is_relative_to(root):
@@ -247,7 +249,7 @@ def run(
             # Kept at once, not only in results.json at the end: an interrupted first run
             # resumes with the seed its graded students were graded with.
             write_atomic(out / ".state" / "seed", str(seed))
-            settings = Settings(seed=seed, limits=limits, lang=lang, require_sandbox=not trust)
+            settings = Settings(seed=seed, limits=limits, require_sandbox=not trust)
             states, pending = _plan(course, students, exercises, out, force, settings)
             hide = [*secrets_of(course), str(root), str(submissions.resolve()), str(out)]
             graded = _grade_all(course, settings, hide, pending, jobs, out, states, cluster)
@@ -258,7 +260,7 @@ def run(
                 for s, state in states.items()
                 if (c := crashed_checks(state["exercises"].values()))
             }
-            _assemble(course, out, exercises, states, seed, lang, trust, review, sources, jobs)
+            _assemble(course, out, exercises, states, seed, locale, trust, review, sources, jobs)
     elapsed = time.monotonic() - started
     summary = (
         f"graded {graded} student(s), kept {len(students) - graded} unchanged, "
@@ -289,7 +291,7 @@ def _plan(
     per student); they stay in each student's state file, read back one student at a
     time, so this process's memory does not grow with the plots of the whole class.
     """
-    fingerprint = _fingerprint(settings.seed, settings.lang, settings.limits)
+    fingerprint = _fingerprint(settings.seed, settings.limits)
     states: dict[str, dict[str, Any]] = {}
     pending: list[_Job] = []
     checks = {exercise.name: exercise.checks_digest for exercise in exercises}
@@ -482,7 +484,7 @@ def _assemble(
     exercises: list[Exercise],
     states: dict[str, dict[str, Any]],
     seed: int,
-    lang: str,
+    locale: Locale,
     trust: bool,
     review: Review | None = None,
     sources: dict[str, dict[str, str]] | None = None,
@@ -493,7 +495,6 @@ def _assemble(
 
     # Every text in the class's language, once, before anything is written. Each
     # student's state is consumed as its record is made: the class is held once, not twice.
-    locale = Locale(course.templates, lang)
     students = []
     for student in sorted(states):
         kept = states.pop(student)["exercises"]
@@ -513,18 +514,18 @@ def _assemble(
         exercises=exercises,
         sources=sources or {},
         review=review or Review(),
-        lang=lang,
+        locale=locale,
         report_href=lambda s: f"{quote(_safe_folder(s))}/report.html",
     )
     # The reports are drawn on other processes while this one writes the rest (after the
     # review, whose fingerprints of the whole class are gone by then: memory stays flat).
-    reports = _Reports(out, students, seed, lang, course, jobs)
+    reports = _Reports(out, students, seed, locale, course, jobs)
     try:
         write_atomic(out / "results.json", _results_json(results, _with_plots(out, students)))
         write_atomic(out / "grades.csv", export.grades_csv(results))
         overview = render_class_overview(
             results,
-            lang=lang,
+            locale=locale,
             templates=course.templates,
             title=course.title,
             report_href=lambda s: f"{quote(_safe_folder(s))}/report.html",
@@ -579,14 +580,14 @@ class _Reports:
         out: Path,
         students: list[dict[str, Any]],
         seed: int,
-        lang: str,
+        locale: Locale,
         course: Course,
         jobs: int,
     ) -> None:
         self._out = out
         self._names = [s["student"] for s in students]
         self._error: BaseException | None = None
-        render = partial(_render_report, seed=seed, lang=lang, course=course)
+        render = partial(_render_report, seed=seed, locale=locale, course=course)
         records = _with_plots(out, students)
         pages: Iterator[str]
         if jobs <= 1 or len(students) < 4 * jobs:
@@ -636,11 +637,11 @@ class _Reports:
             raise self._error
 
 
-def _render_report(record: dict[str, Any], *, seed: int, lang: str, course: Course) -> str:
+def _render_report(record: dict[str, Any], *, seed: int, locale: Locale, course: Course) -> str:
     from grader.report import render_student_report
 
     return render_student_report(
-        record, seed=seed, lang=lang, templates=course.templates, title=course.title
+        record, seed=seed, locale=locale, templates=course.templates, title=course.title
     )
 
 

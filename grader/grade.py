@@ -40,11 +40,14 @@ class EnvironmentBroken(JudgeError):
 
 @dataclass
 class Settings:
-    """What every grade of one run shares."""
+    """What every grade of one run shares.
+
+    No language: a result holds hint ids, never text, and whoever writes the
+    output puts it in the reader's language (``results.written``).
+    """
 
     seed: int
     limits: Limits = field(default_factory=Limits)
-    lang: str = "en"
     # Refuse to run any submission unless every sandbox guarantee holds (SECURITY.md).
     require_sandbox: bool = False
 

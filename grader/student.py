@@ -46,10 +46,16 @@ def grade_student(
     work: list[tuple[Exercise, Path | None]],
     settings: Settings,
     executor: Executor | None = None,
+    *,
+    report: Locale | None = None,
 ) -> dict[str, Any]:
-    """Grade each (exercise, file) pair and return the results document (no text in it yet)."""
+    """Grade each (exercise, file) pair and return the results document (no text in it yet).
+
+    ``report`` is the language the report will be written in: each exercise's
+    plots are then drawn in it while the other exercises still run.
+    """
     executor = executor or executor_for(course, len(work))
-    locale = Locale(course.templates, settings.lang) if len(work) > 1 else None
+    locale = report if len(work) > 1 else None
     if locale is not None:
         plots.warm_up()  # the report's plots, drawn at the end, start loading now
 

@@ -7,6 +7,7 @@ One uninterrupted run of the class is shared by the module; the other tests
 from __future__ import annotations
 
 import csv
+import html
 import json
 import os
 import re
@@ -458,6 +459,38 @@ def test_rerun_grades_only_what_changed(
     assert forced.stdout.startswith(f"graded {len(EXPECTED)} student(s), kept 0 unchanged")
     assert sorted(forced.progress()) == sorted(EXPECTED)
     assert verdicts(load_results(out)) == verdicts(after)
+
+
+def test_another_language_grades_nothing_again_and_writes_the_reports_in_it(
+    graded: tuple[Path, Path, Run], grade_batch: Callable[..., Run], tmp_path: Path
+) -> None:
+    # The kept results hold hint ids, not text: a language is an output, not a regrade.
+    folder, reference, _ = graded
+    out = Path(shutil.copytree(reference, tmp_path / "out"))
+    english = load_results(out)
+
+    chinese = grade_batch(folder, out, "--lang", "zh")
+    assert chinese.returncode == 0, chinese.stderr
+    assert chinese.stdout.startswith(f"graded 0 student(s), kept {len(EXPECTED)} unchanged")
+    assert chinese.progress() == []
+    results = load_results(out)
+    assert results["lang"] == "zh"
+
+    def scores(document: dict[str, Any]) -> list[Any]:
+        return [
+            (s["student"], s["score"], [(e["digest"], e["duration"]) for e in s["exercises"]])
+            for s in document["students"]
+        ]
+
+    # The very results of the English run (down to each grade's duration), reworded.
+    assert scores(results) == scores(english)
+    mistaken = {s["student"]: s for s in results["students"]}["mean_instead_of_sum"]
+    failed = {c["name"]: c for c in mistaken["exercises"][0]["checks"] if not c["passed"]}
+    assert "你是否用了 mean() 而不是 sum()" in failed["test_square_and_sum_values"]["message"]
+    page = (out / "mean_instead_of_sum" / "report.html").read_text(encoding="utf-8")
+    assert '<html lang="zh-Hans">' in page
+    assert "你是否用了 mean() 而不是 sum()" in html.unescape(page)
+    assert '<html lang="zh-Hans">' in (out / "index.html").read_text(encoding="utf-8")
 
 
 def test_an_edited_check_grades_the_class_again(
