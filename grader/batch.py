@@ -36,12 +36,13 @@ import click
 
 from grader import __version__, plots
 from grader.atomic import write_atomic
-from grader.child.confine import name_process
 from grader.course import Course, Exercise
 from grader.executors import Executor, Limits
-from grader.grade import Settings, sandbox_holds, secrets_of
+from grader.gate import TRUST_SUBMISSIONS, refuse_half_confined
+from grader.grade import Settings, secrets_of
 from grader.locale import Locale
 from grader.parcel import Parcel, digest_of, grade_parcel, pack
+from grader.process import die_with_parent, name_process
 from grader.results import crashed_checks, written_student
 from grader.review import Review, add_review, read_sources
 from grader.score import results_document, student_result, to_json
@@ -162,7 +163,9 @@ class _Worker:
         will be, so the answer is about this machine, this user and this Python.
         """
         if self.sandbox is None:
-            self.sandbox = refuse_half_confined(self.executor, self.settings)
+            self.sandbox = refuse_half_confined(
+                self.executor, self.settings, way_out=TRUST_SUBMISSIONS
+            )
         return grade_parcel(parcel, self.course, self.settings, self.executor, self.at_once)
 
     def close(self) -> None:
@@ -195,20 +198,8 @@ def _ignore_interrupts() -> None:
     """Leave Ctrl-C to the batch's own process, and die with it (no worker tracebacks)."""
     import signal
 
-    from grader.child.confine import die_with_parent
-
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     die_with_parent()
-
-
-def refuse_half_confined(executor: Executor, settings: Settings) -> dict[str, Any]:
-    """Return how this machine confines a child; refuse a class's code if that falls short."""
-    return sandbox_holds(
-        executor,
-        settings,
-        what="submissions",
-        otherwise="pass --trust-submissions to grade anyway",
-    )
 
 
 # -- the batch ----------------------------------------------------------------

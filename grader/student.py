@@ -13,7 +13,8 @@ from grader import plots
 from grader.course import Course, Exercise
 from grader.executors import Executor
 from grader.executors.sandboxed import SandboxExecutor
-from grader.grade import Settings, grade_each, grade_exercise, sandbox_holds, secrets_of
+from grader.gate import LEAVE_OUT_REQUIREMENT, refuse_half_confined
+from grader.grade import Settings, grade_each, grade_exercise, secrets_of
 from grader.locale import Locale
 from grader.results import ExerciseResult
 from grader.score import results_document, student_result
@@ -71,9 +72,7 @@ def grade_student(
     try:
         if settings.require_sandbox:
             # Gradescope and the like: the student's code must not run half-confined.
-            sandbox_holds(
-                executor, settings, what="the submission", otherwise="leave out --require-sandbox"
-            )
+            refuse_half_confined(executor, settings, way_out=LEAVE_OUT_REQUIREMENT)
         # Several exercises at once, each in its own warm child: the cores are there.
         exercises = grade_each(
             work,

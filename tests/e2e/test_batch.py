@@ -27,6 +27,7 @@ from conftest import EXERCISE_KEYS
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from grader.course import Course
+from grader.judge import max_score
 
 REPO = Path(__file__).resolve().parents[2]
 EXERCISE = "01_leaf_tensors"
@@ -35,7 +36,7 @@ MISTAKES = REPO / "solutions" / EXERCISE / "mistakes"
 ARGS = ["--exercises", "01", "--seed", "1", "--jobs", "2"]
 PROGRESS = re.compile(r"^\[(\d+)/(\d+)\] (\S+): ([\d.]+)/([\d.]+)$")
 
-MAX_SCORE = Course.load(REPO).exercise("01").max_score
+MAX_SCORE = max_score(Course.load(REPO).exercise("01").checks)
 PASSES_ALL = (
     "passes_all_flat_py",
     "passes_all_flat_ipynb",
