@@ -99,6 +99,7 @@ def grade_exercise(
     path: Path | SourceFile | None,
     executor: Executor,
     settings: Settings,
+    *,
     shown_as: str = "",
 ) -> ExerciseResult:
     """Grade ``path`` (or record it missing) for ``exercise``.

@@ -188,7 +188,7 @@ def test_batch_summary_and_progress_lines(graded: tuple[Path, Path, Run]) -> Non
     # Not a terminal: one plain line per student, counted up to the class size.
     lines = [line for line in run.stderr.splitlines() if PROGRESS.match(line)]
     assert sorted(run.progress()) == sorted(EXPECTED)
-    assert [PROGRESS.match(line).group(1) for line in lines] == [
+    assert [m.group(1) for line in lines if (m := PROGRESS.match(line))] == [
         str(i) for i in range(1, len(EXPECTED) + 1)
     ]
 
@@ -631,7 +631,7 @@ def test_a_batch_that_breaks_leaves_no_pool_thread_to_trip_on_at_exit(tmp_path):
     course = SimpleNamespace(root=tmp_path / "no-course")  # every worker fails to start
     pending = [batch._Job(f"s{i}", str(tmp_path), ()) for i in range(2)]
     with pytest.raises(Exception, match="(?i)process pool"):
-        batch._grade_all(course, Settings(seed=1), [], pending, 2, tmp_path, {})  # type: ignore[arg-type]
+        batch._grade_all(course, Settings(seed=1), [], pending, 2, tmp_path, {})
     alive = [t for t in threading.enumerate() if isinstance(t, _ExecutorManagerThread)]
     assert not alive
 

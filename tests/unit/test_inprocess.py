@@ -15,6 +15,9 @@ from grader.judge import max_score
 from grader.locale import Locale
 from grader.results import with_messages
 
+# Every grade here runs the submission in this process, with torch.
+pytest.importorskip("torch")
+
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -97,9 +100,7 @@ def test_each_mistake_fails_the_check_that_should_catch_it(
 
 
 def test_missing_file_is_recorded_missing(course: Course, exercise: Exercise) -> None:
-    result = grade_exercise(
-        course, exercise, None, InProcessExecutor(), Settings(seed=1), Locale(course.templates)
-    )
+    result = grade_exercise(course, exercise, None, InProcessExecutor(), Settings(seed=1))
     assert result["status"] == "missing"
     assert result["score"] == 0.0
     assert result["max_score"] == max_score(exercise.checks)
