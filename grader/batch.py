@@ -34,10 +34,10 @@ import click
 
 from grader import __version__, plots
 from grader.atomic import write_atomic
-from grader.child.confine import name_process
 from grader.course import Course, Exercise
 from grader.executors import Executor, Limits
-from grader.grade import Settings, sandbox_holds, secrets_of
+from grader.gate import TRUST_SUBMISSIONS, refuse_half_confined
+from grader.grade import Settings, secrets_of
 from grader.gradebook import RosterError
 from grader.intake import (
     Handed,
@@ -54,6 +54,7 @@ from grader.intake import (
 )
 from grader.locale import Locale
 from grader.parcel import Parcel, digest_of, grade_parcel
+from grader.process import die_with_parent, name_process
 from grader.results import crashed_checks, written_student
 from grader.review import Review, add_review, sources_of
 from grader.score import results_document, student_result, to_json
@@ -101,8 +102,9 @@ def _load_state(out: Path, student: str) -> dict[str, Any]:
         return {}  # absent or damaged: grade again
 
 
-def _fingerprint(seed: int, lang: str, limits: Limits) -> str:
-    return f"{__version__}:{seed}:{lang}:{limits.timeout}:{limits.memory}:{limits.output}"
+def _fingerprint(seed: int, limits: Limits) -> str:
+    # No language: the kept results hold hint ids, written in --lang's language at the end.
+    return f"{__version__}:{seed}:{limits.timeout}:{limits.memory}:{limits.output}"
 
 
 # -- the workers ----------------------------------------------------------------
@@ -131,7 +133,9 @@ class _Worker:
         will be, so the answer is about this machine, this user and this Python.
         """
         if self.sandbox is None:
-            self.sandbox = refuse_half_confined(self.executor, self.settings)
+            self.sandbox = refuse_half_confined(
+                self.executor, self.settings, way_out=TRUST_SUBMISSIONS
+            )
         return grade_parcel(parcel, self.course, self.settings, self.executor, self.at_once)
 
     def close(self) -> None:
@@ -164,20 +168,8 @@ def _ignore_interrupts() -> None:
     """Leave Ctrl-C to the batch's own process, and die with it (no worker tracebacks)."""
     import signal
 
-    from grader.child.confine import die_with_parent
-
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     die_with_parent()
-
-
-def refuse_half_confined(executor: Executor, settings: Settings) -> dict[str, Any]:
-    """Return how this machine confines a child; refuse a class's code if that falls short."""
-    return sandbox_holds(
-        executor,
-        settings,
-        what="submissions",
-        otherwise="pass --trust-submissions to grade anyway",
-    )
 
 
 # -- the batch ----------------------------------------------------------------
@@ -205,6 +197,7 @@ def run(
     """
     out = out.resolve()
     review = review or Review()
+    locale = Locale(course.templates, lang)  # the language of every file written at the end
     started = time.monotonic()
     with _opened(submissions.resolve()) as root:
         if out.is_relative_to(root):
@@ -225,7 +218,7 @@ def run(
             # Kept at once, not only in results.json at the end: an interrupted first run
             # resumes with the seed its graded students were graded with.
             write_atomic(out / ".state" / "seed", str(seed))
-            settings = Settings(seed=seed, limits=limits, lang=lang, require_sandbox=not trust)
+            settings = Settings(seed=seed, limits=limits, require_sandbox=not trust)
             states, pending = _plan(course, students, exercises, out, force, settings)
             hide = [*secrets_of(course), str(root), str(submissions.resolve()), str(out)]
             graded = _grade_all(course, settings, hide, pending, jobs, out, states, cluster)
@@ -240,7 +233,7 @@ def run(
                 if (c := crashed_checks(state["exercises"].values()))
             }
             _assemble(
-                course, out, exercises, states, seed, lang, trust, review, sources, jobs, found
+                course, out, exercises, states, seed, locale, trust, review, sources, jobs, found
             )
     elapsed = time.monotonic() - started
     summary = (
@@ -289,7 +282,7 @@ def _plan(
     per student); they stay in each student's state file, read back one student at a
     time, so this process's memory does not grow with the plots of the whole class.
     """
-    fingerprint = _fingerprint(settings.seed, settings.lang, settings.limits)
+    fingerprint = _fingerprint(settings.seed, settings.limits)
     states: dict[str, dict[str, Any]] = {}
     pending: list[_Job] = []
     checks = {exercise.name: exercise.checks_digest for exercise in exercises}
@@ -482,7 +475,7 @@ def _assemble(
     exercises: list[Exercise],
     states: dict[str, dict[str, Any]],
     seed: int,
-    lang: str,
+    locale: Locale,
     trust: bool,
     review: Review | None = None,
     sources: dict[str, dict[str, str]] | None = None,
@@ -494,7 +487,6 @@ def _assemble(
 
     # Every text in the class's language, once, before anything is written. Each
     # student's state is consumed as its record is made: the class is held once, not twice.
-    locale = Locale(course.templates, lang)
     folders = report_folders(states)
     identities = {s.name: s.identity.record() for s in (intake.students if intake else [])}
     students = []
@@ -521,18 +513,18 @@ def _assemble(
         exercises=exercises,
         sources=sources or {},
         review=review or Review(),
-        lang=lang,
+        locale=locale,
         report_href=lambda s: f"{quote(folders.get(s, s))}/report.html",
     )
     # The reports are drawn on other processes while this one writes the rest (after the
     # review, whose fingerprints of the whole class are gone by then: memory stays flat).
-    reports = _Reports(out, students, seed, lang, course, jobs, folders)
+    reports = _Reports(out, students, seed, locale, course, jobs, folders)
     try:
         write_atomic(out / "results.json", _results_json(results, _with_plots(out, students)))
         write_atomic(out / "grades.csv", export.grades_csv(results))
         overview = render_class_overview(
             results,
-            lang=lang,
+            locale=locale,
             templates=course.templates,
             title=course.title,
             report_href=lambda s: f"{quote(folders.get(s, s))}/report.html",
@@ -602,7 +594,7 @@ class _Reports:
         out: Path,
         students: list[dict[str, Any]],
         seed: int,
-        lang: str,
+        locale: Locale,
         course: Course,
         jobs: int,
         folders: dict[str, str] | None = None,
@@ -611,7 +603,7 @@ class _Reports:
         self._names = [s["student"] for s in students]
         self._folders = folders or report_folders(self._names)
         self._error: BaseException | None = None
-        render = partial(_render_report, seed=seed, lang=lang, course=course)
+        render = partial(_render_report, seed=seed, locale=locale, course=course)
         records = _with_plots(out, students)
         pages: Iterator[str]
         if jobs <= 1 or len(students) < 4 * jobs:
@@ -661,9 +653,9 @@ class _Reports:
             raise self._error
 
 
-def _render_report(record: dict[str, Any], *, seed: int, lang: str, course: Course) -> str:
+def _render_report(record: dict[str, Any], *, seed: int, locale: Locale, course: Course) -> str:
     from grader.report import render_student_report
 
     return render_student_report(
-        record, seed=seed, lang=lang, templates=course.templates, title=course.title
+        record, seed=seed, locale=locale, templates=course.templates, title=course.title
     )

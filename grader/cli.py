@@ -188,6 +188,7 @@ def exercise_command(
 ) -> None:
     """Grade one exercise (TARGET: 03, exercises/03, a file), or all when TARGET is omitted."""
     from grader import student
+    from grader.locale import Locale
     from grader.publish import publish
 
     course = _course(course_dir)
@@ -199,20 +200,20 @@ def exercise_command(
     settings = student.Settings(
         seed=_seed(seed),
         limits=_limits(timeout, memory, output),
-        lang=lang,
         require_sandbox=require_sandbox,
     )
+    locale = Locale(course.templates, lang)  # the language of everything written below
 
     def grade(work: list[tuple[Exercise, Path | None]]) -> int:
         try:
-            outcome = student.grade_student(course, work, settings)
+            outcome = student.grade_student(course, work, settings, report=locale)
         except JudgeError as exc:
             _complain(str(exc))
             return 2
         publish(
             course,
             outcome,
-            settings.lang,
+            locale,
             json_path=json_path,
             html_path=html_path,
             junit_path=junit_path,

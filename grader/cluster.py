@@ -27,8 +27,9 @@ from typing import Any
 from grader import __version__
 from grader.course import Course, CourseError, files_digest
 from grader.executors.sandboxed import SandboxExecutor
+from grader.gate import TRUST_SUBMISSIONS, refuse_half_confined
 from grader.grade import Settings, secrets_of
-from grader.judge import JudgeError
+from grader.judge import JudgeError, max_score
 from grader.parcel import Parcel, grade_parcel
 from grader.score import unjudged_result
 
@@ -248,7 +249,7 @@ def _killed_its_worker(course: Course, parcel: Parcel) -> dict[str, dict[str, An
             exercise.title,
             "error",
             message,
-            exercise.max_score,
+            max_score(exercise.checks),
             source=file.name if file else "",
             error_kind="worker_died",
         )
@@ -292,9 +293,7 @@ def _grade_on_worker(
         warm.executor.hide = [*hide, *warm.secrets]
         if id(warm.executor) not in _confined:
             # As a local batch does: no student code runs on a worker whose sandbox falls short.
-            from grader.batch import refuse_half_confined
-
-            refuse_half_confined(warm.executor, settings)
+            refuse_half_confined(warm.executor, settings, way_out=TRUST_SUBMISSIONS)
             _confined.add(id(warm.executor))
         return grade_parcel(parcel, warm.course, settings, warm.executor)
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -91,19 +92,23 @@ def _toml(path: Path) -> dict[str, Any]:
         raise ContentError(f"{path} is not valid TOML: {exc}") from None
 
 
-_ACTIVE: list[ExerciseContent] = [ExerciseContent()]
+# Context-local, like the answers: exercises judged side by side on threads (``grade``
+# with several exercises, a batch worker) each see their own operations and patterns;
+# a shared stack let one exercise's checks run with another's (and miss their own).
+_ACTIVE: ContextVar[ExerciseContent] = ContextVar("exercise_content")
+_BUILT_IN = ExerciseContent()  # outside any exercise's checks
 
 
 def active() -> ExerciseContent:
     """Return the content of the exercise whose checks are running (built-ins otherwise)."""
-    return _ACTIVE[-1]
+    return _ACTIVE.get(_BUILT_IN)
 
 
 @contextmanager
 def using(content: ExerciseContent) -> Iterator[ExerciseContent]:
-    """Make ``content`` active while one exercise's checks run."""
-    _ACTIVE.append(content)
+    """Make ``content`` active while one exercise's checks run (in this thread or task)."""
+    token = _ACTIVE.set(content)
     try:
         yield content
     finally:
-        _ACTIVE.pop()
+        _ACTIVE.reset(token)

@@ -44,13 +44,6 @@ class Exercise:
         return self.name
 
     @property
-    def max_score(self) -> float:
-        """Sum the points of the checks, as pytest collects them, without running them."""
-        from grader.judge import max_score
-
-        return max_score(self.checks)
-
-    @property
     def checks_digest(self) -> str:
         return checks_digest(self.checks)
 

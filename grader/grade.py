@@ -14,7 +14,7 @@ from grader import content
 from grader.content import ContentError, ExerciseContent
 from grader.course import Course, Exercise
 from grader.executors import STARTUP, Executor, Limits
-from grader.judge import JudgeError, judge
+from grader.judge import JudgeError, judge, max_score
 from grader.results import ExerciseResult, hint
 from grader.score import exercise_result, unjudged_result
 from grader.session import ENVIRONMENT, Submission, SubmissionBroken
@@ -26,7 +26,6 @@ __all__ = [
     "grade_each",
     "secrets_of",
     "sandbox_ready",
-    "sandbox_holds",
     "EnvironmentBroken",
 ]
 
@@ -40,11 +39,14 @@ class EnvironmentBroken(JudgeError):
 
 @dataclass
 class Settings:
-    """What every grade of one run shares."""
+    """What every grade of one run shares.
+
+    No language: a result holds hint ids, never text, and whoever writes the
+    output puts it in the reader's language (``results.written``).
+    """
 
     seed: int
     limits: Limits = field(default_factory=Limits)
-    lang: str = "en"
     # Refuse to run any submission unless every sandbox guarantee holds (SECURITY.md).
     require_sandbox: bool = False
 
@@ -91,32 +93,13 @@ def sandbox_ready(executor: Executor, limits: Limits) -> dict[str, Any]:
     return submission.sandbox
 
 
-def sandbox_holds(
-    executor: Executor, settings: Settings, *, what: str, otherwise: str
-) -> dict[str, Any]:
-    """Return how this machine confines a child; refuse ``what`` if that falls short.
-
-    Refusing is for ``settings.require_sandbox`` (a batch, unless trusted; a
-    CI grade with --require-sandbox); ``otherwise`` names the way to run anyway.
-    """
-    from grader.sandbox import shortfall
-
-    state = sandbox_ready(executor, settings.limits)
-    problem = shortfall(state)
-    if problem and settings.require_sandbox:
-        raise JudgeError(
-            f"refusing to run {what}: here {problem}. See SECURITY.md (where the sandbox "
-            f"holds) to fix it, or {otherwise}"
-        )
-    return state
-
-
 def grade_exercise(
     course: Course,
     exercise: Exercise,
     path: Path | SourceFile | None,
     executor: Executor,
     settings: Settings,
+    *,
     shown_as: str = "",
 ) -> ExerciseResult:
     """Grade ``path`` (or record it missing) for ``exercise``.
@@ -131,14 +114,19 @@ def grade_exercise(
             exercise.title,
             "missing",
             hint("missing"),
-            exercise.max_score,
+            max_score(exercise.checks),
         )
     try:
         file = path if isinstance(path, SourceFile) else SourceFile.read(path)
         source = file.source()
     except SubmissionError as exc:
         return unjudged_result(
-            exercise.name, exercise.title, "error", str(exc), exercise.max_score, source=shown
+            exercise.name,
+            exercise.title,
+            "error",
+            str(exc),
+            max_score(exercise.checks),
+            source=shown,
         )
     started = time.monotonic()
     try:

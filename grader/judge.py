@@ -23,6 +23,7 @@ from typing import Any
 import pytest
 
 from grader import crashes
+from grader.course import checks_digest
 from grader.hints import CheckFailed, asserted, forget_hint, without_addresses
 from grader.session import Submission, SubmissionBroken
 
@@ -385,8 +386,6 @@ def max_score(checks_dir: Path) -> float:
 
 
 def _checks_for(checks_dir: Path) -> _Checks:
-    from grader.course import checks_digest
-
     key = str(checks_dir.resolve())
     version = checks_digest(checks_dir)
     with _collecting:

@@ -75,6 +75,7 @@ class Result:
         if self.problem or self.course is None:
             return f'<p style="color:#a40e26"><b>check:</b> {html.escape(self.problem)}</p>'
         try:
+            from grader.locale import Locale
             from grader.report import render_notebook_result
 
             student: dict[str, Any] = {
@@ -82,8 +83,13 @@ class Result:
                 "max_score": self.max_score,
                 "exercises": list(self.exercises),
             }
+            # The records were written in this language by the `grade` that graded them.
+            templates = self.course / "templates"
             return render_notebook_result(
-                student, seed=self.seed or 0, lang=self.lang, templates=self.course / "templates"
+                student,
+                seed=self.seed or 0,
+                locale=Locale(templates, self.lang),
+                templates=templates,
             )
         # The kernel may hold patched builtins that break the renderer; the
         # plain summary, computed outside the kernel, is still true.

@@ -26,7 +26,7 @@ __all__ = ["publish"]
 def publish(
     course: Course,
     results: dict[str, Any],
-    lang: str,
+    locale: Locale,
     *,
     json_path: str | None,
     html_path: str | None,
@@ -35,10 +35,9 @@ def publish(
     github_summary: bool,
     single: bool,
 ) -> None:
-    """Print the summary and write every requested file."""
+    """Print the summary and write every requested file, every text in ``locale``'s language."""
     from grader.report import render_student_report
 
-    locale = Locale(course.templates, lang)
     results = written(results, locale)
     summary = terminal_summary(results, locale, single=single)
     if github.in_actions():
@@ -52,7 +51,7 @@ def publish(
     else:
         html = Path(html_path)
     page = render_student_report(
-        record, seed=results["seed"], lang=lang, templates=course.templates, title=course.title
+        record, seed=results["seed"], locale=locale, templates=course.templates, title=course.title
     )
     write_atomic(html, page)
     click.echo(clean_for_terminal(locale.text("ui.terminal.report_written", path=html)))

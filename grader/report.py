@@ -26,7 +26,6 @@ from markupsafe import Markup
 
 from grader import plots
 from grader.locale import Locale
-from grader.results import message_of
 
 __all__ = [
     "render_student_report",
@@ -39,19 +38,17 @@ STATUSES = ("graded", "missing", "error", "timeout")
 
 
 def render_student_report(
-    student: dict[str, Any], *, seed: int, lang: str, templates: Path, title: str
+    student: dict[str, Any], *, seed: int, locale: Locale, templates: Path, title: str
 ) -> str:
-    """Return the self-contained HTML report of one student's results."""
-    locale = Locale(templates, lang)
+    """Return the self-contained HTML report of one student's results (written in ``locale``)."""
     view = _student_view(student, locale)
     return _render(templates, "report.html.j2", locale, title=title, seed=seed, student=view)
 
 
 def render_notebook_result(
-    student: dict[str, Any], *, seed: int, lang: str, templates: Path
+    student: dict[str, Any], *, seed: int, locale: Locale, templates: Path
 ) -> str:
     """Return the compact HTML a notebook shows under ``check()``: a fragment, not a page."""
-    locale = Locale(templates, lang)
     view = _student_view(student, locale)
     return _render(templates, "notebook.html.j2", locale, seed=seed, student=view)
 
@@ -59,13 +56,12 @@ def render_notebook_result(
 def render_class_overview(
     results: dict[str, Any],
     *,
-    lang: str,
+    locale: Locale,
     templates: Path,
     title: str,
     report_href: Callable[[str], str],
 ) -> str:
     """Return the HTML class overview; ``report_href(name)`` is a plain relative path."""
-    locale = Locale(templates, lang)
     students = sorted(results.get("students") or [], key=lambda s: str(s.get("student", "")))
     views = [_student_view(s, locale, with_plots=False) for s in students]
     exercises = _exercise_columns(views)
@@ -188,13 +184,12 @@ def render_near_copy(
     spans: dict[str, tuple[list[tuple[int, int]], list[tuple[int, int]]]],
     texts: dict[str, tuple[str, str]],
     *,
-    lang: str,
+    locale: Locale,
     templates: Path,
     title: str,
     report_href: Callable[[str], str],
 ) -> str:
     """Return the side-by-side page of two submissions, their shared passages marked."""
-    locale = Locale(templates, lang)
     blocks = [
         {
             "exercise": exercise,
@@ -281,7 +276,8 @@ def _exercise_view(exercise: dict[str, Any], locale: Locale, with_plots: bool) -
         # The status also names a CSS class, so only known words get there.
         "status": status if known else "unknown",
         "status_text": locale.text(f"ui.status.{status}") if known else status,
-        "message": "" if status == "graded" else message_of(exercise, name, locale),
+        # Written once, in the report's language, by results.written: read, not made again.
+        "message": "" if status == "graded" else str(exercise.get("message") or ""),
         "score": score,
         "max_score": max_score,
         "percent": _percent(score, max_score),
@@ -308,8 +304,7 @@ def _check_view(check: dict[str, Any], exercise: str, locale: Locale) -> dict[st
         "passed": passed,
         "score": _number(check.get("score")),
         "max_score": _number(check.get("max_score")),
-        # From the hint's id: `--lang zh` translates a report graded in English.
-        "hint": "" if passed else message_of(check, exercise, locale),
+        "hint": "" if passed else str(check.get("message") or ""),
     }
 
 

@@ -89,13 +89,12 @@ def add_review(
     exercises: list[Exercise],
     sources: dict[str, dict[str, str]],
     review: Review,
-    lang: str,
+    locale: Locale,
     report_href: Callable[[str], str],
 ) -> None:
     """Add mistakes, near-copies and the gradebook to ``results``; write their files to ``out``."""
     from grader.report import render_near_copy
 
-    locale = Locale(course.templates, lang)
     results["mistakes"] = mistakes.common_mistakes(results, locale)
     write_atomic(out / "mistakes.csv", export.mistakes_csv(results["mistakes"]))
 
@@ -111,7 +110,7 @@ def add_review(
             record,
             pair.lines,
             {e: (sources[pair.student_a][e], sources[pair.student_b][e]) for e in pair.lines},
-            lang=lang,
+            locale=locale,
             templates=course.templates,
             title=course.title,
             report_href=lambda s: "../" + report_href(s),

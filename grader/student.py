@@ -13,7 +13,8 @@ from grader import plots
 from grader.course import Course, Exercise
 from grader.executors import Executor
 from grader.executors.sandboxed import SandboxExecutor
-from grader.grade import Settings, grade_each, grade_exercise, sandbox_holds, secrets_of
+from grader.gate import LEAVE_OUT_REQUIREMENT, refuse_half_confined
+from grader.grade import Settings, grade_each, grade_exercise, secrets_of
 from grader.locale import Locale
 from grader.results import ExerciseResult
 from grader.score import results_document, student_result
@@ -46,10 +47,16 @@ def grade_student(
     work: list[tuple[Exercise, Path | None]],
     settings: Settings,
     executor: Executor | None = None,
+    *,
+    report: Locale | None = None,
 ) -> dict[str, Any]:
-    """Grade each (exercise, file) pair and return the results document (no text in it yet)."""
+    """Grade each (exercise, file) pair and return the results document (no text in it yet).
+
+    ``report`` is the language the report will be written in: each exercise's
+    plots are then drawn in it while the other exercises still run.
+    """
     executor = executor or executor_for(course, len(work))
-    locale = Locale(course.templates, settings.lang) if len(work) > 1 else None
+    locale = report if len(work) > 1 else None
     if locale is not None:
         plots.warm_up()  # the report's plots, drawn at the end, start loading now
 
@@ -65,9 +72,7 @@ def grade_student(
     try:
         if settings.require_sandbox:
             # Gradescope and the like: the student's code must not run half-confined.
-            sandbox_holds(
-                executor, settings, what="the submission", otherwise="leave out --require-sandbox"
-            )
+            refuse_half_confined(executor, settings, way_out=LEAVE_OUT_REQUIREMENT)
         # Several exercises at once, each in its own warm child: the cores are there.
         exercises = grade_each(
             work,

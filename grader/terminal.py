@@ -7,7 +7,6 @@ import sys
 from typing import Any
 
 from grader.locale import Locale
-from grader.results import message_of
 from grader.sandbox import shortfall
 
 __all__ = ["terminal_summary", "clean_for_terminal", "few_names"]
@@ -33,7 +32,7 @@ def terminal_summary(results: dict[str, Any], locale: Locale, single: bool) -> s
     width = max((len(ex["exercise"]) for ex in record["exercises"]), default=10)
     for ex in record["exercises"]:
         name = ex["exercise"]
-        why = "" if ex["status"] == "graded" else message_of(ex, name, locale)
+        why = "" if ex["status"] == "graded" else str(ex.get("message") or "")
         head = f"{name:<{width}}  {ex['score']:>4g}/{ex['max_score']:<4g}"
         if ex["status"] != "graded":
             head += f"  [{ex['status']}] {why}"
@@ -47,7 +46,7 @@ def terminal_summary(results: dict[str, Any], locale: Locale, single: bool) -> s
             mark = "PASS" if check["passed"] else "FAIL"  # fixed width, and grep-able in CI logs
             title = locale.title(name, check["name"], check["title"])
             lines.append(f"  {mark}  {check['score']:g}/{check['max_score']:g}  {title}")
-            message = "" if check["passed"] else message_of(check, name, locale)
+            message = "" if check["passed"] else str(check.get("message") or "")
             if message and message != why:
                 lines.append(f"        {message}")
         if ex.get("output_dropped"):

@@ -140,7 +140,7 @@ class _Grader:
         self.tracebacks: dict[tuple[str, str], str] = {}
 
     def grade(self, exercise: Exercise, path: Path, seed: int) -> dict[str, Any]:
-        settings = Settings(seed=seed, limits=self.limits, lang="en")
+        settings = Settings(seed=seed, limits=self.limits)
         result = grade_exercise(
             self.course, exercise, path, self.executor, settings, shown_as=self.shown(path)
         )

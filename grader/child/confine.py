@@ -39,6 +39,9 @@ import signal
 import sys
 from typing import Any
 
+# Shared with the trusted side, which must not import this module to name a worker.
+from grader.process import die_with_parent, name_process
+
 CLONE_NEWNS = 0x00020000
 CLONE_NEWUTS = 0x04000000
 CLONE_NEWIPC = 0x08000000
@@ -53,8 +56,6 @@ MS_REMOUNT = 32
 MS_BIND = 4096
 MS_REC = 16384
 MS_PRIVATE = 1 << 18
-PR_SET_PDEATHSIG = 1
-PR_SET_NAME = 15
 PR_SET_NO_NEW_PRIVS = 38
 SYS_MOUNT_SETATTR = 442  # x86_64 and aarch64 share this number
 AT_FDCWD = -100
@@ -539,18 +540,6 @@ def _read_only_root(libc: Any) -> None:
         # Older kernels: read-only root only; submounts keep their flags.
         _mount(libc, "/", "/", None, MS_BIND | MS_REC)
         _mount(libc, None, "/", None, MS_REMOUNT | MS_BIND | MS_RDONLY)
-
-
-def name_process(name: str) -> None:
-    """Name this process as ``ps`` and ``top`` show it (Linux; at most 15 bytes)."""
-    if sys.platform == "linux":
-        ctypes.CDLL(None).prctl(PR_SET_NAME, name.encode()[:15], 0, 0, 0)
-
-
-def die_with_parent() -> None:
-    """Have the kernel kill this process when its parent ends (Linux; elsewhere nothing)."""
-    if sys.platform == "linux":
-        ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
 
 
 def _die_with_parent(parent: int) -> None:

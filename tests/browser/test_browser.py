@@ -17,6 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit"))
 
 import report_samples as samples  # noqa: E402
 
+from grader.locale import Locale  # noqa: E402
 from grader.report import (  # noqa: E402
     render_class_overview,
     render_near_copy,
@@ -82,7 +83,7 @@ def test_student_report_in_chromium(browser: object, tmp_path: Path, lang: str) 
     html = render_student_report(
         samples.partly_wrong(),
         seed=samples.SEED,
-        lang=lang,
+        locale=Locale(TEMPLATES, lang),
         templates=TEMPLATES,
         title="PyTorch autograd",
     )
@@ -107,7 +108,11 @@ def test_student_report_in_chromium(browser: object, tmp_path: Path, lang: str) 
 
 def test_crashed_report_in_chromium(browser: object, tmp_path: Path) -> None:
     html = render_student_report(
-        samples.crashed(), seed=samples.SEED, lang="en", templates=TEMPLATES, title="Course"
+        samples.crashed(),
+        seed=samples.SEED,
+        locale=Locale(TEMPLATES, "en"),
+        templates=TEMPLATES,
+        title="Course",
     )
     opened = Page(browser, _write(tmp_path / "crashed.html", html))
     assert opened.page.locator("pre.traceback").is_visible()
@@ -120,7 +125,7 @@ def test_crashed_report_in_chromium(browser: object, tmp_path: Path) -> None:
 def test_overview_sorts_in_chromium(browser: object, tmp_path: Path) -> None:
     html = render_class_overview(
         samples.class_results(),
-        lang="en",
+        locale=Locale(TEMPLATES, "en"),
         templates=TEMPLATES,
         title="PyTorch autograd",
         report_href=lambda name: f"{name}/report.html",
@@ -147,7 +152,7 @@ def test_overview_sorts_in_chromium(browser: object, tmp_path: Path) -> None:
 def test_overview_is_complete_without_javascript(browser: object, tmp_path: Path) -> None:
     html = render_class_overview(
         samples.class_results(),
-        lang="en",
+        locale=Locale(TEMPLATES, "en"),
         templates=TEMPLATES,
         title="Course",
         report_href=lambda name: f"{name}/report.html",
@@ -166,7 +171,7 @@ def test_overview_is_complete_without_javascript(browser: object, tmp_path: Path
 def _reviewed_overview(lang: str) -> str:
     return render_class_overview(
         samples.reviewed_class_results(),
-        lang=lang,
+        locale=Locale(TEMPLATES, lang),
         templates=TEMPLATES,
         title="PyTorch autograd",
         report_href=lambda name: f"{name}/report.html",
@@ -221,7 +226,7 @@ def test_side_by_side_page_in_chromium(browser: object, tmp_path: Path) -> None:
         pair,
         samples.PAIR_SPANS,
         samples.PAIR_TEXTS,
-        lang="en",
+        locale=Locale(TEMPLATES, "en"),
         templates=TEMPLATES,
         title="PyTorch autograd",
         report_href=lambda name: f"../{name}/report.html",

@@ -22,7 +22,7 @@ import grader.cluster
 _grade_parcel = grader.cluster.grade_parcel
 
 
-def _grade_parcel_with_hooks(parcel: Any, *args: Any) -> Any:
+def _grade_parcel_with_hooks(parcel: Any, *args: Any, **kwargs: Any) -> Any:
     if parcel.student.startswith("kills_its_worker"):
         os.kill(os.getpid(), signal.SIGKILL)
     busy = Path(os.environ.get("GRADE_TEST_BUSY", "")) / str(os.getpid())
@@ -30,7 +30,7 @@ def _grade_parcel_with_hooks(parcel: Any, *args: Any) -> Any:
         busy.write_text(parcel.student, encoding="utf-8")
     try:
         time.sleep(float(os.environ.get("GRADE_TEST_DELAY", "0")))
-        return _grade_parcel(parcel, *args)
+        return _grade_parcel(parcel, *args, **kwargs)
     finally:
         if os.environ.get("GRADE_TEST_BUSY"):
             busy.unlink(missing_ok=True)

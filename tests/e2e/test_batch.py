@@ -7,6 +7,7 @@ One uninterrupted run of the class is shared by the module; the other tests
 from __future__ import annotations
 
 import csv
+import html
 import json
 import os
 import re
@@ -27,6 +28,7 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from grader.course import Course
 from grader.intake import report_folders
+from grader.judge import max_score
 
 REPO = Path(__file__).resolve().parents[2]
 EXERCISE = "01_leaf_tensors"
@@ -35,7 +37,7 @@ MISTAKES = REPO / "solutions" / EXERCISE / "mistakes"
 ARGS = ["--exercises", "01", "--seed", "1", "--jobs", "2"]
 PROGRESS = re.compile(r"^\[(\d+)/(\d+)\] (\S+): ([\d.]+)/([\d.]+)$")
 
-MAX_SCORE = Course.load(REPO).exercise("01").max_score
+MAX_SCORE = max_score(Course.load(REPO).exercise("01").checks)
 PASSES_ALL = (
     "passes_all_flat_py",
     "passes_all_flat_ipynb",
@@ -187,7 +189,7 @@ def test_batch_summary_and_progress_lines(graded: tuple[Path, Path, Run]) -> Non
     # Not a terminal: one plain line per student, counted up to the class size.
     lines = [line for line in run.stderr.splitlines() if PROGRESS.match(line)]
     assert sorted(run.progress()) == sorted(EXPECTED)
-    assert [PROGRESS.match(line).group(1) for line in lines] == [
+    assert [m.group(1) for line in lines if (m := PROGRESS.match(line))] == [
         str(i) for i in range(1, len(EXPECTED) + 1)
     ]
 
@@ -469,6 +471,38 @@ def test_rerun_grades_only_what_changed(
     assert verdicts(load_results(out)) == verdicts(after)
 
 
+def test_another_language_grades_nothing_again_and_writes_the_reports_in_it(
+    graded: tuple[Path, Path, Run], grade_batch: Callable[..., Run], tmp_path: Path
+) -> None:
+    # The kept results hold hint ids, not text: a language is an output, not a regrade.
+    folder, reference, _ = graded
+    out = Path(shutil.copytree(reference, tmp_path / "out"))
+    english = load_results(out)
+
+    chinese = grade_batch(folder, out, "--lang", "zh")
+    assert chinese.returncode == 0, chinese.stderr
+    assert chinese.stdout.startswith(f"graded 0 student(s), kept {len(EXPECTED)} unchanged")
+    assert chinese.progress() == []
+    results = load_results(out)
+    assert results["lang"] == "zh"
+
+    def scores(document: dict[str, Any]) -> list[Any]:
+        return [
+            (s["student"], s["score"], [(e["digest"], e["duration"]) for e in s["exercises"]])
+            for s in document["students"]
+        ]
+
+    # The very results of the English run (down to each grade's duration), reworded.
+    assert scores(results) == scores(english)
+    mistaken = {s["student"]: s for s in results["students"]}["mean_instead_of_sum"]
+    failed = {c["name"]: c for c in mistaken["exercises"][0]["checks"] if not c["passed"]}
+    assert "你是否用了 mean() 而不是 sum()" in failed["test_square_and_sum_values"]["message"]
+    page = (out / "mean_instead_of_sum" / "report.html").read_text(encoding="utf-8")
+    assert '<html lang="zh-Hans">' in page
+    assert "你是否用了 mean() 而不是 sum()" in html.unescape(page)
+    assert '<html lang="zh-Hans">' in (out / "index.html").read_text(encoding="utf-8")
+
+
 def test_an_edited_check_grades_the_class_again(
     graded: tuple[Path, Path, Run], course_copy: Callable[[], Path], tmp_path: Path
 ) -> None:
@@ -606,7 +640,7 @@ def test_a_batch_that_breaks_leaves_no_pool_thread_to_trip_on_at_exit(tmp_path):
     course = SimpleNamespace(root=tmp_path / "no-course")  # every worker fails to start
     pending = [batch._Job(f"s{i}", ()) for i in range(2)]
     with pytest.raises(Exception, match="(?i)process pool"):
-        batch._grade_all(course, Settings(seed=1), [], pending, 2, tmp_path, {})  # type: ignore[arg-type]
+        batch._grade_all(course, Settings(seed=1), [], pending, 2, tmp_path, {})
     alive = [t for t in threading.enumerate() if isinstance(t, _ExecutorManagerThread)]
     assert not alive
 

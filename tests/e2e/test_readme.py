@@ -30,6 +30,7 @@ def test_test_command_is_the_one_ci_runs() -> None:
 
 def test_grade_exercises_01_does_what_the_readme_says(tmp_path: Path) -> None:
     # "grades the untouched stub, so it scores 0/10 and exits 1"
+    assert GRADE, "the grade command is not installed (pip install -e .)"
     course = tmp_path / "course"
     shutil.copytree(ROOT, course, ignore=shutil.ignore_patterns(".git", "reports", "tests"))
     done = subprocess.run(

@@ -50,8 +50,8 @@ def run(argv: list[str], timeout: float = 300, **kwargs) -> subprocess.Completed
 
 def grade_passes_all(tmp_path: Path, *refuse: str, grade: str | Path | None = None):
     """Grade a correct exercise 01 (where ``refuse[0]`` is refused, if given); return the run."""
-    report = ["--json", tmp_path / "r.json", "--html", tmp_path / "r.html"]
-    command = [grade or GRADE, PASSES, "--exercise", "01", "--seed", "1", *report]
+    report = ["--json", str(tmp_path / "r.json"), "--html", str(tmp_path / "r.html")]
+    command = [str(grade or GRADE), str(PASSES), "--exercise", "01", "--seed", "1", *report]
     return run(refused(refuse[0], *command) if refuse else command)
 
 

@@ -74,6 +74,7 @@ def _save(path: Path, source: Path) -> None:
 
 
 def test_watch_grades_each_save_and_stops_on_ctrl_c(course_copy, tmp_path: Path) -> None:
+    assert GRADE, "the grade command is not installed (pip install -e .)"
     course = course_copy()
     exercise = course / "exercises" / "03_multi_input_grads" / "exercise.py"
     watcher = Watcher(

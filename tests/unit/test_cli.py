@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import click
 import pytest
 from click.testing import CliRunner
 
@@ -16,7 +17,7 @@ def test_every_command_has_help_text() -> None:
     for name, command in cli.commands.items():
         assert command.help, f"`grade {name}` has no help text"
         for param in command.params:
-            if param.param_type_name == "option":
+            if isinstance(param, click.Option):
                 assert param.help, f"`grade {name}` option {param.opts[0]} has no help text"
 
 

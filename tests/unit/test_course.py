@@ -55,7 +55,6 @@ def test_exercise_knows_its_folders() -> None:
     assert exercise.checks == REPO / "checks" / "01_leaf_tensors"
     assert exercise.solution == REPO / "solutions" / "01_leaf_tensors" / "solution.py"
     assert exercise.number == "01"
-    assert exercise.max_score > 0
     assert exercise.mistakes, "exercise 01 ships known mistakes"
 
 

@@ -152,6 +152,18 @@ def _parse(text: str) -> ET.Element:
     return ET.fromstring(text.encode("utf-8"))
 
 
+def _find(node: ET.Element, path: str) -> ET.Element:
+    found = node.find(path)
+    assert found is not None, f"no {path} in the report"
+    return found
+
+
+def _attr(node: ET.Element, name: str) -> str:
+    value = node.get(name)
+    assert value is not None, f"{node.tag} has no {name}"
+    return value
+
+
 def test_junit_counts_add_up(results: dict) -> None:
     root = _parse(junit_xml(results))
     suites = root.findall("testsuite")
@@ -164,38 +176,44 @@ def test_junit_counts_add_up(results: dict) -> None:
     ]
     for suite in suites:
         cases = suite.findall("testcase")
-        assert int(suite.get("tests")) == len(cases)
-        assert int(suite.get("failures")) == len(suite.findall("testcase/failure"))
-        assert int(suite.get("errors")) == len(suite.findall("testcase/error"))
+        assert int(_attr(suite, "tests")) == len(cases)
+        assert int(_attr(suite, "failures")) == len(suite.findall("testcase/failure"))
+        assert int(_attr(suite, "errors")) == len(suite.findall("testcase/error"))
     assert (root.get("tests"), root.get("failures"), root.get("errors")) == ("7", "2", "2")
-    assert [s.get("failures") + s.get("errors") for s in suites] == ["10", "00", "01", "10", "01"]
+    assert [_attr(s, "failures") + _attr(s, "errors") for s in suites] == [
+        "10",
+        "00",
+        "01",
+        "10",
+        "01",
+    ]
 
 
 def test_junit_testcase_carries_points_and_hint(results: dict) -> None:
     root = _parse(junit_xml(results))
-    case = root.find("testsuite/testcase[@name='test_grad']")
+    case = _find(root, "testsuite/testcase[@name='test_grad']")
     assert case.get("classname") == "01_first_grad"
     points = {p.get("name"): p.get("value") for p in case.findall("properties/property")}
     assert points == {"score": "0", "max_score": "4"}
-    failure = case.find("failure")
+    failure = _find(case, "failure")
     # Escaped, not dropped: the markup survives as text; only XML-illegal chars go.
     expected = HOSTILE_HINT.replace("\x00", "")
     assert failure.get("message") == expected.replace("\x1b", "")
     assert failure.text == expected.replace("\x1b", "")
-    passed = root.find("testsuite/testcase[@name='test_value']")
+    passed = _find(root, "testsuite/testcase[@name='test_value']")
     assert passed.find("failure") is None and passed.find("error") is None
 
 
 def test_junit_exercise_failures_become_one_testcase(results: dict) -> None:
     root = _parse(junit_xml(results))
-    timeout = root.find("testsuite[@name='alice/03_loop']/testcase")
-    assert timeout.find("error").get("message") == "ran past the 10 s limit"
-    assert timeout.find("error").get("type") == "timeout"
-    missing = root.findall("testsuite")[3].find("testcase/failure")
+    timeout = _find(root, "testsuite[@name='alice/03_loop']/testcase")
+    assert _find(timeout, "error").get("message") == "ran past the 10 s limit"
+    assert _find(timeout, "error").get("type") == "timeout"
+    missing = _find(root.findall("testsuite")[3], "testcase/failure")
     assert missing.get("type") == "missing"
-    crash = root.findall("testsuite")[4].find("testcase/error")
+    crash = _find(root.findall("testsuite")[4], "testcase/error")
     assert crash.text == "line 3\n  x = ("
-    out = root.find("testsuite[@name='alice/01_first_grad']/system-out")
+    out = _find(root, "testsuite[@name='alice/01_first_grad']/system-out")
     assert out.text == "::add-mask::secret\nhello <world>"
 
 
@@ -205,7 +223,7 @@ def test_junit_survives_every_control_character(results: dict) -> None:
     results["students"][0]["exercises"][0]["output"] = nasty
     results["students"][0]["student"] = nasty
     root = _parse(junit_xml(results))
-    assert root.find("testsuite/testcase/failure").get("message") == "\t\n\r]]><!--"
+    assert _find(root, "testsuite/testcase/failure").get("message") == "\t\n\r]]><!--"
 
 
 def test_junit_validates_against_the_schema(results: dict) -> None:

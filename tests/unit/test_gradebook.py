@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -104,7 +105,7 @@ def test_a_student_whose_checks_crashed_is_left_out_not_given_the_lower_score(
 ) -> None:
     import copy
 
-    results = copy.deepcopy(RESULTS)
+    results: dict[str, Any] = copy.deepcopy(RESULTS)
     bo = results["students"][1]["exercises"][0]
     bo["checks"] = [{"name": "test_x", "hint": {"id": "check_error"}}]  # a bug in the checks
     roster = load_roster(_roster(tmp_path, "folder,Username\nana,ana\nbo,bo\n"), "moodle")

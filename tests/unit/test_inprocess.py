@@ -11,8 +11,12 @@ import pytest
 from grader.course import Course, Exercise
 from grader.executors.in_process import InProcessExecutor
 from grader.grade import Settings, grade_exercise
+from grader.judge import max_score
 from grader.locale import Locale
 from grader.results import with_messages
+
+# Every grade here runs the submission in this process, with torch.
+pytest.importorskip("torch")
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -43,7 +47,7 @@ def test_reference_solution_passes_every_check(course: Course, exercise: Exercis
     failed = [(c["name"], c["message"]) for c in result["checks"] if not c["passed"]]
     assert failed == []
     assert all(c["hint"] is None and c["message"] == "" for c in result["checks"])
-    assert result["score"] == result["max_score"] == exercise.max_score
+    assert result["score"] == result["max_score"] == max_score(exercise.checks)
     assert result["source"] == "solution.py"
     assert len(result["digest"]) == 64
 
@@ -57,7 +61,7 @@ def test_reference_solution_passes_for_other_seeds(course: Course, exercise: Exe
             InProcessExecutor(),
             Settings(seed=seed),
         )
-        assert result["score"] == exercise.max_score, (seed, result["checks"])
+        assert result["score"] == max_score(exercise.checks), (seed, result["checks"])
 
 
 def test_stub_scores_zero_with_not_implemented(course: Course, exercise: Exercise) -> None:
@@ -96,12 +100,10 @@ def test_each_mistake_fails_the_check_that_should_catch_it(
 
 
 def test_missing_file_is_recorded_missing(course: Course, exercise: Exercise) -> None:
-    result = grade_exercise(
-        course, exercise, None, InProcessExecutor(), Settings(seed=1), Locale(course.templates)
-    )
+    result = grade_exercise(course, exercise, None, InProcessExecutor(), Settings(seed=1))
     assert result["status"] == "missing"
     assert result["score"] == 0.0
-    assert result["max_score"] == exercise.max_score
+    assert result["max_score"] == max_score(exercise.checks)
     assert result["checks"] == []
 
 

@@ -111,3 +111,23 @@ def test_only_writes_to_the_exercise_file_count_as_a_save(event, counts: bool) -
     saves = _Saves({Path("/c/ex"): {"exercise.py", "exercise.ipynb"}})
     saves.dispatch(event)
     assert saves.changed.is_set() is counts
+
+
+def test_a_result_shows_in_the_notebook_in_the_language_it_was_graded_in() -> None:
+    # The records come written in that language from `grade --lang`; the fragment adds
+    # its own words in it too (the renderer failing would show the plain summary).
+    import report_samples as samples
+
+    student = samples.partly_wrong()
+    result = notebook.Result(
+        score=student["score"],
+        max_score=student["max_score"],
+        exercises=tuple(student["exercises"]),
+        seed=1,
+        summary="plain summary",
+        course=COURSE,
+        lang="zh",
+    )
+    fragment = result._repr_html_()
+    assert fragment.startswith('<div class="grade-check">'), fragment[:200]
+    assert "未通过" in fragment and "plain summary" not in fragment

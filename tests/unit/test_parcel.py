@@ -19,8 +19,9 @@ def test_pack_reads_each_exercise_file_as_bytes(tmp_path: Path) -> None:
     (student / "02_vector_grad_mean" / "exercise.py").write_text("y = 2\n")
     parcel = pack("ada", student, ["01_leaf_tensors", "02_vector_grad_mean", "03_multi"])
     files = dict(parcel.files)
-    assert files["01_leaf_tensors"].raw == b"x = 1\n"
-    assert files["02_vector_grad_mean"].name == "exercise.py"
+    flat, folder = files["01_leaf_tensors"], files["02_vector_grad_mean"]
+    assert flat is not None and flat.raw == b"x = 1\n"
+    assert folder is not None and folder.name == "exercise.py"
     assert files["03_multi"] is None
     # What travels to a worker is plain data: it survives pickling, the folder may go.
     copy = pickle.loads(pickle.dumps(parcel))

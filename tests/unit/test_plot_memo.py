@@ -20,7 +20,12 @@ def test_the_same_plot_is_drawn_once(monkeypatch: pytest.MonkeyPatch) -> None:
     drawn: list[Any] = []
     draw = plots._draw
     monkeypatch.setattr(plots, "_drawn", {})
-    monkeypatch.setattr(plots, "_draw", lambda *a: drawn.append(a) or draw(*a))
+
+    def counted(*args: Any) -> Any:
+        drawn.append(args)
+        return draw(*args)
+
+    monkeypatch.setattr(plots, "_draw", counted)
     english, chinese = Locale(REPO / "templates", "en"), Locale(REPO / "templates", "zh")
     first = plots.figure(PLOT, exercise="06_minimize_square", locale=english)
     assert plots.figure(dict(PLOT), exercise="06_minimize_square", locale=english) == first

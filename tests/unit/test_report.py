@@ -16,7 +16,9 @@ import pytest
 import report_samples as samples
 import tomllib
 
+from grader.locale import Locale
 from grader.report import render_class_overview, render_student_report
+from grader.results import written_student
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
 ESCAPED = html.escape(samples.HOSTILE, quote=False)
@@ -24,14 +26,18 @@ ESCAPED = html.escape(samples.HOSTILE, quote=False)
 
 def report(student: dict, lang: str = "en", templates: Path = TEMPLATES) -> str:
     return render_student_report(
-        student, seed=samples.SEED, lang=lang, templates=templates, title="Autograd course"
+        student,
+        seed=samples.SEED,
+        locale=Locale(templates, lang),
+        templates=templates,
+        title="Autograd course",
     )
 
 
 def overview(results: dict | None = None, lang: str = "en") -> str:
     return render_class_overview(
         results or samples.class_results(),
-        lang=lang,
+        locale=Locale(TEMPLATES, lang),
         templates=TEMPLATES,
         title="Autograd course",
         report_href=lambda name: f"{name}/report.html",
@@ -195,7 +201,8 @@ def test_hint_is_translated_from_its_id(tmp_path: Path) -> None:
         "id": "wrong_sign",
         "params": {"detail": samples.HOSTILE},
     }
-    page = report(student, "zh", templates)
+    # Written once, where the output is made; the report shows what was written.
+    page = report(written_student(student, Locale(templates, "zh")), "zh", templates)
     assert f"步长方向反了：{ESCAPED}" in page
     # The English message stored in the results is still the fallback.
     assert "the loss does not go down" in page

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from grader.judge import max_score
 from grader.locale import Locale
-from grader.results import EXERCISE_KEYS, WRITTEN_EXERCISE_KEYS, message_of, written
+from grader.results import EXERCISE_KEYS, WRITTEN_EXERCISE_KEYS, Hint, message_of, written
 from grader.score import results_document, student_result, unjudged_result
 
 REPO = Path(__file__).resolve().parents[2]
@@ -77,7 +77,7 @@ def test_every_field_of_the_record_is_documented() -> None:
         assert re.search(rf'"{key}":', shown), f"results.json sample lacks {key}"
 
 
-def _hint(hint_id: str) -> dict:
+def _hint(hint_id: str) -> Hint:
     return {"id": hint_id, "params": {}}
 
 
