@@ -47,6 +47,9 @@ class Settings:
     lang: str = "en"
     # Refuse to run any submission unless every sandbox guarantee holds (SECURITY.md).
     require_sandbox: bool = False
+    # Told, as a line of text, when a call of a submission is slow to return (``grade``
+    # prints it: a sign of life during an endless loop); None says nothing.
+    notice: Callable[[str], None] | None = None
 
 
 def secrets_of(course: Course) -> list[str]:
@@ -60,6 +63,7 @@ def _submission(
     limits: Limits,
     chunks: list[dict[str, str]],
     exercise: ExerciseContent | None = None,
+    waiting: Callable[[str, float], None] | None = None,
 ) -> Submission:
     return Submission(
         # Each child gets its start-up time; the exercise's own clock runs from its hello.
@@ -67,6 +71,7 @@ def _submission(
         chunks,
         timeout=limits.timeout,
         operations=exercise.wire() if exercise else None,
+        waiting=waiting,
     )
 
 
@@ -145,7 +150,9 @@ def grade_exercise(
         data = ExerciseContent.load(exercise.checks, course.templates)
     except ContentError as exc:
         raise JudgeError(str(exc)) from None
-    submission = _submission(executor, settings.limits, source.wire(), data)
+    submission = _submission(
+        executor, settings.limits, source.wire(), data, _waiting(settings.notice, exercise.name)
+    )
     submission.start_early()
     with content.using(data):
         verdict = judge(exercise.checks, submission, settings.seed)
@@ -164,6 +171,18 @@ def grade_exercise(
         dropped=dropped,
         load_error=submission.load_error,
         sandbox=submission.sandbox,
+    )
+
+
+def _waiting(
+    notice: Callable[[str], None] | None, exercise: str
+) -> Callable[[str, float], None] | None:
+    """Word a slow call for ``notice``: which function, and when it will be stopped."""
+    if notice is None:
+        return None
+    told = notice
+    return lambda function, limit: told(
+        f"still waiting for `{function}` of {exercise} (it is stopped after {limit:.0f} s)"
     )
 
 

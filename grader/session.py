@@ -6,11 +6,17 @@ exercise's clock (counted from the first child that is ready: a slow
 machine's start-up is not the student's time), restarts the child after a
 crash so that one crashing function does not cost the others, and keeps how
 each child ended for the report.
+
+A call may run for half of the time the exercise has left (``call_deadline``):
+one that runs longer is stopped, fails the checks that need its function, and
+the next call gets a fresh child, so an endless loop in one function does not
+erase the points of the others and the exercise still ends within its timeout.
 """
 
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
@@ -45,6 +51,11 @@ class Submission:
     """
 
     MAX_RESTARTS = 3
+    # Below this many seconds a call's share is not worth a fresh child: the call gets
+    # all the time left, and running out of it is the exercise's timeout.
+    MIN_SHARE = 1.0
+    # Seconds a call runs before ``waiting`` hears of it.
+    SLOW = 5.0
 
     def __init__(
         self,
@@ -52,8 +63,12 @@ class Submission:
         chunks: list[dict[str, str]],
         timeout: float | None = None,
         operations: dict[str, Any] | None = None,
+        waiting: Callable[[str, float], None] | None = None,
     ) -> None:
         self._start = start
+        # Told (function, seconds it may run) when a call is slow to return, so that a
+        # student facing an endless loop sees what the grade waits for, not silence.
+        self._waiting = waiting
         self._chunks = chunks
         # The exercise's own operations for unseen functions, built by the child at load.
         self._operations = operations or {}
@@ -70,6 +85,9 @@ class Submission:
         self.answers = Answers()
         # Functions already called twice with identical arguments (see ``call``).
         self.repeated: set[str] = set()
+        # Functions stopped for running past their share, with that share in seconds:
+        # a later call fails at once instead of spending another share on the same loop.
+        self.hung: dict[str, float] = {}
         # What confinement the child reached, as it reported (shown, never trusted).
         self.sandbox: dict[str, Any] = {}
 
@@ -101,6 +119,7 @@ class Submission:
         """Start a child and wait until it is confined and ready; a death before that is ours."""
         if self.broken is not None:
             raise self.broken
+        starting = time.monotonic()
         if self._session is None:
             try:
                 self._session = self._start()
@@ -122,6 +141,10 @@ class Submission:
         if self._timeout is not None:
             if self._budget_end is None:
                 self._budget_end = now + self._timeout
+            else:
+                # A replacement child's start-up is the grader's time, not the student's
+                # (seconds where each child imports torch afresh, no zygote).
+                self._budget_end += now - starting
             self._session.deadline = self._budget_end
 
     def _environment_failed(self, reason: str) -> NoReturn:
@@ -132,11 +155,43 @@ class Submission:
         self.close()
         raise self.broken
 
-    def _talk(self, message: dict[str, Any], function: str) -> dict[str, Any]:
+    def call_deadline(self) -> float | None:
+        """Return until when the next call may run: half of the exercise's time left.
+
+        Half, so that whatever one call does, the remaining checks keep as much
+        time as it had; None while the exercise has no clock.
+        """
+        if self._budget_end is None:
+            return None
+        share = (self._budget_end - time.monotonic()) / 2
+        return time.monotonic() + share if share >= self.MIN_SHARE else self._budget_end
+
+    def _talk(
+        self, message: dict[str, Any], function: str, until: float | None = None
+    ) -> dict[str, Any]:
+        """Send one request; ``until`` bounds a call more tightly than the exercise does."""
+        began = time.monotonic()
+        notice = None
+        if until is not None and self._budget_end is not None:
+            self._session.deadline = min(until, self._budget_end)
+            if self._waiting is not None:
+                notice = threading.Timer(
+                    self.SLOW, self._waiting, (function, self._session.deadline - began)
+                )
+                notice.daemon = True
+                notice.start()
         try:
             return self._session.request(message)
         except Timeout:
-            self._break(CheckFailed("timeout", function=function), "timeout")
+            if message.get("op") == "load":
+                self._break(CheckFailed("timeout_at_load", timeout=self._seconds()), "timeout")
+            if until is None or self._budget_end is None or until >= self._budget_end:
+                self._break(CheckFailed("timeout", function=function), "timeout")
+            # Only this call's share ran out: its child is gone (stopped mid-loop), the
+            # next call starts a fresh one, and the exercise's clock goes on.
+            self._end_session()
+            self.hung[function] = round(until - began, 1)
+            raise self._hung(function) from None
         except ChildGone as gone:
             self._end_session()
             reason = str(gone)
@@ -146,11 +201,25 @@ class Submission:
             if self.restarts > self.MAX_RESTARTS:
                 self._break(CheckFailed("crashed_repeatedly", reason=reason), "error")
             raise CheckFailed("crashed_in_call", function=function, reason=reason) from None
+        finally:
+            if notice is not None:
+                notice.cancel()
 
     def _end_session(self) -> None:
         if self._session is not None:
             self.endings.append(self._session.close())
             self._session = None
+
+    def _hung(self, function: str) -> CheckFailed:
+        return CheckFailed(
+            "call_timeout",
+            function=function,
+            limit=f"{self.hung[function]:g}",
+            timeout=self._seconds(),
+        )
+
+    def _seconds(self) -> str:
+        return f"{self._timeout:g}" if self._timeout is not None else "?"
 
     def call(
         self,
@@ -172,6 +241,8 @@ class Submission:
         a module-level tensor, a mutable default argument). ``repeat=False``
         leaves an expensive call to a later, cheaper one.
         """
+        if function in self.hung:
+            raise self._hung(function)
         self._ensure()
         request = {
             "op": "call",
@@ -182,10 +253,10 @@ class Submission:
             "trace": trace,
             "grad_enabled": grad_enabled,
         }
-        reply = self._talk(request, function)
+        reply = self._talk(request, function, self.call_deadline())
         if repeat and reply.get("ok") and function not in self.repeated:
             self.repeated.add(function)
-            again = self._talk({**request, "trace": False}, function)
+            again = self._talk({**request, "trace": False}, function, self.call_deadline())
             if not (
                 again.get("ok")
                 and _same_answer(reply.get("value"), again.get("value"))
