@@ -95,6 +95,7 @@ def render_class_overview(
         histogram=Markup(plots.score_histogram(totals, max_score, locale=locale)),
         mistakes=_mistake_groups(results.get("mistakes"), exercises, report_href),
         near_copies=_near_copy_rows(results.get("similarity"), exercises, report_href, locale),
+        copy_groups=_copy_group_rows(results.get("similarity"), exercises, report_href, locale),
         similarity_threshold=_percent(
             _number((results.get("similarity") or {}).get("threshold")), 1.0
         ),
@@ -158,6 +159,36 @@ def _near_copy_rows(
                 ],
                 "percent": _percent(_number(pair.get("similarity")), 1.0),
                 "page": _safe_href(str(pair.get("page", ""))),
+            }
+        )
+    return rows
+
+
+def _copy_group_rows(
+    similarity: Any,
+    exercises: list[dict[str, str]],
+    report_href: Callable[[str], str],
+    locale: Locale,
+) -> list[dict[str, Any]]:
+    """Show each group of three or more alike students as one row, with its pairs' pages."""
+    found = similarity.get("groups") if isinstance(similarity, dict) else None
+    titles = {e["exercise"]: e for e in exercises}
+    rows = []
+    for group in found if isinstance(found, list) else []:
+        if not isinstance(group, dict):
+            continue
+        exercise = str(group.get("exercise", ""))
+        column = titles.get(exercise)
+        rows.append(
+            {
+                "label": column["arg"] if column else locale.text("ui.similarity.whole"),
+                "title": column["title"] if column else locale.text("ui.similarity.whole_note"),
+                "students": [
+                    {"name": str(name), "href": _safe_href(report_href(str(name)))}
+                    for name in group.get("students") or []
+                ],
+                "percent": _percent(_number(group.get("similarity")), 1.0),
+                "pages": [_safe_href(str(page)) for page in group.get("pages") or []],
             }
         )
     return rows
