@@ -192,12 +192,13 @@ def exercise_command(
 ) -> None:
     """Grade one exercise (TARGET: 03, exercises/03, a file), or all when TARGET is omitted."""
     from grader import student
-    from grader.publish import publish
+    from grader.publish import OutputError, check_outputs, publish
 
     course = _course(course_dir)
     try:
         work = _resolve(course, target, exercise_ref)
-    except CourseError as exc:
+        check_outputs({"--json": json_path, "--junit": junit_path, "--gradescope": gradescope_path})
+    except (CourseError, OutputError) as exc:
         _fail(str(exc))
         return
     settings = student.Settings(
@@ -209,22 +210,29 @@ def exercise_command(
     )
 
     def grade(work: list[tuple[Exercise, Path | None]]) -> int:
+        _say_which(course, work)
         try:
             outcome = student.grade_student(course, work, settings)
         except JudgeError as exc:
             _complain(str(exc))
             return 2
-        publish(
-            course,
-            outcome,
-            settings.lang,
-            json_path=json_path,
-            html_path=html_path,
-            junit_path=junit_path,
-            gradescope_path=gradescope_path,
-            github_summary=github_summary,
-            single=len(work) == 1,
-        )
+        try:
+            unwritten = publish(
+                course,
+                outcome,
+                settings.lang,
+                json_path=json_path,
+                html_path=html_path or _report_for_file(course, work),
+                junit_path=junit_path,
+                gradescope_path=gradescope_path,
+                github_summary=github_summary,
+                single=len(work) == 1,
+            )
+        except OSError as exc:  # checked before grading: the folder changed since
+            _complain(f"could not write {exc.filename or 'an output file'}: {exc.strerror or exc}")
+            return 2
+        if unwritten:
+            click.echo(f"grade: {unwritten}", err=True)
         record = outcome["students"][0]
         broken = crashed_checks(record["exercises"])
         if broken:
@@ -273,6 +281,33 @@ def _resolve(
     if found is None:
         raise CourseError(f"{exercise.folder} has no exercise.py or exercise.ipynb")
     return [(exercise, found)]
+
+
+def _say_which(course: Course, work: list[tuple[Exercise, Path | None]]) -> None:
+    """Name the file graded where an exercise folder holds both exercise.py and .ipynb."""
+    for exercise, path in work:
+        if path is None or path.parent != exercise.folder:
+            continue
+        other = path.with_suffix(".py" if path.suffix == ".ipynb" else ".ipynb")
+        if other.is_file():
+            # Jupyter autosaves: the newer file may not be the one the student meant.
+            shown = path.relative_to(course.root) if path.is_relative_to(course.root) else path
+            click.echo(
+                f"grading {shown}, the newer of {path.name} and {other.name} "
+                f"(save {other.name} to grade it instead)"
+            )
+
+
+def _report_for_file(course: Course, work: list[tuple[Exercise, Path | None]]) -> str | None:
+    """Name the default report of a file kept elsewhere apart from the student's own."""
+    files = {path for _, path in work if path is not None}
+    if len(files) != 1:
+        return None
+    (path,) = files
+    if any(path.parent.resolve() == exercise.folder.resolve() for exercise, _ in work):
+        return None  # the exercise's own file: its usual reports/NN_name.html
+    name = work[0][0].name if len(work) == 1 else "all"
+    return str(course.root / "reports" / f"{name}-{path.stem}.html")
 
 
 @cli.command("batch")
