@@ -35,6 +35,22 @@ class _GradeGroup(click.Group):
         return super().parse_args(ctx, args)
 
 
+class _BareContext(click.Context):
+    """Name ``grade 03``'s command plain ``grade`` in usage lines and errors.
+
+    ``exercise`` is the implied command: a student who typed ``grade 03 --bogus``
+    must not be told to try ``grade exercise --help``, a command never shown.
+    """
+
+    @property
+    def command_path(self) -> str:
+        return self.parent.command_path if self.parent is not None else super().command_path
+
+
+class _ExerciseCommand(click.Command):
+    context_class = _BareContext
+
+
 def _complain(message: str) -> None:
     click.echo(f"grade: error: {message}", err=True)
 
@@ -128,7 +144,7 @@ def cli() -> None:
     """
 
 
-@cli.command("exercise")
+@cli.command("exercise", cls=_ExerciseCommand)
 @click.argument("target", required=False)
 @click.option("--exercise", "exercise_ref", help="The exercise a file given as TARGET is for.")
 @click.option("--seed", type=int, help="Seed of the random inputs (printed on every run).")
@@ -273,14 +289,30 @@ def _resolve(
         if not path.is_file():
             raise CourseError(f"{target}: {'a folder' if path.is_dir() else 'no such file'}")
         if not exercise_ref:
+            # `grade exercise.py` inside the exercise's folder: the folder says which.
+            home = _exercise_of_folder(course, path.resolve().parent)
+            if home is not None:
+                return [(home, path)]
             raise CourseError(f"which exercise is {target} for? add --exercise NN")
         # One notebook may hold several exercises: --exercise 03,07 (check() in Jupyter).
         return [(e, path) for e in course.select(exercise_ref)]
-    exercise = course.exercise(exercise_ref or target)
+    # `grade .` inside an exercise's folder; otherwise a number, a name or exercises/NN.
+    here = _exercise_of_folder(course, path.resolve()) if path.is_dir() else None
+    exercise = (
+        here if here is not None and not exercise_ref else course.exercise(exercise_ref or target)
+    )
     found = find_in_folder(exercise.folder)
     if found is None:
         raise CourseError(f"{exercise.folder} has no exercise.py or exercise.ipynb")
     return [(exercise, found)]
+
+
+def _exercise_of_folder(course: Course, folder: Path) -> Exercise | None:
+    """Return the exercise whose folder ``folder`` is, if it is one."""
+    for exercise in course.exercises:
+        if exercise.folder.resolve() == folder:
+            return exercise
+    return None
 
 
 def _say_which(course: Course, work: list[tuple[Exercise, Path | None]]) -> None:

@@ -145,6 +145,18 @@ def grade_exercise(
         return unjudged_result(
             exercise.name, exercise.title, "error", str(exc), exercise.max_score, source=shown
         )
+    if not any(_has_code(text) for _, text in source.chunks):
+        # Else every check says "`f` is not defined in your code", never why.
+        return unjudged_result(
+            exercise.name,
+            exercise.title,
+            "error",
+            hint("empty_file", file=shown),
+            exercise.max_score,
+            source=shown,
+            digest=source.digest,
+            error_kind="empty",
+        )
     started = time.monotonic()
     try:
         data = ExerciseContent.load(exercise.checks, course.templates)
@@ -172,6 +184,11 @@ def grade_exercise(
         load_error=submission.load_error,
         sandbox=submission.sandbox,
     )
+
+
+def _has_code(text: str) -> bool:
+    """Whether ``text`` holds anything but blank lines and comments."""
+    return any(line.strip() and not line.lstrip().startswith("#") for line in text.splitlines())
 
 
 def _waiting(
