@@ -198,9 +198,12 @@ def _waiting(
     if notice is None:
         return None
     told = notice
-    return lambda function, limit: told(
-        f"still waiting for `{function}` of {exercise} (it is stopped after {limit:.0f} s)"
-    )
+
+    def waiting(function: str, limit: float) -> None:
+        what = f"`{function}` to return" if function else "the code to load"
+        told(f"{exercise}: still waiting for {what} (it is stopped after {limit:.0f} s)")
+
+    return waiting
 
 
 def grade_each(

@@ -66,8 +66,8 @@ class Submission:
         waiting: Callable[[str, float], None] | None = None,
     ) -> None:
         self._start = start
-        # Told (function, seconds it may run) when a call is slow to return, so that a
-        # student facing an endless loop sees what the grade waits for, not silence.
+        # Told (function, seconds it may run) when a call is slow to return ("" for the
+        # load), so that a student facing an endless loop sees what the grade waits for.
         self._waiting = waiting
         self._chunks = chunks
         # The exercise's own operations for unseen functions, built by the child at load.
@@ -174,12 +174,14 @@ class Submission:
         notice = None
         if until is not None and self._budget_end is not None:
             self._session.deadline = min(until, self._budget_end)
-            if self._waiting is not None:
-                notice = threading.Timer(
-                    self.SLOW, self._waiting, (function, self._session.deadline - began)
-                )
-                notice.daemon = True
-                notice.start()
+        if self._waiting is not None and self._budget_end is not None:
+            # The load is named "" to ``waiting``: no function of the student's runs yet.
+            named = function if message.get("op") == "call" else ""
+            notice = threading.Timer(
+                self.SLOW, self._waiting, (named, self._session.deadline - began)
+            )
+            notice.daemon = True
+            notice.start()
         try:
             return self._session.request(message)
         except Timeout:

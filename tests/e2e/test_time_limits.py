@@ -105,7 +105,7 @@ def test_watch_says_what_it_waits_for_and_the_first_ctrl_c_stops_at_once(tmp_pat
     try:
         assert watcher.stderr is not None
         line = watcher.stderr.readline()  # blocks until the grade says something
-        assert line.startswith("grade: still waiting for `accumulated_grad` of 05_grad_acc")
+        assert line.startswith("grade: 05_grad_accumulation: still waiting for `accumulated_")
         assert "stopped after 30 s" in line
         interrupted = time.monotonic()
         watcher.send_signal(signal.SIGINT)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import sys
+import time
 import types
 from pathlib import Path
 from typing import Any
@@ -163,3 +164,28 @@ def test_bench_batch_growth_over_one_size_says_it_needs_two(
     monkeypatch.setattr(bench, "batch", lambda *args: (1.0, None, {"worker": 0, "batch": 90_000}))
     bench.growth_table(tmp_path, [100], [2])
     assert "needs two class sizes" in capsys.readouterr().out
+
+
+# -- a sign of life ----------------------------------------------------------------------
+def test_a_slow_call_is_told_with_its_function_and_when_it_is_stopped() -> None:
+    child = FakeChild(script={"slow": [1]})
+    told: list[tuple[str, int]] = []
+
+    class Quick(Submission):
+        SLOW = 0.05
+
+    def start() -> object:
+        session = child.start()
+        answer = session.request
+
+        def slow(message: dict[str, Any]) -> dict[str, Any]:
+            if message["op"] == "call":
+                time.sleep(0.5)
+            return answer(message)
+
+        session.request = slow  # type: ignore[method-assign]
+        return session
+
+    submission = Quick(start, CHUNKS, timeout=10, waiting=lambda f, s: told.append((f, round(s))))
+    submission.call("slow", repeat=False)
+    assert told == [("slow", 5)]  # the load was quick: nothing said of it
