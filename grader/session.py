@@ -23,7 +23,7 @@ from typing import Any, NoReturn
 
 from grader.answers import ANSWERS, Answers, CallResult, close, decode, flat_numbers, preview
 from grader.child import wire
-from grader.executors import ChildGone, Timeout
+from grader.executors import STARTUP, ChildGone, Timeout
 from grader.hints import CheckFailed, error_hint, load_failure
 
 __all__ = ["ENVIRONMENT", "Submission", "SubmissionBroken"]
@@ -41,6 +41,50 @@ class SubmissionBroken(Exception):
         self.failure = failure
         self.status = status
         super().__init__(str(failure))
+
+
+class _Spare:
+    """A child started while a call runs long, to replace that call's child at once.
+
+    Where each child imports torch afresh (no zygote), a replacement started only
+    once the call is stopped would add its whole start-up to the grade; started
+    while the call still runs, it is ready, or nearly, when it is needed.
+    """
+
+    def __init__(self, start: Callable[[], Any]) -> None:
+        self._start = start
+        self._lock = threading.Lock()
+        self._session: Any = None
+        self._wanted = False
+
+    def want(self) -> None:
+        with self._lock:
+            self._wanted = True
+
+    def start(self) -> None:
+        """Start one (on a timer's thread) unless the call has returned meanwhile."""
+        with self._lock:
+            if not self._wanted or self._session is not None:
+                return
+            try:
+                self._session = self._start()
+            except (RuntimeError, OSError):
+                pass  # the replacement is started the ordinary way, and fails there
+
+    def settle(self) -> None:
+        """The call has returned: start none from now on."""
+        with self._lock:
+            self._wanted = False
+
+    def take(self) -> Any:
+        with self._lock:
+            session, self._session = self._session, None
+        return session
+
+    def close(self) -> None:
+        session = self.take()
+        if session is not None:
+            session.close()  # never loaded: nothing of the student's in its output
 
 
 class Submission:
@@ -66,6 +110,7 @@ class Submission:
         waiting: Callable[[str, float], None] | None = None,
     ) -> None:
         self._start = start
+        self._spare = _Spare(start)
         # Told (function, seconds it may run) when a call is slow to return ("" for the
         # load), so that a student facing an endless loop sees what the grade waits for.
         self._waiting = waiting
@@ -121,6 +166,11 @@ class Submission:
             raise self.broken
         starting = time.monotonic()
         if self._session is None:
+            self._session = self._spare.take()
+            if self._session is not None:
+                # Its start-up allowance ran from when it was started, maybe long ago.
+                self._session.deadline = max(self._session.deadline, starting + STARTUP)
+        if self._session is None:
             try:
                 self._session = self._start()
             except (RuntimeError, OSError) as exc:
@@ -171,17 +221,20 @@ class Submission:
     ) -> dict[str, Any]:
         """Send one request; ``until`` bounds a call more tightly than the exercise does."""
         began = time.monotonic()
-        notice = None
+        timers: list[threading.Timer] = []
         if until is not None and self._budget_end is not None:
             self._session.deadline = min(until, self._budget_end)
+            # Halfway through its share a call may be a loop: have its successor ready.
+            self._spare.want()
+            timers.append(threading.Timer(min(self.SLOW, (until - began) / 2), self._spare.start))
         if self._waiting is not None and self._budget_end is not None:
             # The load is named "" to ``waiting``: no function of the student's runs yet.
             named = function if message.get("op") == "call" else ""
-            notice = threading.Timer(
-                self.SLOW, self._waiting, (named, self._session.deadline - began)
-            )
-            notice.daemon = True
-            notice.start()
+            limit = self._session.deadline - began
+            timers.append(threading.Timer(self.SLOW, self._waiting, (named, limit)))
+        for timer in timers:
+            timer.daemon = True
+            timer.start()
         try:
             return self._session.request(message)
         except Timeout:
@@ -204,8 +257,9 @@ class Submission:
                 self._break(CheckFailed("crashed_repeatedly", reason=reason), "error")
             raise CheckFailed("crashed_in_call", function=function, reason=reason) from None
         finally:
-            if notice is not None:
-                notice.cancel()
+            for timer in timers:
+                timer.cancel()
+            self._spare.settle()
 
     def _end_session(self) -> None:
         if self._session is not None:
@@ -288,8 +342,9 @@ class Submission:
         return result
 
     def close(self) -> None:
-        """End the child, keeping how it ended for the report."""
+        """End the child, keeping how it ended for the report (and a spare, unused)."""
         self._end_session()
+        self._spare.close()
 
 
 def _two_answers(first: dict[str, Any], second: dict[str, Any]) -> dict[str, str]:

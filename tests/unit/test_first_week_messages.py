@@ -16,6 +16,7 @@ from fake_session import FakeChild
 
 from grader.executors import Timeout
 from grader.gradebook import RosterError, gradebook_table, load_roster
+from grader.hints import CheckFailed
 from grader.locale import Locale
 from grader.plots import histogram_edges
 from grader.report import hint_markup, render_student_report
@@ -189,3 +190,36 @@ def test_a_slow_call_is_told_with_its_function_and_when_it_is_stopped() -> None:
     submission = Quick(start, CHUNKS, timeout=10, waiting=lambda f, s: told.append((f, round(s))))
     submission.call("slow", repeat=False)
     assert told == [("slow", 5)]  # the load was quick: nothing said of it
+
+
+def test_a_long_call_has_its_replacement_started_before_it_is_stopped() -> None:
+    child = FakeChild(script={"fast": [1]})
+    started: list[float] = []
+    stopped: list[float] = []
+
+    class Quick(Submission):
+        SLOW = 0.05
+
+    def start() -> object:
+        started.append(time.monotonic())
+        session = child.start()
+        answer = session.request
+
+        def loops(message: dict[str, Any]) -> dict[str, Any]:
+            if message["op"] == "call" and message["function"] == "loops":
+                time.sleep(1.0)  # then its share runs out
+                stopped.append(time.monotonic())
+                raise Timeout()
+            return answer(message)
+
+        session.request = loops  # type: ignore[method-assign]
+        return session
+
+    submission = Quick(start, CHUNKS, timeout=10)
+    with pytest.raises(CheckFailed):
+        submission.call("loops")
+    assert submission.call("fast").returned() == 1
+    # Two children in all: the spare, started while the loop ran, replaced the first.
+    assert len(started) == 2 and started[1] < stopped[0]
+    submission.close()
+    assert all(session.closed for session in child.sessions)
