@@ -25,6 +25,7 @@ from grader.answers import ANSWERS, Answers, CallResult, close, decode, flat_num
 from grader.child import wire
 from grader.executors import STARTUP, ChildGone, Timeout
 from grader.hints import CheckFailed, error_hint, load_failure
+from grader.spare import SpareChild
 
 __all__ = ["ENVIRONMENT", "Submission", "SubmissionBroken"]
 
@@ -41,50 +42,6 @@ class SubmissionBroken(Exception):
         self.failure = failure
         self.status = status
         super().__init__(str(failure))
-
-
-class _Spare:
-    """A child started while a call runs long, to replace that call's child at once.
-
-    Where each child imports torch afresh (no zygote), a replacement started only
-    once the call is stopped would add its whole start-up to the grade; started
-    while the call still runs, it is ready, or nearly, when it is needed.
-    """
-
-    def __init__(self, start: Callable[[], Any]) -> None:
-        self._start = start
-        self._lock = threading.Lock()
-        self._session: Any = None
-        self._wanted = False
-
-    def want(self) -> None:
-        with self._lock:
-            self._wanted = True
-
-    def start(self) -> None:
-        """Start one (on a timer's thread) unless the call has returned meanwhile."""
-        with self._lock:
-            if not self._wanted or self._session is not None:
-                return
-            try:
-                self._session = self._start()
-            except (RuntimeError, OSError):
-                pass  # the replacement is started the ordinary way, and fails there
-
-    def settle(self) -> None:
-        """The call has returned: start none from now on."""
-        with self._lock:
-            self._wanted = False
-
-    def take(self) -> Any:
-        with self._lock:
-            session, self._session = self._session, None
-        return session
-
-    def close(self) -> None:
-        session = self.take()
-        if session is not None:
-            session.close()  # never loaded: nothing of the student's in its output
 
 
 class Submission:
@@ -110,7 +67,7 @@ class Submission:
         waiting: Callable[[str, float], None] | None = None,
     ) -> None:
         self._start = start
-        self._spare = _Spare(start)
+        self._spare = SpareChild(start)
         # Told (function, seconds it may run) when a call is slow to return ("" for the
         # load), so that a student facing an endless loop sees what the grade waits for.
         self._waiting = waiting
