@@ -281,10 +281,13 @@ def growth_table(tmp_path: Path, sizes: list[int], jobs_list: list[int]) -> None
                 f"{seconds / (n * count) * 1000:19.1f}  {by_role}"
             )
     small, large = min(sizes), max(sizes)
+    if small == large:
+        print("(c) memory growth: needs two class sizes (--sizes 10,100)")
+        return
     for jobs in jobs_list:
         for role in sorted(peaks[small, jobs]):
-            if role not in peaks[large, jobs]:
-                continue
+            if role not in peaks[large, jobs] or not peaks[small, jobs][role]:
+                continue  # a role not measured at one of the sizes has no growth to show
             before, after = peaks[small, jobs][role], peaks[large, jobs][role]
             growth = (after - before) / before
             print(

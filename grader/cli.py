@@ -35,6 +35,22 @@ class _GradeGroup(click.Group):
         return super().parse_args(ctx, args)
 
 
+class _BareContext(click.Context):
+    """Name ``grade 03``'s command plain ``grade`` in usage lines and errors.
+
+    ``exercise`` is the implied command: a student who typed ``grade 03 --bogus``
+    must not be told to try ``grade exercise --help``, a command never shown.
+    """
+
+    @property
+    def command_path(self) -> str:
+        return self.parent.command_path if self.parent is not None else super().command_path
+
+
+class _ExerciseCommand(click.Command):
+    context_class = _BareContext
+
+
 def _complain(message: str) -> None:
     click.echo(f"grade: error: {message}", err=True)
 
@@ -50,6 +66,11 @@ def _course(path: str | None) -> Course:
     except CourseError as exc:
         _fail(str(exc))
         raise  # unreachable
+
+
+def _notice(line: str) -> None:
+    # fd 2 itself: the judge swaps sys.stderr for a buffer while the checks run.
+    os.write(2, f"grade: {line}\n".encode(errors="replace"))
 
 
 def _seed(seed: int | None) -> int:
@@ -124,7 +145,7 @@ def cli() -> None:
     """
 
 
-@cli.command("exercise")
+@cli.command("exercise", cls=_ExerciseCommand)
 @click.argument("target", required=False)
 @click.option("--exercise", "exercise_ref", help="The exercise a file given as TARGET is for.")
 @click.option("--seed", type=int, help="Seed of the random inputs (printed on every run).")
@@ -189,38 +210,47 @@ def exercise_command(
     """Grade one exercise (TARGET: 03, exercises/03, a file), or all when TARGET is omitted."""
     from grader import student
     from grader.locale import Locale
-    from grader.publish import publish
+    from grader.publish import OutputError, check_outputs, publish
 
     course = _course(course_dir)
     try:
         work = _resolve(course, target, exercise_ref)
-    except CourseError as exc:
+        check_outputs({"--json": json_path, "--junit": junit_path, "--gradescope": gradescope_path})
+    except (CourseError, OutputError) as exc:
         _fail(str(exc))
         return
     settings = student.Settings(
         seed=_seed(seed),
         limits=_limits(timeout, memory, output),
         require_sandbox=require_sandbox,
+        notice=_notice,
     )
     locale = Locale(course.templates, lang)  # the language of everything written below
 
     def grade(work: list[tuple[Exercise, Path | None]]) -> int:
+        _say_which(course, work)
         try:
             outcome = student.grade_student(course, work, settings, report=locale)
         except JudgeError as exc:
             _complain(str(exc))
             return 2
-        publish(
-            course,
-            outcome,
-            locale,
-            json_path=json_path,
-            html_path=html_path,
-            junit_path=junit_path,
-            gradescope_path=gradescope_path,
-            github_summary=github_summary,
-            single=len(work) == 1,
-        )
+        try:
+            unwritten = publish(
+                course,
+                outcome,
+                locale,
+                json_path=json_path,
+                html_path=html_path or _report_for_file(course, work),
+                junit_path=junit_path,
+                gradescope_path=gradescope_path,
+                github_summary=github_summary,
+                single=len(work) == 1,
+            )
+        except OSError as exc:  # checked before grading: the folder changed since
+            _complain(f"could not write {exc.filename or 'an output file'}: {exc.strerror or exc}")
+            return 2
+        if unwritten:
+            click.echo(f"grade: {unwritten}", err=True)
         record = outcome["students"][0]
         broken = crashed_checks(record["exercises"])
         if broken:
@@ -274,14 +304,57 @@ def _resolve(
         if not path.is_file():
             raise CourseError(f"{target}: {'a folder' if path.is_dir() else 'no such file'}")
         if not exercise_ref:
+            # `grade exercise.py` inside the exercise's folder: the folder says which.
+            home = _exercise_of_folder(course, path.resolve().parent)
+            if home is not None:
+                return [(home, path)]
             raise CourseError(f"which exercise is {target} for? add --exercise NN")
         # One notebook may hold several exercises: --exercise 03,07 (check() in Jupyter).
         return [(e, path) for e in course.select(exercise_ref)]
-    exercise = course.exercise(exercise_ref or target)
+    # `grade .` inside an exercise's folder; otherwise a number, a name or exercises/NN.
+    here = _exercise_of_folder(course, path.resolve()) if path.is_dir() else None
+    exercise = (
+        here if here is not None and not exercise_ref else course.exercise(exercise_ref or target)
+    )
     found = find_in_folder(exercise.folder)
     if found is None:
         raise CourseError(f"{exercise.folder} has no exercise.py or exercise.ipynb")
     return [(exercise, found)]
+
+
+def _exercise_of_folder(course: Course, folder: Path) -> Exercise | None:
+    """Return the exercise whose folder ``folder`` is, if it is one."""
+    for exercise in course.exercises:
+        if exercise.folder.resolve() == folder:
+            return exercise
+    return None
+
+
+def _say_which(course: Course, work: list[tuple[Exercise, Path | None]]) -> None:
+    """Name the file graded where an exercise folder holds both exercise.py and .ipynb."""
+    for exercise, path in work:
+        if path is None or path.parent != exercise.folder:
+            continue
+        other = path.with_suffix(".py" if path.suffix == ".ipynb" else ".ipynb")
+        if other.is_file():
+            # Jupyter autosaves: the newer file may not be the one the student meant.
+            shown = path.relative_to(course.root) if path.is_relative_to(course.root) else path
+            click.echo(
+                f"grading {shown}, the newer of {path.name} and {other.name} "
+                f"(save {other.name} to grade it instead)"
+            )
+
+
+def _report_for_file(course: Course, work: list[tuple[Exercise, Path | None]]) -> str | None:
+    """Name the default report of a file kept elsewhere apart from the student's own."""
+    files = {path for _, path in work if path is not None}
+    if len(files) != 1:
+        return None
+    (path,) = files
+    if any(path.parent.resolve() == exercise.folder.resolve() for exercise, _ in work):
+        return None  # the exercise's own file: its usual reports/NN_name.html
+    name = work[0][0].name if len(work) == 1 else "all"
+    return str(course.root / "reports" / f"{name}-{path.stem}.html")
 
 
 @cli.command("batch")

@@ -49,6 +49,9 @@ class Settings:
     limits: Limits = field(default_factory=Limits)
     # Refuse to run any submission unless every sandbox guarantee holds (SECURITY.md).
     require_sandbox: bool = False
+    # Told, as a line of text, when a call of a submission is slow to return (``grade``
+    # prints it: a sign of life during an endless loop); None says nothing.
+    notice: Callable[[str], None] | None = None
 
 
 def secrets_of(course: Course) -> list[str]:
@@ -62,6 +65,7 @@ def _submission(
     limits: Limits,
     chunks: list[dict[str, str]],
     exercise: ExerciseContent | None = None,
+    waiting: Callable[[str, float], None] | None = None,
 ) -> Submission:
     return Submission(
         # Each child gets its start-up time; the exercise's own clock runs from its hello.
@@ -69,6 +73,7 @@ def _submission(
         chunks,
         timeout=limits.timeout,
         operations=exercise.wire() if exercise else None,
+        waiting=waiting,
     )
 
 
@@ -128,12 +133,26 @@ def grade_exercise(
             max_score(exercise.checks),
             source=shown,
         )
+    if not any(_has_code(text) for _, text in source.chunks):
+        # Else every check says "`f` is not defined in your code", never why.
+        return unjudged_result(
+            exercise.name,
+            exercise.title,
+            "error",
+            hint("empty_file", file=shown),
+            max_score(exercise.checks),
+            source=shown,
+            digest=source.digest,
+            error_kind="empty",
+        )
     started = time.monotonic()
     try:
         data = ExerciseContent.load(exercise.checks, course.templates)
     except ContentError as exc:
         raise JudgeError(str(exc)) from None
-    submission = _submission(executor, settings.limits, source.wire(), data)
+    submission = _submission(
+        executor, settings.limits, source.wire(), data, _waiting(settings.notice, exercise.name)
+    )
     submission.start_early()
     with content.using(data):
         verdict = judge(exercise.checks, submission, settings.seed)
@@ -153,6 +172,26 @@ def grade_exercise(
         load_error=submission.load_error,
         sandbox=submission.sandbox,
     )
+
+
+def _has_code(text: str) -> bool:
+    """Whether ``text`` holds anything but blank lines and comments."""
+    return any(line.strip() and not line.lstrip().startswith("#") for line in text.splitlines())
+
+
+def _waiting(
+    notice: Callable[[str], None] | None, exercise: str
+) -> Callable[[str, float], None] | None:
+    """Word a slow call for ``notice``: which function, and when it will be stopped."""
+    if notice is None:
+        return None
+    told = notice
+
+    def waiting(function: str, limit: float) -> None:
+        what = f"`{function}` to return" if function else "the code to load"
+        told(f"{exercise}: still waiting for {what} (it is stopped after {limit:.0f} s)")
+
+    return waiting
 
 
 def grade_each(

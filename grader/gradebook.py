@@ -89,13 +89,17 @@ def load_roster(path: Path, platform: str) -> Roster:
     if not table:
         raise RosterError(f"roster {path}: empty")
     columns = tuple(_key(h) for h in table[0])
-    missing = [c for c in _REQUIRED[platform] if c not in columns]
+    # Named as the platform's export writes them, and the file's own headers as written:
+    # the instructor looks for these words in the spreadsheet, not for our keys.
+    labels = {"folder": "folder", **dict(_CANVAS), **_MOODLE_IDS}
+    missing = [labels.get(c, c) for c in _REQUIRED[platform] if c not in columns]
     if platform == "moodle" and not any(c in columns for c in _MOODLE_IDS):
-        missing.append("idnumber, email or username")
+        missing.append(" or ".join(_MOODLE_IDS.values()))
     if missing:
+        written = [h.strip() for h in table[0] if h.strip()]
         raise RosterError(
             f"roster {path}: missing column(s) {', '.join(missing)} for {platform}"
-            f" (it has {', '.join(columns) or 'none'})"
+            f" (it has {', '.join(written) or 'none'})"
         )
     rows: dict[str, dict[str, str]] = {}
     ids = [c for c in ("id", "sis_user_id", "sis_login_id", *_MOODLE_IDS) if c in columns]
@@ -154,7 +158,9 @@ def gradebook_table(
         for s in students.values()
         for e in s.get("exercises", [])
     }
-    items = [f"{name[:2]} {titles[name]}" for name in exercises]
+    # The header becomes the assignment's name on import: the number once, not
+    # "01 01 · Leaf tensors" (the README's heading already starts with it).
+    items = [_item(name, titles[name]) for name in exercises]
     if roster.platform == "canvas":
         header: list[str | float] = [label for _, label in _CANVAS]
         identity = [key for key, _ in _CANVAS]
@@ -178,3 +184,11 @@ def gradebook_table(
     unmatched += [(f, "no submission") for f in sorted(roster.rows) if f not in students]
     unmatched += [(f, "checks could not run") for f in sorted(unfair) if f in roster.rows]
     return table, unmatched
+
+
+def _item(name: str, title: str) -> str:
+    """Name an exercise's column: its number, then its title without a number of its own."""
+    number = name[:2]
+    if title.startswith(number):
+        title = title.removeprefix(number).lstrip(" ·.:-\u2013\u2014")
+    return f"{number} {title or name}"

@@ -118,6 +118,14 @@ def check(
 
     try:
         course = Course.find(Path.cwd())
+    except CourseError:
+        # Course.find's own advice, --course DIR, is the command's: check() takes none.
+        return Result(
+            problem=f"no course found: neither {Path.cwd()} nor a folder above it holds "
+            "course.toml. Start Jupyter from the course folder (or a folder inside it), or "
+            "run `import os; os.chdir('path/to/the/course')` in a cell before check()"
+        )
+    try:
         if exercise is not None:
             chosen = [course.exercise(str(exercise))]
         else:

@@ -220,21 +220,38 @@ def score_histogram(totals: Sequence[float], max_score: float, *, locale: Locale
     """Draw how many students reached each band of total score."""
     scores = [v for v in _numbers(totals) if math.isfinite(v)]
     top = max(max_score, max(scores, default=0.0), 1.0)
-    # Whole-point bins while they stay readable; ten bands beyond that.
-    width = 1.0 if top <= 20 else top / 10
-    edges = [width * k for k in range(math.ceil(top / width) + 1)]
+    edges, ticks = histogram_edges(top)
     label = locale.text("ui.plots.histogram_label", count=len(scores), max=f"{max_score:g}")
 
     def draw(fig: Any) -> None:
         ax = fig.add_subplot()
         ax.hist(scores, bins=edges, color="#0b5cad", edgecolor="#ffffff", gid="bars")
         ax.set_xlim(0, edges[-1])
+        ax.set_xticks(ticks)  # on bin edges: a bar starts and ends at a labelled score
         ax.set_xlabel(locale.text("ui.plots.total_score"))
         ax.set_ylabel(locale.text("ui.plots.students"))
         ax.yaxis.get_major_locator().set_params(integer=True)
         ax.grid(axis="x", visible=False)
 
     return _render(draw, (6.4, 3.0), label, ("histogram", scores, max_score), locale)
+
+
+def histogram_edges(top: float) -> tuple[list[float], list[float]]:
+    """Return the score histogram's bin edges up to ``top`` and the ticks among them.
+
+    Bins are 1, 2 or 5 times a power of ten points wide, at most 20 of them,
+    and every tick is a bin edge: 7-point bins (a tenth of 70) under 10-point
+    ticks showed bars that started and ended between the labels.
+    """
+    width = 1.0
+    while top / width > 20:
+        for factor in (2.0, 2.5, 2.0):  # 1, 2, 5, 10, 20, 50, ...
+            width *= factor
+            if top / width <= 20:
+                break
+    edges = [width * k for k in range(math.ceil(top / width - 1e-9) + 1)]
+    step = 1 if len(edges) <= 11 else 2
+    return edges, edges[::step]
 
 
 _warming: threading.Thread | None = None

@@ -7,6 +7,7 @@ and every output below reads that one written document.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,32 @@ from grader.results import written
 from grader.score import to_json
 from grader.terminal import clean_for_terminal, terminal_summary
 
-__all__ = ["publish"]
+__all__ = ["publish", "OutputError", "check_outputs"]
+
+
+class OutputError(Exception):
+    """A file asked for on the command line cannot be written there: the user's to fix."""
+
+
+def check_outputs(paths: dict[str, str | None]) -> None:
+    """Refuse, before any grading, an output path whose folder is missing or unwritable.
+
+    ``paths`` maps an option (``--json``) to its value. A results file that CI
+    reads must not be found missing after a grade that took a minute.
+    """
+    for option, value in paths.items():
+        if not value:
+            continue
+        path = Path(value)
+        folder = path.parent
+        if path.is_dir():
+            raise OutputError(f"{option} {value}: that is a folder; give a file name")
+        if not folder.is_dir():
+            raise OutputError(
+                f"{option} {value}: the folder {folder} does not exist (mkdir -p {folder})"
+            )
+        if not os.access(folder, os.W_OK):
+            raise OutputError(f"{option} {value}: the folder {folder} is not writable for you")
 
 
 def publish(
@@ -34,8 +60,13 @@ def publish(
     gradescope_path: str | None,
     github_summary: bool,
     single: bool,
-) -> None:
-    """Print the summary and write every requested file, every text in ``locale``'s language."""
+) -> str | None:
+    """Print the summary and write every requested file, every text in ``locale``'s language.
+
+    Return the line to show when the HTML report could not be written (a
+    read-only copy of the course): the score stands, the student is told where
+    a report can go. A requested export that cannot be written raises OSError.
+    """
     from grader.report import render_student_report
 
     results = written(results, locale)
@@ -53,8 +84,17 @@ def publish(
     page = render_student_report(
         record, seed=results["seed"], locale=locale, templates=course.templates, title=course.title
     )
-    write_atomic(html, page)
-    click.echo(clean_for_terminal(locale.text("ui.terminal.report_written", path=html)))
+    problem = None
+    try:
+        write_atomic(html, page)
+    except OSError as exc:
+        problem = (
+            f"the report could not be written to {html} ({exc.strerror or exc}); the score "
+            "above stands: point --html to a file in a folder you can write "
+            f"(--html {Path.home() / html.name})"
+        )
+    else:
+        click.echo(clean_for_terminal(locale.text("ui.terminal.report_written", path=html)))
     if json_path:
         write_atomic(Path(json_path), to_json(results))
     if junit_path:
@@ -65,3 +105,4 @@ def publish(
     if target is not None:
         with target.open("a", encoding="utf-8") as f:
             f.write(export.markdown_summary(results) + "\n")
+    return problem

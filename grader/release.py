@@ -44,6 +44,23 @@ SHIPPED = (
 _SKIPPED_DIRS = {"__pycache__", "solutions", "reports"}
 _SKIPPED_SUFFIXES = (".pyc", ".pyo", ".egg-info")
 
+# The copy's own .gitignore (the course's is a dot-entry, never shipped): what the
+# set-up and grading leave in a student's repository must not be committed with it,
+# a 1 GB virtual environment least of all.
+STUDENT_GITIGNORE = """\
+# Made by the README's set-up and by grading: not your work.
+.venv/
+venv/
+*.egg-info/
+__pycache__/
+*.pyc
+reports/
+.ipynb_checkpoints/
+.pytest_cache/
+build/
+dist/
+"""
+
 # A run of this many consecutive code lines of a solution is a leak, not chance.
 _RUN = 3
 
@@ -72,6 +89,10 @@ def release(course_root: Path, dest: Path) -> list[str]:
             write_atomic(target, _student_text(course_root, source))
             # write_atomic makes 0600 files; keep the course's modes (scripts stay runnable).
             shutil.copymode(source, target)
+        ignore = dest / ".gitignore"
+        written.append(ignore)
+        write_atomic(ignore, STUDENT_GITIGNORE)
+        ignore.chmod(0o644)
         leaks = _find_leaks(dest, solution_bodies, solution_runs)
         if leaks:
             raise ReleaseError(

@@ -22,7 +22,7 @@ from typing import Any
 from urllib.parse import quote
 
 import jinja2
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from grader import plots
 from grader.locale import Locale
@@ -32,6 +32,7 @@ __all__ = [
     "render_class_overview",
     "render_near_copy",
     "render_notebook_result",
+    "hint_markup",
 ]
 
 STATUSES = ("graded", "missing", "error", "timeout")
@@ -94,6 +95,7 @@ def render_class_overview(
         histogram=Markup(plots.score_histogram(totals, max_score, locale=locale)),
         mistakes=_mistake_groups(results.get("mistakes"), exercises, report_href),
         near_copies=_near_copy_rows(results.get("similarity"), exercises, report_href, locale),
+        copy_groups=_copy_group_rows(results.get("similarity"), exercises, report_href, locale),
         similarity_threshold=_percent(
             _number((results.get("similarity") or {}).get("threshold")), 1.0
         ),
@@ -179,6 +181,36 @@ def _near_copy_rows(
     return rows
 
 
+def _copy_group_rows(
+    similarity: Any,
+    exercises: list[dict[str, str]],
+    report_href: Callable[[str], str],
+    locale: Locale,
+) -> list[dict[str, Any]]:
+    """Show each group of three or more alike students as one row, with its pairs' pages."""
+    found = similarity.get("groups") if isinstance(similarity, dict) else None
+    titles = {e["exercise"]: e for e in exercises}
+    rows = []
+    for group in found if isinstance(found, list) else []:
+        if not isinstance(group, dict):
+            continue
+        exercise = str(group.get("exercise", ""))
+        column = titles.get(exercise)
+        rows.append(
+            {
+                "label": column["arg"] if column else locale.text("ui.similarity.whole"),
+                "title": column["title"] if column else locale.text("ui.similarity.whole_note"),
+                "students": [
+                    {"name": str(name), "href": _safe_href(report_href(str(name)))}
+                    for name in group.get("students") or []
+                ],
+                "percent": _percent(_number(group.get("similarity")), 1.0),
+                "pages": [_safe_href(str(page)) for page in group.get("pages") or []],
+            }
+        )
+    return rows
+
+
 def render_near_copy(
     pair: dict[str, Any],
     spans: dict[str, tuple[list[tuple[int, int]], list[tuple[int, int]]]],
@@ -228,7 +260,28 @@ def _render(templates: Path, name: str, locale: Locale, **context: Any) -> str:
     def t(key: str, **params: Any) -> str:
         return locale.text("ui." + key, **params)
 
+    if "title" in context:
+        context["title"] = _course_title(locale, str(context["title"]))
+
     return _environment(templates).get_template(name).render(t=t, **context)
+
+
+def _course_title(locale: Locale, title: str) -> str:
+    """Return the course's title in ``locale``'s language, where its catalog has one.
+
+    ``course.toml`` of a language holds the title and the English one it
+    translates: a course that changed its title keeps it until translated anew.
+    """
+    if locale.text("course.english") == title:
+        return locale.text("course.title")
+    return title
+
+
+def _exercise_title(locale: Locale, exercise: str, title: str) -> str:
+    """Return an exercise's title (its README's heading) in ``locale``'s language, if given."""
+    key = f"{exercise}.title"
+    found = locale.text(key)
+    return title if found == key else found
 
 
 @cache
@@ -243,7 +296,22 @@ def _environment(templates: Path) -> jinja2.Environment:
     )
     env.filters["points"] = _points
     env.filters["csp_hash"] = _csp_hash
+    env.filters["hint"] = hint_markup
     return env
+
+
+# A Markdown code span, as the hint catalogs write them: `x.grad`, `torch.no_grad()`.
+_CODE_SPAN = re.compile(r"`([^`\n]+)`")
+
+
+def hint_markup(text: Any) -> Markup:
+    """Return a hint as HTML: escaped whole, then its `code` spans shown as code.
+
+    Escaping comes first and the spans are found in the escaped text, so what a
+    submission put into a hint (an error message, a returned value) stays text
+    even inside backticks.
+    """
+    return Markup(_CODE_SPAN.sub(r"<code>\1</code>", str(escape(str(text)))))
 
 
 def _student_view(
@@ -272,7 +340,7 @@ def _exercise_view(exercise: dict[str, Any], locale: Locale, with_plots: bool) -
     return {
         "exercise": name,
         "arg": _exercise_arg(name),
-        "title": str(exercise.get("title") or name),
+        "title": _exercise_title(locale, name, str(exercise.get("title") or name)),
         # The status also names a CSS class, so only known words get there.
         "status": status if known else "unknown",
         "status_text": locale.text(f"ui.status.{status}") if known else status,

@@ -121,6 +121,15 @@ def add_review(
         "method": f"winnowing (k={similarity.K}, window={similarity.WINDOW})",
         "threshold": review.similarity_threshold,
         "pairs": records,
+        "groups": [
+            {
+                "exercise": group.exercise,
+                "students": list(group.students),
+                "similarity": group.similarity,
+                "pages": [records[i]["page"] for i in group.pairs],
+            }
+            for group in similarity.groups(pairs)
+        ],
     }
     write_atomic(out / "similarity.csv", export.similarity_csv(records))
 

@@ -6,11 +6,17 @@ exercise's clock (counted from the first child that is ready: a slow
 machine's start-up is not the student's time), restarts the child after a
 crash so that one crashing function does not cost the others, and keeps how
 each child ended for the report.
+
+A call may run for half of the time the exercise has left (``call_deadline``):
+one that runs longer is stopped, fails the checks that need its function, and
+the next call gets a fresh child, so an endless loop in one function does not
+erase the points of the others and the exercise still ends within its timeout.
 """
 
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
@@ -27,8 +33,9 @@ from grader.answers import (
     read_versions,
 )
 from grader.child import wire
-from grader.executors import ChildGone, Timeout
+from grader.executors import STARTUP, ChildGone, Timeout
 from grader.hints import CheckFailed, error_hint, load_failure
+from grader.spare import SpareChild
 
 __all__ = ["ENVIRONMENT", "Submission", "SubmissionBroken"]
 
@@ -57,6 +64,11 @@ class Submission:
     """
 
     MAX_RESTARTS = 3
+    # Below this many seconds a call's share is not worth a fresh child: the call gets
+    # all the time left, and running out of it is the exercise's timeout.
+    MIN_SHARE = 1.0
+    # Seconds a call runs before ``waiting`` hears of it.
+    SLOW = 5.0
 
     def __init__(
         self,
@@ -64,8 +76,13 @@ class Submission:
         chunks: list[dict[str, str]],
         timeout: float | None = None,
         operations: dict[str, Any] | None = None,
+        waiting: Callable[[str, float], None] | None = None,
     ) -> None:
         self._start = start
+        self._spare = SpareChild(start)
+        # Told (function, seconds it may run) when a call is slow to return ("" for the
+        # load), so that a student facing an endless loop sees what the grade waits for.
+        self._waiting = waiting
         self._chunks = chunks
         # The exercise's own operations for unseen functions, built by the child at load.
         self._operations = operations or {}
@@ -84,6 +101,9 @@ class Submission:
         self.answers.replay = self.replay_with_evidence
         # Functions already called twice with identical arguments (see ``call``).
         self.repeated: set[str] = set()
+        # Functions stopped for running past their share, with that share in seconds:
+        # a later call fails at once instead of spending another share on the same loop.
+        self.hung: dict[str, float] = {}
         # What confinement the child reached, as it reported (shown, never trusted).
         self.sandbox: dict[str, Any] = {}
 
@@ -116,6 +136,12 @@ class Submission:
         """Start a child and wait until it is confined and ready; a death before that is ours."""
         if self.broken is not None:
             raise self.broken
+        starting = time.monotonic()
+        if self._session is None:
+            self._session = self._spare.take()
+            if self._session is not None:
+                # Its start-up allowance ran from when it was started, maybe long ago.
+                self._session.deadline = max(self._session.deadline, starting + STARTUP)
         if self._session is None:
             try:
                 self._session = self._start()
@@ -137,6 +163,10 @@ class Submission:
         if self._timeout is not None:
             if self._budget_end is None:
                 self._budget_end = now + self._timeout
+            else:
+                # A replacement child's start-up is the grader's time, not the student's
+                # (seconds where each child imports torch afresh, no zygote).
+                self._budget_end += now - starting
             self._session.deadline = self._budget_end
 
     def _environment_failed(self, reason: str) -> NoReturn:
@@ -147,11 +177,48 @@ class Submission:
         self.close()
         raise self.broken
 
-    def _talk(self, message: dict[str, Any], function: str) -> dict[str, Any]:
+    def call_deadline(self) -> float | None:
+        """Return until when the next call may run: half of the exercise's time left.
+
+        Half, so that whatever one call does, the remaining checks keep as much
+        time as it had; None while the exercise has no clock.
+        """
+        if self._budget_end is None:
+            return None
+        share = (self._budget_end - time.monotonic()) / 2
+        return time.monotonic() + share if share >= self.MIN_SHARE else self._budget_end
+
+    def _talk(
+        self, message: dict[str, Any], function: str, until: float | None = None
+    ) -> dict[str, Any]:
+        """Send one request; ``until`` bounds a call more tightly than the exercise does."""
+        began = time.monotonic()
+        timers: list[threading.Timer] = []
+        if until is not None and self._budget_end is not None:
+            self._session.deadline = min(until, self._budget_end)
+            # Halfway through its share a call may be a loop: have its successor ready.
+            self._spare.want()
+            timers.append(threading.Timer(min(self.SLOW, (until - began) / 2), self._spare.start))
+        if self._waiting is not None and self._budget_end is not None:
+            # The load is named "" to ``waiting``: no function of the student's runs yet.
+            named = function if message.get("op") == "call" else ""
+            limit = self._session.deadline - began
+            timers.append(threading.Timer(self.SLOW, self._waiting, (named, limit)))
+        for timer in timers:
+            timer.daemon = True
+            timer.start()
         try:
             return self._session.request(message)
         except Timeout:
-            self._break(CheckFailed("timeout", function=function), "timeout")
+            if message.get("op") == "load":
+                self._break(CheckFailed("timeout_at_load", timeout=self._seconds()), "timeout")
+            if until is None or self._budget_end is None or until >= self._budget_end:
+                self._break(CheckFailed("timeout", function=function), "timeout")
+            # Only this call's share ran out: its child is gone (stopped mid-loop), the
+            # next call starts a fresh one, and the exercise's clock goes on.
+            self._end_session()
+            self.hung[function] = round(until - began, 1)
+            raise self._hung(function) from None
         except ChildGone as gone:
             self._end_session()
             reason = str(gone)
@@ -161,11 +228,26 @@ class Submission:
             if self.restarts > self.MAX_RESTARTS:
                 self._break(CheckFailed("crashed_repeatedly", reason=reason), "error")
             raise CheckFailed("crashed_in_call", function=function, reason=reason) from None
+        finally:
+            for timer in timers:
+                timer.cancel()
+            self._spare.settle()
 
     def _end_session(self) -> None:
         if self._session is not None:
             self.endings.append(self._session.close())
             self._session = None
+
+    def _hung(self, function: str) -> CheckFailed:
+        return CheckFailed(
+            "call_timeout",
+            function=function,
+            limit=f"{self.hung[function]:g}",
+            timeout=self._seconds(),
+        )
+
+    def _seconds(self) -> str:
+        return f"{self._timeout:g}" if self._timeout is not None else "?"
 
     def call(
         self,
@@ -187,6 +269,8 @@ class Submission:
         a module-level tensor, a mutable default argument). ``repeat=False``
         leaves an expensive call to a later, cheaper one.
         """
+        if function in self.hung:
+            raise self._hung(function)
         self._ensure()
         request = {
             "op": "call",
@@ -198,11 +282,11 @@ class Submission:
             "grad_enabled": grad_enabled,
         }
         started = time.monotonic()
-        reply = self._talk(request, function)
+        reply = self._talk(request, function, self.call_deadline())
         seconds = time.monotonic() - started
         if repeat and reply.get("ok") and function not in self.repeated:
             self.repeated.add(function)
-            again = self._talk({**request, "trace": False}, function)
+            again = self._talk({**request, "trace": False}, function, self.call_deadline())
             if not (
                 again.get("ok")
                 and _same_answer(reply.get("value"), again.get("value"))
@@ -250,20 +334,26 @@ class Submission:
             and time.monotonic() + 3 * result.seconds + 1.0 > self._budget_end
         ):
             return  # one more crash, or a slower repeat, would cost the student
-        restarts = self.restarts
+        restarts, hung = self.restarts, dict(self.hung)
+        # The replay's own bound, inside the call's share: a replay that runs past it
+        # stops its child like any call, and nothing of that is charged to the student.
+        until = self.call_deadline()
+        if until is not None:
+            until = min(until, time.monotonic() + 3 * result.seconds + 1.0)
         try:
             self._ensure()
             reply = self._talk(
-                {**result.request, "trace": False, "evidence": True}, result.function
+                {**result.request, "trace": False, "evidence": True}, result.function, until
             )
         except (CheckFailed, SubmissionBroken):
-            self.restarts = restarts  # a crash in our replay is not charged
+            self.restarts, self.hung = restarts, hung  # a crash in our replay is not charged
             return
         result.graph = read_graph(reply.get("graph"))
 
     def close(self) -> None:
-        """End the child, keeping how it ended for the report."""
+        """End the child, keeping how it ended for the report (and a spare, unused)."""
         self._end_session()
+        self._spare.close()
 
 
 def _two_answers(first: dict[str, Any], second: dict[str, Any]) -> dict[str, str]:

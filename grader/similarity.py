@@ -11,14 +11,19 @@ The algorithm is the one published by Schleimer, Wilkerson and Aiken,
    rightmost on a tie): these are the submission's fingerprints. Any shared
    run of at least ``K + WINDOW - 1`` tokens yields a shared fingerprint, and
    no run shorter than ``K`` does;
-4. drop the fingerprints everyone gets for free: those of the stub, and
+4. set aside the fingerprints everyone gets for free: those of the stub, and
    those found in more submissions of the class than ``common_limit``
-   (MOSS's ``-m``): the tutorial's idiom is shared by everyone, so it says
-   nothing about two students;
-5. two submissions are alike in proportion to the rare fingerprints they
-   share, over all the fingerprints (less the stub's) of the smaller one.
-   Common passages thus count against a pair, never for it: a student whose
-   only own line happens to match another's is not a near-copy.
+   (MOSS's ``-m``, 10 by default; half of a class under 20): the tutorial's
+   idiom is shared by most of the class, so it says nothing about two
+   students, while a passage three copiers share is still theirs;
+5. a pair is listed when the rare fingerprints it shares make up at least
+   the threshold of all the fingerprints (less the stub's) of the smaller
+   submission: common passages count against a pair, never for it, so a
+   student whose only own line happens to match another's is not a
+   near-copy. Its similarity is then the share of the smaller submission
+   the two have in common, idiom included: a whole copy reads as 100%;
+6. pairs that link three or more students (a copy passed round) are
+   gathered into one group (``groups``).
 
 Since fingerprints form a set, reordered functions match as well as
 functions in place. Source text is only read, never run. Everything here is
@@ -50,6 +55,8 @@ __all__ = [
     "fingerprint",
     "common_limit",
     "near_copies",
+    "Group",
+    "groups",
 ]
 
 K = 10  # noise threshold: shorter shared runs (`return x.grad`) never match
@@ -170,13 +177,20 @@ def fingerprint(source: str, *, k: int = K, window: int = WINDOW) -> Fingerprint
     return found
 
 
+# MOSS's default -m: a passage found in more than this many programs is ignored.
+MOSS_COMMON = 10
+
+
 def common_limit(submissions: int) -> int:
     """Return how many submissions may share a fingerprint before it counts as common.
 
-    MOSS ignores a passage found in more than 10 programs; a small class gets
-    a tenth of its size instead, but never less than a pair.
+    MOSS ignores a passage found in more than 10 programs. A class under 20
+    has fewer than that in all: there a passage is idiom once more than half
+    of the class has it, so three copiers in a class of 8 keep what they
+    share (a tenth of the class, at least 2, took it from them), and a pair
+    is the least that can share anything.
     """
-    return max(2, min(10, math.ceil(submissions / 10)))
+    return max(2, min(MOSS_COMMON, math.ceil(submissions / 2)))
 
 
 @dataclass(frozen=True)
@@ -207,37 +221,36 @@ def near_copies(
     for student, work in sources.items():
         for exercise, text in work.items():
             prints[exercise][student] = fingerprint(text)
-    rare: dict[str, dict[str, set[int]]] = {}
-    sizes: dict[str, dict[str, int]] = {}
+    rare: dict[str, dict[str, set[tuple[str, int]]]] = {}
+    own: dict[str, dict[str, set[tuple[str, int]]]] = {}
     for exercise, by_student in prints.items():
         free = fingerprint(stubs.get(exercise, "")).hashes()
-        own = {s: f.hashes() - free for s, f in by_student.items()}
-        sizes[exercise] = {s: len(hashes) for s, hashes in own.items()}
-        rare[exercise] = _rare(own, common_limit(len(by_student)))
+        own[exercise] = {
+            s: {(exercise, h) for h in f.hashes() - free} for s, f in by_student.items()
+        }
+        rare[exercise] = _rare(own[exercise], common_limit(len(by_student)))
     found = [
         pair
         for exercise in sorted(rare)
-        for pair in _pairs(
-            exercise,
-            {s: {(exercise, h) for h in hs} for s, hs in rare[exercise].items()},
-            sizes[exercise],
-            prints,
-            threshold,
-        )
+        for pair in _pairs(exercise, rare[exercise], own[exercise], prints, threshold)
     ]
-    whole: dict[str, set[tuple[str, int]]] = defaultdict(set)
-    whole_sizes: dict[str, int] = defaultdict(int)
-    for exercise, kept in rare.items():
-        for student, hashes in kept.items():
-            whole[student] |= {(exercise, h) for h in hashes}
-            whole_sizes[student] += sizes[exercise][student]
-    found += _pairs(WHOLE, whole, whole_sizes, prints, threshold)
+    if len(prints) > 1:
+        # With one exercise the whole submission is that exercise: the same pairs again.
+        whole: dict[str, set[tuple[str, int]]] = defaultdict(set)
+        whole_own: dict[str, set[tuple[str, int]]] = defaultdict(set)
+        for exercise, kept in rare.items():
+            for student, hashes in kept.items():
+                whole[student] |= hashes
+                whole_own[student] |= own[exercise][student]
+        found += _pairs(WHOLE, whole, whole_own, prints, threshold)
     return sorted(found, key=lambda p: (-p.similarity, p.exercise, p.student_a, p.student_b))
 
 
-def _rare(by_student: dict[str, set[int]], limit: int) -> dict[str, set[int]]:
+def _rare(
+    by_student: dict[str, set[tuple[str, int]]], limit: int
+) -> dict[str, set[tuple[str, int]]]:
     """Keep, for each student, the fingerprints at most ``limit`` submissions have."""
-    counts: dict[int, int] = defaultdict(int)
+    counts: dict[tuple[str, int], int] = defaultdict(int)
     for hashes in by_student.values():
         for h in hashes:
             counts[h] += 1
@@ -247,10 +260,15 @@ def _rare(by_student: dict[str, set[int]], limit: int) -> dict[str, set[int]]:
 def _pairs(
     exercise: str,
     by_student: dict[str, set[tuple[str, int]]],
-    sizes: Mapping[str, int],
+    own: Mapping[str, set[tuple[str, int]]],
     prints: Mapping[str, Mapping[str, Fingerprints]],
     threshold: float,
 ) -> list[NearCopy]:
+    """List the pairs whose rare shared fingerprints reach ``threshold`` of the smaller one.
+
+    ``by_student`` holds each student's rare fingerprints, ``own`` all of them
+    less the stub's (the idiom too, which only the similarity figure counts).
+    """
     # Only students who share a rare fingerprint can be alike: an inverted
     # index finds them without comparing all n * (n - 1) / 2 pairs.
     holders: dict[tuple[str, int], list[str]] = defaultdict(list)
@@ -263,17 +281,64 @@ def _pairs(
     found = []
     for a, b in sorted(candidates):
         shared = by_student[a] & by_student[b]
-        smaller = min(sizes[a], sizes[b])
-        if len(shared) < MIN_SHARED or not smaller:
+        smaller = min(len(own[a]), len(own[b]))
+        if len(shared) < MIN_SHARED or not smaller or len(shared) / smaller < threshold:
             continue
-        similarity = len(shared) / smaller
-        if similarity >= threshold:
-            found.append(
-                NearCopy(
-                    exercise, a, b, round(similarity, 3), len(shared), _lines(shared, prints, a, b)
-                )
+        similarity = len(own[a] & own[b]) / smaller
+        found.append(
+            NearCopy(
+                exercise, a, b, round(similarity, 3), len(shared), _lines(shared, prints, a, b)
             )
+        )
     return found
+
+
+@dataclass(frozen=True)
+class Group:
+    """Three or more students linked by near-copies of one exercise (or of whole submissions)."""
+
+    exercise: str
+    students: tuple[str, ...]
+    # The least similarity of the pairs that link them, and those pairs' indexes.
+    similarity: float
+    pairs: tuple[int, ...]
+
+
+def groups(pairs: list[NearCopy]) -> list[Group]:
+    """Gather the listed pairs into groups of three or more students, per exercise.
+
+    A copy passed round a group shows as one group to review, not as three
+    to six unrelated pairs. Students linked through another are in one group
+    even when the two ends are not listed as a pair themselves.
+    """
+    parent: dict[tuple[str, str], tuple[str, str]] = {}
+
+    def root(node: tuple[str, str]) -> tuple[str, str]:
+        while parent.setdefault(node, node) != node:
+            parent[node] = parent[parent[node]]
+            node = parent[node]
+        return node
+
+    for pair in pairs:
+        a, b = root((pair.exercise, pair.student_a)), root((pair.exercise, pair.student_b))
+        parent[max(a, b)] = min(a, b)
+    members: dict[tuple[str, str], set[str]] = defaultdict(set)
+    links: dict[tuple[str, str], list[int]] = defaultdict(list)
+    for index, pair in enumerate(pairs):
+        top = root((pair.exercise, pair.student_a))
+        members[top] |= {pair.student_a, pair.student_b}
+        links[top].append(index)
+    found = [
+        Group(
+            exercise=top[0],
+            students=tuple(sorted(members[top])),
+            similarity=min(pairs[i].similarity for i in links[top]),
+            pairs=tuple(links[top]),
+        )
+        for top in members
+        if len(members[top]) >= 3
+    ]
+    return sorted(found, key=lambda g: (-len(g.students), -g.similarity, g.exercise, g.students))
 
 
 def _lines(

@@ -60,28 +60,23 @@ class _Saves(FileSystemEventHandler):
 
 
 class _Interrupt:
-    """Ctrl-C while waiting stops at once; while grading, it stops after that grade.
+    """Ctrl-C stops at once, while waiting for a save and in the middle of a grade.
 
-    Breaking into a grade would show a half-graded summary (pytest swallows
-    KeyboardInterrupt and reports the checks it reached); a second Ctrl-C
-    stops at once all the same, for a grade stuck until its timeout.
+    A grade that is broken into is abandoned: nothing of it is printed or
+    written. Waiting for it to end would keep a student facing an endless
+    loop waiting for the whole time limit.
     """
 
     def __init__(self) -> None:
         self.grading = False
-        self.requested = False
-        # pytest captures file descriptors 1 and 2 while the checks run: a copy
-        # of the terminal's stderr, taken now, still reaches the student.
+        # The judge swaps sys.stderr for a buffer while the checks run: a copy of the
+        # terminal's stderr, taken now, still reaches the student.
         self.terminal = os.dup(2)
 
     def close(self) -> None:
         os.close(self.terminal)
 
     def __call__(self, signum: int, frame: FrameType | None) -> None:
-        if self.grading and not self.requested:
-            self.requested = True
-            self._say("stopping after this grade (Ctrl-C again to stop now)")
-            return
         if self.grading:
             self._say("stopping now; this grade is abandoned")
         raise KeyboardInterrupt
@@ -113,8 +108,6 @@ def watch(
             interrupt.grading = True
             grade_once()
             interrupt.grading = False
-            if interrupt.requested:
-                break
             echo(f"watching {shown} for saves (Ctrl-C to stop)")
             _wait_for_save(saves.changed, quiet)
     except KeyboardInterrupt:

@@ -25,12 +25,15 @@ class FakeSession:
         self.child = child
         self.number = number
         self.requests: list[dict[str, Any]] = []
+        # The deadline each request was sent with, in order.
+        self.deadlines: list[float] = []
         self.deadline = time.monotonic() + 3600
         self.closed = False
 
     def request(self, message: dict[str, Any]) -> dict[str, Any]:
         assert not self.closed, "a request to a child that was closed"
         self.requests.append(message)
+        self.deadlines.append(self.deadline)
         op = message["op"]
         if op in ("hello", "load"):
             reply = getattr(self.child, op)

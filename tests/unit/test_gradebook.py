@@ -77,9 +77,9 @@ def test_moodle_table_uses_the_identifiers_the_roster_has(tmp_path: Path) -> Non
 @pytest.mark.parametrize(
     ("platform", "text", "words"),
     [
-        ("canvas", "folder,Student\nana,Ana\n", "missing column(s) id for canvas"),
+        ("canvas", "folder,Student\nana,Ana\n", "missing column(s) ID for canvas"),
         ("canvas", "Student,ID\nAna,1\n", "missing column(s) folder"),
-        ("moodle", "folder,First name\nana,Ana\n", "idnumber, email or username"),
+        ("moodle", "folder,First name\nana,Ana\n", "ID number or Email address or Username"),
         ("canvas", "folder,Student,ID\nana,Ana,1\nbo,Bo,1\n", "line 3: id '1' already on line 2"),
         ("moodle", "folder,email\nana,a@x\nbo,a@x\n", "email 'a@x' already on line 2"),
         ("canvas", "folder,Student,ID\nana,Ana,1\nana,Ana,2\n", "folder 'ana' listed twice"),

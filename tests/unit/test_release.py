@@ -107,6 +107,7 @@ def test_release_ships_the_student_part_only(course: Path, tmp_path: Path) -> No
     written = release(course, dest)
     assert written == sorted(_files(dest))
     assert set(written) == {
+        ".gitignore",
         "README.md",
         "checks/01_x/exercise.toml",
         "checks/01_x/test_a.py",

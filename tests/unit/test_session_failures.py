@@ -105,9 +105,10 @@ def test_too_many_crashes_break_the_submission() -> None:
     assert child.starts == starts == Submission.MAX_RESTARTS + 1
 
 
-def test_a_timeout_breaks_the_submission_and_ends_the_child() -> None:
+def test_running_out_of_the_exercises_time_breaks_the_submission() -> None:
+    # 1.5 s: half of it is below a call's least share, so the call had all of it.
     child = FakeChild(script={"slow": [Timeout()]})
-    submission = Submission(child.start, CHUNKS, timeout=5)
+    submission = Submission(child.start, CHUNKS, timeout=1.5)
     with pytest.raises(SubmissionBroken) as info:
         submission.call("slow")
     assert (info.value.status, info.value.failure.hint) == ("timeout", "timeout")
@@ -118,16 +119,63 @@ def test_a_timeout_breaks_the_submission_and_ends_the_child() -> None:
     assert child.starts == 1
 
 
+def test_a_call_past_its_share_fails_alone_and_the_next_call_gets_a_fresh_child() -> None:
+    child = FakeChild(script={"slow": [Timeout()], "fast": [1]})
+    submission = Submission(child.start, CHUNKS, timeout=10)
+    with pytest.raises(CheckFailed) as info:
+        submission.call("slow")
+    assert info.value.hint == "call_timeout"
+    assert info.value.params == {"function": "slow", "limit": "5", "timeout": "10"}
+    assert child.sessions[0].closed and submission.broken is None
+    assert submission.call("fast").returned() == 1
+    assert child.starts == 2 and len(child.requests("load")) == 2
+    # The same function again fails at once: no second share spent on the same loop.
+    with pytest.raises(CheckFailed) as again:
+        submission.call("slow")
+    assert again.value.params == info.value.params
+    assert len(child.requests("call")) == 3  # slow, then fast twice (the repeat check)
+    assert child.starts == 2
+    assert submission.restarts == 0  # a stopped loop is not a crash
+
+
+def test_each_call_may_use_half_of_the_exercises_time_left() -> None:
+    child = FakeChild(script={"f": [1]})
+    submission = Submission(child.start, CHUNKS, timeout=8)
+    now = time.monotonic()
+    submission.call("f")
+    load, first, repeat = child.sessions[0].deadlines[1:]
+    assert load - now == pytest.approx(8, abs=0.5)  # the load has the exercise's time
+    assert first - now == pytest.approx(4, abs=0.5)
+    assert repeat - now == pytest.approx(4, abs=0.5)
+
+
 def test_a_restarted_child_keeps_the_exercises_clock() -> None:
     child = FakeChild(script={"f": [ChildGone(1), 1]})
     submission = Submission(child.start, CHUNKS, timeout=5)
     with pytest.raises(CheckFailed):
         submission.call("f")
     submission.call("f")
-    first, second = child.sessions
-    # One budget for the exercise: a crash does not buy the student more time.
-    assert first.deadline == second.deadline
-    assert first.deadline - time.monotonic() <= 5
+    first, second = (session.deadlines[1] for session in child.sessions)
+    # One budget for the exercise: a crash does not buy the student more time (the new
+    # child's start-up, here microseconds, is all that is added).
+    assert 0 <= second - first < 0.5
+    assert first - time.monotonic() <= 5
+
+
+def test_a_replacement_childs_start_up_is_not_the_students_time() -> None:
+    child = FakeChild(script={"slow": [Timeout()], "fast": [1]})
+
+    def start() -> object:
+        if child.starts:
+            time.sleep(1.0)  # a fresh interpreter importing torch, where there is no zygote
+        return child.start()
+
+    submission = Submission(start, CHUNKS, timeout=10)
+    with pytest.raises(CheckFailed):
+        submission.call("slow")
+    submission.call("fast")
+    first, second = (session.deadlines[1] for session in child.sessions)
+    assert second - first >= 1.0
 
 
 def test_a_file_that_does_not_load_breaks_the_submission_with_its_error() -> None:
