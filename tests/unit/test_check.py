@@ -216,7 +216,9 @@ def test_expect_close_tolerance_is_relative_for_large_values() -> None:
 # -- error_hint -------------------------------------------------------------------------
 # The course's own patterns, as grade_exercise makes them active for its checks.
 COURSE = Path(__file__).resolve().parents[2]
-CONTENT = ExerciseContent.load(COURSE / "checks" / "01_leaf_tensors", COURSE / "templates")
+# The course-wide patterns alone: 02 brings no [patterns] of its own (01 and 03 do, and
+# theirs are tried first, so they would answer for some of these messages).
+CONTENT = ExerciseContent.load(COURSE / "checks" / "02_vector_grad_mean", COURSE / "templates")
 _TORCH_ERRORS = [(p.pattern, hint) for p, hint in CONTENT.patterns]
 
 
