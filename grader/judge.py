@@ -22,6 +22,7 @@ from typing import Any
 
 import pytest
 
+from grader.child import wire
 from grader.hints import CheckFailed
 from grader.session import Submission, SubmissionBroken
 
@@ -247,7 +248,7 @@ class _Checks:
                     title=check.title,
                     passed=plugin.outcomes.get(nodeid) == "passed",
                     max_score=check.points,
-                    **_hint(error),
+                    **_hint(error, submission),
                 )
             )
         return outcomes
@@ -263,7 +264,7 @@ def _collected(item: pytest.Item) -> _Check:
     )
 
 
-def _hint(error: BaseException | None) -> dict[str, Any]:
+def _hint(error: BaseException | None, submission: Submission | None = None) -> dict[str, Any]:
     """Return the hint id and parameters of a failed check's exception."""
     if error is None:
         return {}
@@ -271,6 +272,13 @@ def _hint(error: BaseException | None) -> dict[str, Any]:
         error = error.failure
     if isinstance(error, CheckFailed):
         return {"hint": error.hint, "params": error.params}
+    if submission is not None and submission.too_large:
+        # The check crashed on numbers it never got: the student returned a tensor past
+        # the child's cut. Their failure, said as such; not the checks' (which exits 2
+        # and keeps the student out of the gradebook).
+        function, numel = next(iter(submission.too_large.items()))
+        params = {"function": function, "numel": numel, "limit": wire.MAX_ELEMENTS}
+        return {"hint": "value_too_large", "params": params}
     return {
         "hint": "check_error",
         "params": {"message": f"{type(error).__name__}: {error}"[:300]},

@@ -393,6 +393,7 @@ def _enter_namespaces(config: dict[str, Any]) -> None:
     uid, gid = os.getuid(), os.getgid()
     # Forked by the zygote as pid 1 of its own pid namespace already: no monitor to fork.
     pid_namespace = bool(config.get("pid_namespace"))
+    parent = os.getppid()
     try:
         flags = _namespace_flags(root) & ~(CLONE_NEWPID if pid_namespace else 0)
         _check(libc.unshare(flags), "unshare")
@@ -401,6 +402,10 @@ def _enter_namespaces(config: dict[str, Any]) -> None:
     except OSError as exc:
         _fail_setup(exc)
     if not pid_namespace:
+        # The monitor dies with whoever started it (the zygote, or the judge): else a
+        # grader killed while a child blocks leaves monitor and child running under init,
+        # as the instructor's user, for as long as the child cares to.
+        _die_with_parent(parent)
         pid = os.fork()
         if pid:
             _mirror_child(pid)

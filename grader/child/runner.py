@@ -27,9 +27,7 @@ import types
 from typing import Any
 
 from grader.child import operations, wire
-from grader.child.wire import MAX_ELEMENTS, MAX_TEXT
-
-MAX_OPS = 2_000
+from grader.child.wire import MAX_ELEMENTS, MAX_OPS, MAX_TEXT
 
 
 class Evidence:
