@@ -276,7 +276,7 @@ def _hint(error: BaseException | None, submission: Submission | None = None) -> 
         # The check crashed on numbers it never got: the student returned a tensor past
         # the child's cut. Their failure, said as such; not the checks' (which exits 2
         # and keeps the student out of the gradebook).
-        function, numel = next(iter(submission.too_large.items()))
+        function, numel = list(submission.too_large.items())[-1]
         params = {"function": function, "numel": numel, "limit": wire.MAX_ELEMENTS}
         return {"hint": "value_too_large", "params": params}
     return {

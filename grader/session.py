@@ -232,8 +232,10 @@ class Submission:
             OverflowError,
         ):
             raise CheckFailed("malformed_reply", function=function) from None
-        if _past_the_cut(result.value):
-            self.too_large.setdefault(function, _past_the_cut(result.value))
+        numel = _past_the_cut(result.value)
+        if numel:
+            self.too_large.pop(function, None)  # the latest last: the one a crash is about
+            self.too_large[function] = numel
         if result.error is not None and result.error.get("kind") == "missing_function":
             raise error_hint(result.error, function)
         self.answers.record(result, json.dumps([args, kwargs], sort_keys=True, default=str))

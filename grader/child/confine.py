@@ -28,7 +28,7 @@ keep readable), ``python`` (the judge's Python folders: readable, and bound
 back if covered), ``scratch`` (the private folder to write in when there is
 no mount namespace), ``uid``/``gid`` (who to become when root), ``memory``
 (bytes of address space the submission may add), ``namespaces`` (False to
-skip them).
+skip them), ``landlock_abi`` (the most of Landlock to use: a test of older kernels).
 """
 
 from __future__ import annotations
@@ -241,7 +241,7 @@ def lock(config: dict[str, Any]) -> None:
     rules = landlock_rules(config)
     exposed = [hidden for hidden in config.get("hide", []) if _beneath_any(hidden, rules.read)]
     try:
-        state["landlock"] = landlock.restrict(rules)
+        state["landlock"] = landlock.restrict(rules, most=config.get("landlock_abi"))
         if exposed and not state["namespaces"]:
             state["landlock"]["files"] = False
             _note(f"{exposed[0]} lies inside a folder the Python installation needs")

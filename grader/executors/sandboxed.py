@@ -239,6 +239,18 @@ def child_environment() -> dict[str, str]:
     return env
 
 
+def simulated_landlock_abi() -> int | None:
+    """Return the Landlock ABI the tests ask the children to stop at, or None for all of it.
+
+    ``GRADER_TEST_LANDLOCK_ABI=4`` grades as on a kernel of Landlock ABI 4
+    (no signal scoping), where the other layers must close what Landlock
+    leaves open. It can only take a layer's parts away, never add one, and
+    the sandbox report names the ABI used.
+    """
+    value = os.environ.get("GRADER_TEST_LANDLOCK_ABI", "")
+    return int(value) if value.isdigit() else None
+
+
 _children = itertools.count()
 UID_BASE = 1_500_000_000
 
@@ -274,6 +286,7 @@ class SandboxExecutor:
             "gid": uid,
             "memory": limits.memory,
             "namespaces": self.namespaces,
+            "landlock_abi": simulated_landlock_abi(),
         }
 
     def python(self) -> list[str]:
