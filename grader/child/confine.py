@@ -218,6 +218,9 @@ def limit_memory(config: dict[str, Any]) -> None:
         with open("/proc/self/statm") as f:
             mapped = int(f.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
         resource.setrlimit(resource.RLIMIT_AS, (mapped + int(memory), mapped + int(memory)))
+        # A scratch folder on the host's disk (no mount namespace) has no quota: one file
+        # may not outgrow the memory limit either (Python ignores SIGXFSZ: write fails).
+        resource.setrlimit(resource.RLIMIT_FSIZE, (int(memory), int(memory)))
     except (ImportError, OSError, ValueError):
         pass  # macOS and Windows do not enforce RLIMIT_AS; SECURITY.md says so
 

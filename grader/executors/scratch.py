@@ -48,6 +48,11 @@ def _grader_folder() -> str:
                 os.chmod(path, 0o711)
             _folder = (os.getpid(), path)
             atexit.register(_remove_own, path)
+            # A pool's worker process may end by os._exit, after multiprocessing's own
+            # finalizers but without atexit: removed there too.
+            from multiprocessing import util
+
+            util.Finalize(None, _remove_own, args=(path,), exitpriority=0)
         return _folder[1]
 
 

@@ -580,6 +580,8 @@ def test_batch_isolates_hostile_students(run_grade, hostile, tmp_path, marker):
         "crasher": hostile("segfault.py"),
         "injector": hostile("html_injection.py"),
         "snoop": hostile("reads_other_students.py", **{"class": klass}),
+        # An LMS display name with a terminal title and a hyperlink in it (OSC sequences).
+        "osc\x1b]0;owned\x07\x1b]8;;https://x.invalid\x1b\\name": hostile("html_injection.py"),
     }
     for name, source in students.items():
         folder = klass / name / "01_leaf_tensors"
@@ -588,9 +590,11 @@ def test_batch_isolates_hostile_students(run_grade, hostile, tmp_path, marker):
         if name != "snoop":  # the snoop's folders are named already: the class and OUT
             text = text.replace(str(tmp_path), str(out))
         (folder / "exercise.py").write_text(text, encoding="utf-8")
+    scratch_before = scratch_folders()
     run = run_grade(
         "batch", klass, "--out", out, "--exercises", "01", "--jobs", "2", html=False, timeout=300
     )
+    assert scratch_folders() - scratch_before == set()
     assert run.code in (0, 1), run.stderr
     scores = {s["student"]: s for s in results(out / "results.json")["students"]}
     assert scores["good"]["score"] == scores["good"]["max_score"] == FULL
@@ -602,6 +606,9 @@ def test_batch_isolates_hostile_students(run_grade, hostile, tmp_path, marker):
         assert scores[name]["score"] < scores[name]["max_score"], name
     rows = (out / "grades.csv").read_text(encoding="utf-8")
     assert marker not in rows and "=HYPERLINK" not in rows
+    # No control character in any output the grader writes, nor on the terminal.
+    assert not re.search("[\x00-\x09\x0b\x0c\x0e-\x1f\x7f-\x9f]", rows), repr(rows)
+    assert "\x1b" not in run.stdout and "\x07" not in run.stdout
     assert leftovers(marker, out, *OUTSIDE) == []
     for page in out.rglob("*.html"):
         assert "<script>alert" not in page.read_text(encoding="utf-8"), page
