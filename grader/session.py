@@ -205,22 +205,27 @@ class Submission:
                 and _same_answer(reply.get("args"), again.get("args"))
             ):
                 raise CheckFailed("leaked_state", function=function, **_two_answers(reply, again))
+        # A call that failed may say nothing of its arguments (no such function); one that
+        # returned says everything, or a check reading arg_ids[0] would crash, blamed.
+        failed = reply.get("ok") is not True
         try:
             result = CallResult(
                 function=function,
                 value=decode(reply.get("value")) if reply.get("ok") else None,
                 error=None if reply.get("ok") else wire.read_error(reply.get("error")),
-                args=[decode(a) for a in _as_many(reply.get("args", []), args, or_none=True)],
-                arg_ids=[wire.read_count(i) for i in _as_many(reply.get("arg_ids", []), args)],
+                args=[decode(a) for a in _as_many(reply.get("args", []), args, failed)],
+                arg_ids=[
+                    wire.read_count(i) for i in _as_many(reply.get("arg_ids", []), args, failed)
+                ],
                 arg_grad_ids=[
                     None if i is None else wire.read_count(i)
-                    for i in _as_many(reply.get("arg_grad_ids", []), args)
+                    for i in _as_many(reply.get("arg_grad_ids", []), args, failed)
                 ],
                 backward_passes=wire.read_count(reply.get("backward_passes", 0)),
                 tripwire_backwards=wire.read_count(reply.get("tripwire_backwards", 0)),
                 grad_enabled_after=reply.get("grad_enabled_after") is not False,
                 ops=[(str(o[0])[:200], bool(o[1])) for o in reply.get("ops", [])[: wire.MAX_OPS]],
-                then=[_step(t) for t in _as_many(reply.get("then", []), then, or_none=True)],
+                then=[_step(t) for t in _as_many(reply.get("then", []), then, failed)],
             )
         except (
             wire.Malformed,
@@ -250,9 +255,7 @@ class Submission:
 def _as_many(items: Any, sent: Sequence[Any], or_none: bool = False) -> list[Any]:
     """Return the child's list of one entry per item sent; any other count is forged.
 
-    ``or_none``: the list may also be empty (the child could not describe them).
-    A check reads ``arg_ids[0]`` for the first argument it sent: a shorter list
-    would crash the check, and blame it, for what the child did.
+    ``or_none``: the list may also be empty (a call that failed).
     """
     if not isinstance(items, list) or len(items) != len(sent) and not (or_none and not items):
         raise wire.Malformed("not one entry per item sent")
