@@ -52,8 +52,15 @@ def _number(value: Any) -> str:
     return str(int(number)) if number.is_integer() else repr(number)
 
 
+# C0 and C1 control characters (tab and line ends aside: quoted, and defused above): in
+# a cell, an escape or OSC sequence (a folder named "\x1b]8;;https://...\x07bob")
+# reaches whoever runs `cat grades.csv`.
+_CELL_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
 def _safe_cell(text: str) -> str:
-    """Defuse a text cell that a spreadsheet would evaluate as a formula."""
+    """Defuse a text cell: no control characters, nothing a spreadsheet evaluates."""
+    text = _CELL_CONTROL.sub("", text)
     return "'" + text if text.startswith(_FORMULA_START) else text
 
 

@@ -23,6 +23,7 @@ from typing import Any
 import pytest
 
 from grader import crashes
+from grader.child import wire
 from grader.course import checks_digest
 from grader.hints import CheckFailed, asserted, forget_hint, without_addresses
 from grader.session import Submission, SubmissionBroken
@@ -272,10 +273,14 @@ class _Checks:
     def _run(self, submission: Submission, seed: int) -> list[CheckOutcome]:
         plugin = self.plugin
         plugin.begin(submission, seed)
+        past_the_cut: dict[str, dict[str, int]] = {}
         try:
             with _quiet():
                 for check in self.checks:
+                    # What each check got past the child's cut is its own (see _hint).
+                    submission.too_large.clear()
                     check.item.ihook.pytest_runtest_protocol(item=check.item, nextitem=None)
+                    past_the_cut[check.item.nodeid] = dict(submission.too_large)
         except pytest.exit.Exception as exc:
             raise JudgeError(f"the checks stopped the run: {exc}") from None
         outcomes = []
@@ -290,7 +295,7 @@ class _Checks:
                     title=check.title,
                     passed=plugin.outcomes.get(nodeid) == "passed",
                     max_score=check.points,
-                    **_hint(error),
+                    **_hint(error, past_the_cut.get(nodeid, {})),
                 )
             )
         return outcomes
@@ -306,7 +311,7 @@ def _collected(item: pytest.Item) -> _Check:
     return _Check(item=item, name=name, title=title, points=points_of(item))
 
 
-def _hint(error: BaseException | None) -> dict[str, Any]:
+def _hint(error: BaseException | None, too_large: dict[str, int] | None = None) -> dict[str, Any]:
     """Return the hint id and parameters of a failed check's exception."""
     if error is None:
         return {}
@@ -314,6 +319,13 @@ def _hint(error: BaseException | None) -> dict[str, Any]:
         error = error.failure
     if isinstance(error, CheckFailed):
         return {"hint": error.hint, "params": error.params}
+    if too_large:
+        # The check crashed on numbers it never got: the student returned a tensor past
+        # the child's cut. Their failure, said as such; not the checks' (which exits 2
+        # and keeps the student out of the gradebook).
+        function, numel = list(too_large.items())[-1]
+        params = {"function": function, "numel": numel, "limit": wire.MAX_ELEMENTS}
+        return {"hint": "value_too_large", "params": params}
     return {
         "hint": "check_error",
         "params": {"message": without_addresses(f"{type(error).__name__}: {error}")[:300]},

@@ -16,6 +16,7 @@ erase the points of the others and the exercise still ends within its timeout.
 from __future__ import annotations
 
 import json
+import math
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -25,6 +26,7 @@ from grader.answers import (
     ANSWERS,
     Answers,
     CallResult,
+    TensorValue,
     close,
     decode,
     flat_numbers,
@@ -106,6 +108,9 @@ class Submission:
         self.hung: dict[str, float] = {}
         # What confinement the child reached, as it reported (shown, never trusted).
         self.sandbox: dict[str, Any] = {}
+        # Functions that returned a tensor past the child's cut: numbers a check never
+        # sees. A check that cannot judge such a value fails the student, with a hint.
+        self.too_large: dict[str, int] = {}
 
     def start_early(self) -> None:
         """Start the child now, so it imports torch while pytest collects the checks."""
@@ -128,8 +133,8 @@ class Submission:
             reply = self._talk(load, "(loading)")
             self.answers.grad_enabled_at_import = reply.get("grad_enabled") is not False
             if not reply.get("ok"):
-                self.load_error = dict(reply.get("error") or {})
-                self._break(load_failure(reply.get("error") or {}), "error")
+                self.load_error = wire.read_error(reply.get("error"))
+                self._break(load_failure(self.load_error), "error")
         return self._session
 
     def ready(self) -> None:
@@ -293,25 +298,45 @@ class Submission:
                 and _same_answer(reply.get("args"), again.get("args"))
             ):
                 raise CheckFailed("leaked_state", function=function, **_two_answers(reply, again))
+        # A call that failed may say nothing of its arguments (no such function); one that
+        # returned says everything, or a check reading arg_ids[0] would crash, blamed.
+        failed = reply.get("ok") is not True
         try:
             result = CallResult(
                 function=function,
                 value=decode(reply.get("value")) if reply.get("ok") else None,
-                error=None if reply.get("ok") else dict(reply.get("error") or {}),
-                args=[decode(a) for a in reply.get("args", [])],
-                arg_ids=[int(i) for i in reply.get("arg_ids", [])],
-                arg_grad_ids=[None if i is None else int(i) for i in reply.get("arg_grad_ids", [])],
-                backward_passes=int(reply.get("backward_passes", 0)),
-                tripwire_backwards=int(reply.get("tripwire_backwards", 0)),
+                error=None if reply.get("ok") else wire.read_error(reply.get("error")),
+                args=[decode(a) for a in _as_many(reply.get("args", []), args, failed)],
+                arg_ids=[
+                    wire.read_count(i) for i in _as_many(reply.get("arg_ids", []), args, failed)
+                ],
+                arg_grad_ids=[
+                    None if i is None else wire.read_count(i)
+                    for i in _as_many(reply.get("arg_grad_ids", []), args, failed)
+                ],
+                backward_passes=wire.read_count(reply.get("backward_passes", 0)),
+                tripwire_backwards=wire.read_count(reply.get("tripwire_backwards", 0)),
                 grad_enabled_after=reply.get("grad_enabled_after") is not False,
-                ops=[(str(o[0]), bool(o[1])) for o in reply.get("ops", [])],
-                then=[dict(t) for t in reply.get("then", []) if isinstance(t, dict)],
+                ops=[(str(o[0])[:200], bool(o[1])) for o in reply.get("ops", [])[: wire.MAX_OPS]],
+                then=[_step(t) for t in _as_many(reply.get("then", []), then, failed)],
                 arg_versions=read_versions(reply.get("arg_versions")),
                 request=request,
                 seconds=seconds,
             )
-        except (wire.Malformed, TypeError, ValueError, IndexError, AttributeError, RecursionError):
+        except (
+            wire.Malformed,
+            TypeError,
+            ValueError,
+            IndexError,
+            AttributeError,
+            RecursionError,
+            OverflowError,
+        ):
             raise CheckFailed("malformed_reply", function=function) from None
+        numel = _past_the_cut(result.value)
+        if numel:
+            self.too_large.pop(function, None)  # the latest last: the one a crash is about
+            self.too_large[function] = numel
         if result.error is not None and result.error.get("kind") == "missing_function":
             raise error_hint(result.error, function)
         self.answers.record(result, json.dumps([args, kwargs], sort_keys=True, default=str))
@@ -354,6 +379,38 @@ class Submission:
         """End the child, keeping how it ended for the report (and a spare, unused)."""
         self._end_session()
         self._spare.close()
+
+
+def _as_many(items: Any, sent: Sequence[Any], or_none: bool = False) -> list[Any]:
+    """Return the child's list of one entry per item sent; any other count is forged.
+
+    ``or_none``: the list may also be empty (a call that failed).
+    """
+    if not isinstance(items, list) or len(items) != len(sent) and not (or_none and not items):
+        raise wire.Malformed("not one entry per item sent")
+    return items
+
+
+def _step(step: Any) -> dict[str, Any]:
+    if not isinstance(step, dict):
+        raise wire.Malformed("a step is an object")
+    return {"ok": step.get("ok") is True, "error": wire.read_error(step.get("error"))}
+
+
+def _past_the_cut(value: Any) -> int:
+    """Return how many numbers the largest tensor past the child's cut holds, else 0."""
+    stack, largest = [value], 0
+    while stack and len(stack) < 10_000:
+        item = stack.pop()
+        if isinstance(item, TensorValue):
+            numel = math.prod(item.shape)
+            if numel > len(item.data):
+                largest = max(largest, numel)
+        elif isinstance(item, (list, tuple)):
+            stack.extend(item[:1000])
+        elif isinstance(item, dict):
+            stack.extend(list(item.values())[:1000])
+    return largest
 
 
 def _two_answers(first: dict[str, Any], second: dict[str, Any]) -> dict[str, str]:

@@ -223,17 +223,43 @@ def _notebook_chunks(path: Path, raw: bytes) -> tuple[tuple[tuple[str, str], ...
     return tuple(chunks), isinstance(grader, dict) and grader.get("ran_in_kernel") is True
 
 
-def _starts_statement(before: list[str]) -> bool:
-    """Say whether the next line starts a statement (not inside brackets or a string)."""
-    text = "\n".join(before) + "\n"
-    try:
-        for _ in tokenize.generate_tokens(io.StringIO(text).readline):
-            pass
-    except tokenize.TokenError:
-        return False  # EOF inside a bracket or a triple-quoted string
-    except (SyntaxError, ValueError):
-        return True  # broken code before it: the magic check is moot, Python will report it
-    return not text.rstrip("\n").endswith("\\")
+class _Statements:
+    """Say, line by line, whether the next line starts a statement (not in brackets or a string).
+
+    One tokenizer runs over the cell once, pulling each line only when it has
+    finished the ones before (``readline``): at that moment its last token says
+    where the next line starts. Re-tokenizing everything before each magic line
+    instead made a cell of N magics cost N² in the trusted process.
+    """
+
+    def __init__(self) -> None:
+        self.depth = 0  # open brackets
+        self.last: tokenize.TokenInfo | None = None
+        self.lines = 0  # lines handed to the tokenizer
+        self.broken = False
+
+    def next_starts(self) -> bool:
+        if self.broken:
+            return True  # broken code before it: the magic check is moot, Python will report it
+        if self.lines == 0:
+            return True
+        last = self.last
+        # After a whole line the tokenizer's last token is that line's NEWLINE or NL; a
+        # line left open (a backslash, a string running on) ends on another token, or on
+        # a NEWLINE of an earlier line.
+        return (
+            self.depth == 0
+            and last is not None
+            and last.type in (tokenize.NEWLINE, tokenize.NL)
+            and last.start[0] == self.lines
+        )
+
+    def see(self, token: tokenize.TokenInfo) -> None:
+        if token.type == tokenize.OP and token.string in "([{":
+            self.depth += 1
+        elif token.type == tokenize.OP and token.string in ")]}":
+            self.depth = max(self.depth - 1, 0)
+        self.last = token
 
 
 def strip_magics(source: str) -> str:
@@ -244,12 +270,30 @@ def strip_magics(source: str) -> str:
             return ""  # %%bash, %%html...: not Python at all
         lines[0] = ""
     out: list[str] = []
-    for line in lines:
+    state = _Statements()
+    pending = iter(lines)
+
+    def readline() -> str:
+        line = next(pending, None)
+        if line is None:
+            return ""
         match = _MAGIC.match(line)
-        if match and _starts_statement(out):
+        if match and state.next_starts():
             indent = match.group(1)
             # Indented magics live inside a block: `pass` keeps the block valid.
             out.append(f"{indent}pass" if indent else "")
         else:
             out.append(line)
+        state.lines += 1
+        return out[-1] + "\n"
+
+    try:
+        for token in tokenize.generate_tokens(readline):
+            state.see(token)
+    except tokenize.TokenError:
+        pass  # the cell ends inside a bracket or a string: every line is in already
+    except (SyntaxError, ValueError):
+        state.broken = True
+    while readline():
+        pass  # what follows broken code: handed out as the rules say, unchecked
     return "\n".join(out) + "\n"

@@ -11,7 +11,8 @@ from grader.sandbox import shortfall
 
 __all__ = ["terminal_summary", "clean_for_terminal", "few_names"]
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\x9b]")
+# C0 controls but tab and newline, DEL, and every C1 control (CSI \x9b, OSC \x9d...).
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
 def clean_for_terminal(text: str) -> str:

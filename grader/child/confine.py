@@ -28,7 +28,7 @@ keep readable), ``python`` (the judge's Python folders: readable, and bound
 back if covered), ``scratch`` (the private folder to write in when there is
 no mount namespace), ``uid``/``gid`` (who to become when root), ``memory``
 (bytes of address space the submission may add), ``namespaces`` (False to
-skip them).
+skip them), ``landlock_abi`` (the most of Landlock to use: a test of older kernels).
 """
 
 from __future__ import annotations
@@ -219,6 +219,9 @@ def limit_memory(config: dict[str, Any]) -> None:
         with open("/proc/self/statm") as f:
             mapped = int(f.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
         resource.setrlimit(resource.RLIMIT_AS, (mapped + int(memory), mapped + int(memory)))
+        # A scratch folder on the host's disk (no mount namespace) has no quota: one file
+        # may not outgrow the memory limit either (Python ignores SIGXFSZ: write fails).
+        resource.setrlimit(resource.RLIMIT_FSIZE, (int(memory), int(memory)))
     except (ImportError, OSError, ValueError):
         pass  # macOS and Windows do not enforce RLIMIT_AS; SECURITY.md says so
 
@@ -242,7 +245,7 @@ def lock(config: dict[str, Any]) -> None:
     rules = landlock_rules(config)
     exposed = [hidden for hidden in config.get("hide", []) if _beneath_any(hidden, rules.read)]
     try:
-        state["landlock"] = landlock.restrict(rules)
+        state["landlock"] = landlock.restrict(rules, most=config.get("landlock_abi"))
         if exposed and not state["namespaces"]:
             state["landlock"]["files"] = False
             _note(f"{exposed[0]} lies inside a folder the Python installation needs")
@@ -394,6 +397,7 @@ def _enter_namespaces(config: dict[str, Any]) -> None:
     uid, gid = os.getuid(), os.getgid()
     # Forked by the zygote as pid 1 of its own pid namespace already: no monitor to fork.
     pid_namespace = bool(config.get("pid_namespace"))
+    parent = os.getppid()
     try:
         flags = _namespace_flags(root) & ~(CLONE_NEWPID if pid_namespace else 0)
         _check(libc.unshare(flags), "unshare")
@@ -402,6 +406,10 @@ def _enter_namespaces(config: dict[str, Any]) -> None:
     except OSError as exc:
         _fail_setup(exc)
     if not pid_namespace:
+        # The monitor dies with whoever started it (the zygote, or the judge): else a
+        # grader killed while a child blocks leaves monitor and child running under init,
+        # as the instructor's user, for as long as the child cares to.
+        _die_with_parent(parent)
         pid = os.fork()
         if pid:
             _mirror_child(pid)

@@ -101,15 +101,17 @@ def _handled(abi: int) -> tuple[int, int, int]:
     return fs, net, scoped
 
 
-def restrict(rules: Rules) -> dict[str, int | bool]:
+def restrict(rules: Rules, most: int | None = None) -> dict[str, int | bool]:
     """Allow this process only ``rules`` from now on; return what was enforced.
 
     TCP bind and connect are refused on every port (ABI 4), and signals and
     abstract unix sockets cannot cross the domain (ABI 6), when the kernel
-    knows them. Raises ``LandlockUnavailable`` when there is no Landlock, and
-    OSError when a rule cannot be added (the caller must then not go on).
+    knows them. ``most`` caps the ABI used, to test what holds on an older
+    kernel (Ubuntu 24.04's 6.8 offers ABI 4). Raises ``LandlockUnavailable``
+    when there is no Landlock, and OSError when a rule cannot be added (the
+    caller must then not go on).
     """
-    abi = abi_version()
+    abi = abi_version() if most is None else min(abi_version(), most)
     if abi < 1:
         raise LandlockUnavailable(
             "Landlock is not available: the kernel lacks it (before 5.13, or not in its lsm= "

@@ -28,9 +28,7 @@ from typing import Any
 
 from grader.child import operations, wire
 from grader.child.evidence import GraphEvidence
-from grader.child.wire import MAX_ELEMENTS, MAX_TEXT
-
-MAX_OPS = 2_000
+from grader.child.wire import MAX_ELEMENTS, MAX_OPS, MAX_TEXT
 
 
 class Evidence:

@@ -20,6 +20,25 @@ What it refuses, and the attack each line stops:
   ``pidfd_getfd``, ``kcmp``), and mounts, namespaces, BPF, perf, io_uring
   (which would run socket operations behind the filter's back), keyrings,
   modules and the like.
+- reaching the grader's processes without a signal call, where no pid
+  namespace hides them and Landlock cannot scope signals (ABI below 6):
+  ``fcntl`` ``F_SETOWN``/``F_SETOWN_EX``/``F_SETSIG`` and the ``FIOSETOWN``/
+  ``SIOCSPGRP`` ioctls (a SIGKILL delivered by ``O_ASYNC``, and an oracle
+  for live pids), ``prlimit64``, ``setpriority`` and the ``sched_*`` calls
+  on any process but the caller (pid 0): an ``RLIMIT_CPU`` of 1 s on the
+  grader, ``SCHED_IDLE`` or one CPU inherited by the next student's child.
+  The read-only ``sched_get*``/``getpgid``/``getsid`` with another pid and
+  ``pidfd_open`` would list live pids: refused too.
+- objects that outlive the child or sit outside its memory limit: SysV IPC
+  (``shmget``, ``msgget``, ``semget``...) and POSIX message queues, which
+  without an IPC namespace survive the batch and reach the next student;
+  ``memfd_create`` (memory ``RLIMIT_AS`` never counts); ``F_SETPIPE_SZ``
+  (a request pipe of one page, or pipes of 1 MiB each).
+- watching the file system (``inotify``, ``fanotify``): Landlock has no
+  hook for it, and it names other students as they are graded.
+- setuid and setgid mode bits in ``chmod``, ``fchmod``, ``fchmodat``,
+  ``open``, ``openat``, ``creat`` and ``mknod``: a setuid copy of a shell
+  left in a scratch folder on the host, run by another local account.
 """
 
 from __future__ import annotations
@@ -82,6 +101,73 @@ _REFUSED = (
 )
 # Signal calls whose first argument is the target process: allowed for this process only.
 _SIGNAL_BY_PID = ("kill", "tgkill", "rt_sigqueueinfo", "rt_tgsigqueueinfo")
+# Calls that act on the process their first argument names: allowed on pid 0 (the caller)
+# only, since libseccomp compares an argument once per rule ("not 0 and not me" is two).
+_SELF_ONLY = (
+    "prlimit64",
+    "sched_setscheduler",
+    "sched_setparam",
+    "sched_setaffinity",
+    "sched_setattr",
+    "sched_getscheduler",
+    "sched_getparam",
+    "sched_getattr",
+    "sched_rr_get_interval",
+    "getpgid",
+    "getsid",
+    "migrate_pages",
+    "move_pages",
+)
+_REFUSED_TOO = (
+    "ioprio_set",
+    "pidfd_open",
+    "process_madvise",
+    "process_mrelease",
+    "shmget",
+    "shmat",
+    "shmctl",
+    "shmdt",
+    "msgget",
+    "msgsnd",
+    "msgrcv",
+    "msgctl",
+    "semget",
+    "semop",
+    "semtimedop",
+    "semctl",
+    "ipc",
+    "mq_open",
+    "mq_unlink",
+    "mq_timedsend",
+    "mq_timedreceive",
+    "mq_notify",
+    "mq_getsetattr",
+    "memfd_create",
+    "memfd_secret",
+    "inotify_init",
+    "inotify_init1",
+    "inotify_add_watch",
+    "fanotify_init",
+    "fanotify_mark",
+    # Its open_how lives in memory a filter cannot read, mode bits included; Python
+    # never calls it, and a C library that does falls back to openat on ENOSYS.
+    "openat2",
+)
+F_SETOWN, F_SETSIG, F_SETOWN_EX, F_SETPIPE_SZ = 8, 10, 15, 1031
+FIOSETOWN, SIOCSPGRP = 0x8901, 0x8902
+S_ISUID, S_ISGID = 0o4000, 0o2000
+# Where each call takes the mode of the file it changes or creates.
+_MODE_ARGUMENT = {
+    "chmod": 1,
+    "fchmod": 1,
+    "fchmodat": 2,
+    "fchmodat2": 2,
+    "open": 2,
+    "openat": 3,
+    "creat": 1,
+    "mknod": 1,
+    "mknodat": 2,
+}
 
 
 def _library() -> Any:
@@ -117,8 +203,35 @@ def install() -> list[str]:
     for name in _SIGNAL_BY_PID:
         if _add(seccomp, rules, refuse, name, seccomp.Arg(0, seccomp.NE, me)):
             refused.append(f"{name} (other processes)")
+    for name in _SELF_ONLY:
+        if _add(seccomp, rules, refuse, name, seccomp.Arg(0, seccomp.NE, 0)):
+            refused.append(f"{name} (other processes)")
+    # setpriority(which, who): PRIO_PGRP and PRIO_USER reach the grader's own processes.
+    _add(seccomp, rules, refuse, "setpriority", seccomp.Arg(0, seccomp.NE, 0))
+    _add(seccomp, rules, refuse, "setpriority", seccomp.Arg(1, seccomp.NE, 0))
+    _add(seccomp, rules, refuse, "getpriority", seccomp.Arg(1, seccomp.NE, 0))
+    refused.append("setpriority (other processes)")
+    for name in _REFUSED_TOO:
+        if _add(seccomp, rules, refuse, name):
+            refused.append(name)
+    # The command is an unsigned int: the kernel drops the upper half of the register,
+    # so the filter compares the lower half only (else 1 << 32 | F_SETOWN passes).
+    for name in ("fcntl", "fcntl64"):
+        for command in (F_SETOWN, F_SETSIG, F_SETOWN_EX, F_SETPIPE_SZ):
+            _add(seccomp, rules, refuse, name, _low_half(seccomp, 1, command))
+    for command in (FIOSETOWN, SIOCSPGRP):
+        _add(seccomp, rules, refuse, "ioctl", _low_half(seccomp, 1, command))
+    refused.append("fcntl (owner, signal, pipe size)")
+    for name, index in _MODE_ARGUMENT.items():
+        for bit in (S_ISUID, S_ISGID):  # one rule each: the arguments of one rule are and-ed
+            _add(seccomp, rules, refuse, name, seccomp.Arg(index, seccomp.MASKED_EQ, bit, bit))
+    refused.append("setuid and setgid modes")
     rules.load()
     return refused + ["clone (processes)", "clone3"]
+
+
+def _low_half(seccomp: Any, index: int, value: int) -> Any:
+    return seccomp.Arg(index, seccomp.MASKED_EQ, 0xFFFFFFFF, value)
 
 
 def _add(seccomp: Any, rules: Any, action: int, name: str, *args: Any) -> bool:

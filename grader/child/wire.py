@@ -15,6 +15,8 @@ object ``{"$object": {"type": ..., "repr": ...}}`` (child to judge only).
 
 from __future__ import annotations
 
+import json
+import math
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
@@ -26,12 +28,16 @@ __all__ = [
     "OBJECT",
     "MAX_ELEMENTS",
     "MAX_TEXT",
+    "MAX_TRACEBACK",
+    "MAX_OPS",
     "Malformed",
     "write",
     "read_argument",
     "tensor_argument",
     "function_argument",
     "read",
+    "read_count",
+    "read_error",
     "same_answer",
     "number",
 ]
@@ -44,6 +50,9 @@ OBJECT = "$object"
 
 MAX_ELEMENTS = 100_000  # a tensor reply larger than this is cut: the judge never needs more
 MAX_TEXT = 2_000
+MAX_TRACEBACK = 8 * MAX_TEXT  # the student's frames of a traceback, as the child cuts them
+MAX_OPS = 2_000  # torch operations recorded per call
+MAX_DIMENSIONS = 64  # torch's own limit on a tensor's dimensions
 
 T = TypeVar("T")
 O = TypeVar("O")  # noqa: E741
@@ -165,25 +174,31 @@ def _read_tensor(body: dict[str, Any], tensor: Callable[..., T], nested: bool = 
     if not isinstance(raw, list):
         raise Malformed("tensor data")
     shape = body.get("shape")
-    if not isinstance(shape, list) or not all(
-        isinstance(s, int) and not isinstance(s, bool) for s in shape
+    if (
+        not isinstance(shape, list)
+        or len(shape) > MAX_DIMENSIONS
+        or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in shape)
     ):
         raise Malformed("tensor shape")
+    # The child sends every number up to its cut, and never more: anything else is forged
+    # (and ten million zeros would cost the judge a gigabyte to hold).
+    if len(raw) != min(math.prod(shape), MAX_ELEMENTS):
+        raise Malformed("tensor data does not match its shape")
     grad = body.get("grad")
     if nested and grad is not None:
         raise Malformed("a gradient has no gradient")
     return tensor(
         data=[_number(v) for v in raw],
         shape=shape,
-        dtype=str(body.get("dtype")),
+        dtype=str(body.get("dtype"))[:MAX_TEXT],
         requires_grad=body.get("requires_grad") is True,
         is_leaf=body.get("is_leaf") is True,
-        grad_fn=str(body["grad_fn"]) if body.get("grad_fn") is not None else None,
+        grad_fn=str(body["grad_fn"])[:MAX_TEXT] if body.get("grad_fn") is not None else None,
         grad=_read_tensor(grad, tensor, nested=True) if isinstance(grad, dict) else None,
-        type=str(body.get("type")),
-        id=int(_number(body.get("id", 0))),
-        storage=int(_number(body.get("storage", 0))),
-        version=int(_number(body.get("version", 0))),
+        type=str(body.get("type"))[:MAX_TEXT],
+        id=_address(body.get("id", 0)),
+        storage=_address(body.get("storage", 0)),
+        version=read_count(body.get("version", 0)),
         inference=body.get("inference") is True,
     )
 
@@ -196,6 +211,42 @@ def number(v: Any) -> float:
 
 
 _number = number
+
+
+def _address(v: Any) -> int:
+    """Read an id or address of the child's: a whole number (``"id": Infinity`` is forged)."""
+    if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v < 2**64:
+        raise Malformed("an id must be a whole number")
+    return v
+
+
+def read_count(v: Any, most: int = 2**63) -> int:
+    """Read a count the child reports (backward passes): a whole number from 0 to ``most``."""
+    if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v <= most:
+        raise Malformed("a count must be a whole number")
+    return v
+
+
+def read_error(data: Any) -> dict[str, Any]:
+    """Keep what a child's error description may hold: short texts and plain numbers.
+
+    An honest child cuts a traceback at ``MAX_TRACEBACK`` characters and every
+    other text at ``MAX_TEXT``; a forged one may send megabytes, or a list
+    where a dict belongs. Whatever it sent, the judge stores no more than that.
+    """
+    if not isinstance(data, dict):
+        return {}
+    kept: dict[str, Any] = {}
+    for key, value in list(data.items())[:20]:
+        name = str(key)[:100]
+        if isinstance(value, str):
+            # The end of a traceback names the error; the start of any other text matters.
+            kept[name] = value[-MAX_TRACEBACK:] if name == "traceback" else value[:MAX_TRACEBACK]
+        elif value is None or isinstance(value, (bool, int)) and abs(value) < 2**53:
+            kept[name] = value
+        elif isinstance(value, (list, dict)) and len(json.dumps(value)) <= MAX_TRACEBACK:
+            kept[name] = value  # small evidence: the hints read it defensively
+    return kept
 
 
 def same_answer(first: Any, second: Any, close: Callable[[float, float], bool]) -> bool:

@@ -19,6 +19,7 @@ __all__ = [
     "Session",
     "Executor",
     "ChildGone",
+    "ProtocolFault",
     "Timeout",
     "describe_exit",
 ]
@@ -52,6 +53,15 @@ class ChildGone(Exception):
     def __init__(self, returncode: int | None) -> None:
         self.returncode = returncode
         super().__init__(describe_exit(returncode))
+
+
+class ProtocolFault(ChildGone):
+    """The child broke the protocol (a reply too long, not JSON): its fault, and it is ended."""
+
+    def __init__(self, what: str, returncode: int | None = None) -> None:
+        self.returncode = returncode
+        self.what = what
+        Exception.__init__(self, f"the submission's process broke the grader's protocol: {what}")
 
 
 class Timeout(Exception):

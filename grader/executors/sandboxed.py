@@ -12,19 +12,17 @@ from __future__ import annotations
 import itertools
 import json
 import os
-import queue
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from grader.executors.base import ChildGone, Ending, Limits, Timeout
+from grader.executors.base import ChildGone, Ending, Limits, ProtocolFault, Timeout
+from grader.executors.pipes import MAX_ITEMS, Replies, send
+from grader.executors.scratch import make_scratch, remove_scratch
 
 __all__ = [
     "SandboxExecutor",
@@ -36,7 +34,6 @@ __all__ = [
     "remove_scratch",
 ]
 
-MAX_REPLY = 64 * 1024 * 1024  # a reply past this is an attack on the judge's memory, not data
 # The grader package: the child imports grader.child from it, wherever it sits.
 _GRADER = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -70,26 +67,6 @@ class _OutputSink:
         return self.kept.decode("utf-8", errors="replace"), self.dropped
 
 
-class _ReplyReader:
-    """Read JSON-line replies on a thread so waiting can honour a deadline on every OS."""
-
-    def __init__(self, stream: Any) -> None:
-        self.replies: queue.Queue[bytes | None] = queue.Queue()
-        self._thread = threading.Thread(target=self._read, args=(stream,), daemon=True)
-        self._thread.start()
-
-    def _read(self, stream: Any) -> None:
-        try:
-            while True:
-                line = stream.readline(MAX_REPLY)
-                if not line:
-                    break
-                self.replies.put(line)
-        except (OSError, ValueError):
-            pass
-        self.replies.put(None)
-
-
 class PipeSession:
     """A submission in a child process, spoken to over pipes: requests in, replies out.
 
@@ -114,7 +91,7 @@ class PipeSession:
         self._kill = kill
         self._wait = wait
         self._streams = (stdout, stderr)
-        self._reader = _ReplyReader(stdout)
+        self._replies = Replies(stdout)
         self._sink = _OutputSink(stderr, limits.output)
         self._ended: Ending | None = None
 
@@ -122,25 +99,31 @@ class PipeSession:
         if self._ended is not None:
             raise ChildGone(self._ended.returncode)
         try:
-            self.stdin.write(json.dumps(message).encode("utf-8") + b"\n")
-            self.stdin.flush()
-        except (BrokenPipeError, OSError, ValueError):
-            pass  # the child is gone; the reader reports it below
-        remaining = self.deadline - time.monotonic()
-        try:
-            line = self._reader.replies.get(timeout=max(remaining, 0.0))
-        except queue.Empty:
+            # Neither end blocks past the deadline: a child that stops reading its
+            # requests, or writes replies without end, costs its own time only.
+            send(self.stdin, json.dumps(message).encode("utf-8") + b"\n", self.deadline)
+            line = self._replies.line(self.deadline)
+        except Timeout:
             self._stop()
-            raise Timeout() from None
+            raise
+        except ProtocolFault as fault:
+            raise self._fault(fault.what) from None
         if line is None or not line.endswith(b"\n"):
             raise ChildGone(self._stop().returncode)
+        # Each value costs the judge's memory many times its bytes once parsed: count first.
+        if line.count(b",") + line.count(b":") > MAX_ITEMS:
+            raise self._fault(f"it sent a reply of over {MAX_ITEMS:,} values")
         try:
             reply = json.loads(line)
         except (ValueError, RecursionError):  # RecursionError: a reply nested 5000 deep
             reply = None
         if not isinstance(reply, dict):
-            raise ChildGone(self._stop().returncode)
+            raise self._fault("it sent a reply that is not a JSON object")
         return reply
+
+    def _fault(self, what: str) -> ProtocolFault:
+        """End the child that broke the protocol; return the fault to raise."""
+        return ProtocolFault(what, self._stop().returncode)
 
     def close(self) -> Ending:
         return self._stop()
@@ -193,26 +176,6 @@ def _popen_session(
         wait,
         cleanup=lambda: remove_scratch(scratch),
     )
-
-
-def make_scratch() -> str:
-    """Make the private folder a child may write in when it gets no mount namespace."""
-    return tempfile.mkdtemp(prefix="grade-scratch-")
-
-
-def remove_scratch(path: str) -> None:
-    """Remove a child's scratch folder, whatever modes the submission left on it."""
-
-    def unlock(func: Any, target: str, _exc: Any) -> None:
-        # A submission may chmod 000 its own folders to make them stick around.
-        try:
-            os.chmod(os.path.dirname(target), 0o700)
-            os.chmod(target, 0o700)
-            func(target)
-        except OSError:
-            pass
-
-    shutil.rmtree(path, onerror=unlock)
 
 
 def python_folders(hidden: list[str]) -> list[str]:
@@ -276,6 +239,18 @@ def child_environment() -> dict[str, str]:
     return env
 
 
+def simulated_landlock_abi() -> int | None:
+    """Return the Landlock ABI the tests ask the children to stop at, or None for all of it.
+
+    ``GRADER_TEST_LANDLOCK_ABI=4`` grades as on a kernel of Landlock ABI 4
+    (no signal scoping), where the other layers must close what Landlock
+    leaves open. It can only take a layer's parts away, never add one, and
+    the sandbox report names the ABI used.
+    """
+    value = os.environ.get("GRADER_TEST_LANDLOCK_ABI", "")
+    return int(value) if value.isdigit() else None
+
+
 _children = itertools.count()
 UID_BASE = 1_500_000_000
 
@@ -311,6 +286,7 @@ class SandboxExecutor:
             "gid": uid,
             "memory": limits.memory,
             "namespaces": self.namespaces,
+            "landlock_abi": simulated_landlock_abi(),
         }
 
     def python(self) -> list[str]:

@@ -12,12 +12,18 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import socket
+import subprocess
+import sys
+import tempfile
+import time
 from pathlib import Path
 
 import pytest
 from conftest import (
     COURSE,
+    GRADE,
     SUBMISSIONS,
     confined_only,
     failed_messages,
@@ -294,6 +300,267 @@ def test_html_and_terminal_injection_is_neutralised(run_grade, hostile, tmp_path
     assert "\x1b" not in run.stdout and "\x07" not in run.stdout
 
 
+# -- second round: the grader's own processes, pipes and files ---------------------------
+def scratch_folders(pid: int | None = None) -> set[str]:
+    """Return the grader's scratch folders in the temporary folder (of grader ``pid``)."""
+    wanted = re.compile(rf"^grade-scratch-{pid if pid is not None else '[0-9]+'}-")
+    return {name for name in os.listdir(tempfile.gettempdir()) if wanted.match(name)}
+
+
+def ipc_objects() -> set[str]:
+    """Return the SysV shared memory segments, message queues and semaphores, as ``ipcs``."""
+    found = set()
+    for kind in ("shm", "msg", "sem"):
+        path = Path("/proc/sysvipc") / kind
+        if path.exists():
+            lines = path.read_text(encoding="utf-8").splitlines()[1:]
+            found |= {f"{kind} {line.split()[1]}" for line in lines if line.split()}
+    return found
+
+
+@confined_only
+def test_a_scratch_tree_that_resists_removal_leaves_nothing(run_grade, hostile, tmp_path, marker):
+    before = scratch_folders()
+    run, ex = grade_hostile(run_grade, tmp_path, hostile("deep_scratch_tree.py"))
+    assert_not_full(run, ex)  # graded: not "the grader itself failed" (exit 2)
+    assert f"built {marker}" in ex["output"], ex["output"]
+    # No setuid file is ever made, by chmod or by open()'s mode...
+    assert "chmod setuid: refused" in ex["output"] and "open setuid: refused" in ex["output"]
+    assert "ALLOWED" not in ex["output"]
+    # ...and the tree 1,200 deep, locked folders and all, is gone with the grader's folder.
+    assert scratch_folders() - before == set()
+
+
+@confined_only
+def test_a_child_that_stops_reading_its_requests_cannot_hang_the_grade(
+    run_grade, hostile, tmp_path
+):
+    started = time.monotonic()
+    run, ex = grade_hostile(
+        run_grade, tmp_path, hostile("stops_reading_requests.py"), "--timeout", "10", timeout=150
+    )
+    assert_not_full(run, ex)
+    assert ex["status"] == "timeout", failed_messages(ex)
+    # Ten seconds of the student's budget, the child's start and the checks: not forever.
+    assert time.monotonic() - started < 100
+
+
+def test_forged_replies_are_the_childs_fault_never_the_checks(run_grade, hostile, tmp_path):
+    run, ex = grade_hostile(run_grade, tmp_path, hostile("forges_huge_replies.py"))
+    assert_not_full(run, ex)  # exit 1: a check blamed (check_error) would be exit 2
+    hints = {c["name"]: (c["hint"] or {}).get("id") for c in ex["checks"] if not c["passed"]}
+    assert "check_error" not in hints.values(), hints
+    square = [c for c in ex["checks"] if c["name"].startswith("test_square_and_sum")]
+    assert all("broke the grader's protocol" in c["message"] for c in square), square
+    flags = [c for c in ex["checks"] if c["name"].startswith("test_leaf_flags")]
+    assert all(not c["passed"] for c in flags)
+    assert "malformed_reply" in {hints[c["name"]] for c in flags}, hints
+    assert (tmp_path / "r.json").stat().st_size < 1024**2
+
+
+def test_a_forged_load_traceback_is_cut_as_an_honest_one_is(run_grade, hostile, tmp_path, marker):
+    run, ex = grade_hostile(run_grade, tmp_path, hostile("forges_load_traceback.py"))
+    assert_not_full(run, ex)
+    assert marker in json.dumps(ex), "the forged error should still be shown, cut"
+    # 10 MB sent: what is kept is the 16 KB an honest child sends, in every report.
+    for report in (tmp_path / "r.json", tmp_path / "r.html"):
+        assert report.stat().st_size < 256 * 1024, report
+    assert len(run.stdout) < 64 * 1024
+
+
+def test_a_value_past_the_childs_cut_fails_the_student_not_the_checks(run_grade, tmp_path):
+    source = SUBMISSIONS / "06_minimize_square" / "returns_history_past_the_cut.py"
+    run = run_grade(source, "--exercise", "06", "--json", tmp_path / "r.json")
+    ex = only_exercise(tmp_path / "r.json")
+    assert run.code == 1, run.stdout + run.stderr  # the student's 0, kept for the gradebook
+    hints = {(c["hint"] or {}).get("id") for c in ex["checks"] if not c["passed"]}
+    assert "check_error" not in hints and "value_too_large" in hints, hints
+    assert "100002 numbers" in failed_messages(ex)
+
+
+@confined_only
+def test_the_grader_is_out_of_reach_without_kill(run_grade, hostile, tmp_path):
+    before = ipc_objects()
+    run, ex = grade_hostile(run_grade, tmp_path, hostile("reaches_the_grader.py"))
+    assert_not_full(run, ex)
+    attempts = (
+        "prlimit",
+        "setpriority",
+        "setpriority user",
+        "sched_setaffinity",
+        "sched_setscheduler",
+        "sched_setparam",
+        "F_SETOWN",
+        "F_SETSIG",
+        "shmget",
+        "msgget",
+        "semget",
+        "memfd_create",
+        "inotify_init",
+    )
+    for name in attempts:
+        assert f"\n{name}: refused" in "\n" + ex["output"], (name, ex["output"])
+    assert "ALLOWED" not in ex["output"], ex["output"]
+    assert ipc_objects() - before == set()
+    # Under .ci/run's older-kernel run, the children did stop at the Landlock ABI asked.
+    simulated = os.environ.get("GRADER_TEST_LANDLOCK_ABI", "")
+    landlock = ex["sandbox"].get("landlock") or {}
+    if simulated.isdigit() and landlock:
+        assert landlock["abi"] <= int(simulated) and not landlock["signals"], landlock
+
+
+def _descendants(root: int) -> dict[int, str]:
+    """Map every process below ``root`` to its start time (pids are reused; start times not)."""
+    parents: dict[int, tuple[int, str]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except (OSError, IndexError):
+                continue
+            parents[int(entry.name)] = (int(fields[1]), fields[19])
+    found: dict[int, str] = {}
+    wanted = {root}
+    while wanted:
+        wanted = {pid for pid, (ppid, _) in parents.items() if ppid in wanted and pid not in found}
+        found.update({pid: parents[pid][1] for pid in wanted})
+    return found
+
+
+def _still_running(processes: dict[int, str]) -> dict[int, str]:
+    alive = {}
+    for pid, started in processes.items():
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if fields[19] == started and fields[0] != "Z":
+            alive[pid] = started
+    return alive
+
+
+@confined_only
+def test_killing_the_grader_leaves_no_process_and_no_scratch(run_grade, tmp_path):
+    if GRADE is None:
+        pytest.fail("the grade command is not on PATH (pip install -e .)")
+    source = SUBMISSIONS / "01_leaf_tensors" / "infinite_loop_in_call.py"
+    argv = [GRADE, str(source), "--exercise", "01", "--timeout", "600", "--seed", "1"]
+    argv += ["--json", str(tmp_path / "r.json"), "--html", str(tmp_path / "r.html")]
+    grader = subprocess.Popen(
+        argv, cwd=COURSE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        # Wait for the child to be busy in its endless call: confined, with torch, looping.
+        deadline = time.monotonic() + 120
+        while not any("grader.child" in _command(pid) for pid in _descendants(grader.pid)):
+            if time.monotonic() > deadline or grader.poll() is not None:
+                pytest.fail("the child never started")
+            time.sleep(0.5)
+        time.sleep(12)  # torch imported, the file loaded, square_and_sum looping
+        assert grader.poll() is None
+        grade = _descendants(grader.pid)
+        grader.send_signal(signal.SIGKILL)
+        grader.wait(10)
+        end = time.monotonic() + 10
+        while _still_running(grade) and time.monotonic() < end:
+            time.sleep(0.2)
+        left = _still_running(grade)
+    finally:
+        grader.kill()
+        for pid in _still_running(_descendants(grader.pid)):
+            os.kill(pid, signal.SIGKILL)
+    for pid in left:  # leave the machine clean even when the test fails
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
+    assert left == {}, {pid: _command(pid)[:200] for pid in left}
+    # Its scratch folders outlived it (nothing runs after kill -9); the next grade sweeps them.
+    run = run_grade(SUBMISSIONS / "01_leaf_tensors" / "passes_all.py", "--exercise", "01")
+    assert run.code == 0, run.stdout
+    assert scratch_folders(grader.pid) == set()
+
+
+def _command(pid: int) -> str:
+    try:
+        return (
+            Path(f"/proc/{pid}/cmdline")
+            .read_bytes()
+            .replace(b"\0", b" ")
+            .decode("utf-8", "replace")
+        )
+    except OSError:
+        return "?"
+
+
+# The judge's end of the pipes, against a fake child that sends whatever it likes.
+_FAKE_CHILD = """
+import sys
+attack = sys.argv[1]
+sys.stdin.buffer.readline()
+out = sys.stdout.buffer
+if attack == "endless line":
+    while True:
+        out.write(b"0.0," * 262144)
+elif attack == "many values":
+    out.write(b'{"ok": true, "value": [' + b"0," * 7_000_000 + b'0]}\\n')
+elif attack == "long text":
+    for _ in range(3):
+        out.write(b'{"ok": true, "value": "' + b"a" * 15_000_000 + b'"}\\n')
+elif attack == "many replies":
+    for _ in range(2000):
+        out.write(b'{"ok": true, "value": "' + b"a" * 1_000_000 + b'"}\\n')
+out.flush()
+sys.stdin.buffer.read()
+"""
+
+_JUDGE = """
+import json, resource, subprocess, sys, time
+from grader.executors.base import ChildGone, Limits, Timeout
+from grader.executors.sandboxed import PipeSession
+
+def peak():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
+
+start = peak()
+for attack in ("endless line", "many values", "long text", "many replies"):
+    child = subprocess.Popen([sys.executable, "-c", sys.argv[1], attack], stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    def wait(timeout, child=child):
+        try:
+            return child.wait(timeout)
+        except subprocess.TimeoutExpired:
+            return None
+    session = PipeSession(child.stdin, child.stdout, child.stderr, Limits(), time.monotonic() + 30,
+                          child.kill, wait)
+    for _ in range(3):
+        try:
+            session.request({"op": "call"})
+        except (ChildGone, Timeout) as exc:
+            print(attack, type(exc).__name__, exc, file=sys.stderr)
+            break
+    session.close()
+print(json.dumps({"growth": peak() - start}))
+"""
+
+
+def test_the_judges_memory_stays_bounded_whatever_the_child_sends(tmp_path):
+    done = subprocess.run(
+        [sys.executable, "-c", _JUDGE, _FAKE_CHILD],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=COURSE,
+    )
+    assert done.returncode == 0, done.stderr
+    # Each attack is refused at its 16 MiB line or 2,000,000 values; an honest reply of
+    # 15 MB of text is read. Before the bounds, the first alone took gigabytes.
+    for refused in ("endless line ProtocolFault", "many values ProtocolFault"):
+        assert refused in done.stderr, done.stderr
+    growth = json.loads(done.stdout.splitlines()[-1])["growth"]
+    assert growth < 150, f"the judge grew by {growth} MB"
+
+
 # -- a class with hostile students ---------------------------------------------------
 @confined_only
 def test_batch_isolates_hostile_students(run_grade, hostile, tmp_path, marker):
@@ -306,6 +573,8 @@ def test_batch_isolates_hostile_students(run_grade, hostile, tmp_path, marker):
         "crasher": hostile("segfault.py"),
         "injector": hostile("html_injection.py"),
         "snoop": hostile("reads_other_students.py", **{"class": klass}),
+        # An LMS display name with a terminal title and a hyperlink in it (OSC sequences).
+        "osc\x1b]0;owned\x07\x1b]8;;https://x.invalid\x1b\\name": hostile("html_injection.py"),
     }
     for name, source in students.items():
         folder = klass / name / "01_leaf_tensors"
@@ -314,9 +583,11 @@ def test_batch_isolates_hostile_students(run_grade, hostile, tmp_path, marker):
         if name != "snoop":  # the snoop's folders are named already: the class and OUT
             text = text.replace(str(tmp_path), str(out))
         (folder / "exercise.py").write_text(text, encoding="utf-8")
+    scratch_before = scratch_folders()
     run = run_grade(
         "batch", klass, "--out", out, "--exercises", "01", "--jobs", "2", html=False, timeout=300
     )
+    assert scratch_folders() - scratch_before == set()
     assert run.code in (0, 1), run.stderr
     scores = {s["student"]: s for s in results(out / "results.json")["students"]}
     assert scores["good"]["score"] == scores["good"]["max_score"] == FULL
@@ -328,6 +599,9 @@ def test_batch_isolates_hostile_students(run_grade, hostile, tmp_path, marker):
         assert scores[name]["score"] < scores[name]["max_score"], name
     rows = (out / "grades.csv").read_text(encoding="utf-8")
     assert marker not in rows and "=HYPERLINK" not in rows
+    # No control character in any output the grader writes, nor on the terminal.
+    assert not re.search("[\x00-\x09\x0b\x0c\x0e-\x1f\x7f-\x9f]", rows), repr(rows)
+    assert "\x1b" not in run.stdout and "\x07" not in run.stdout
     assert leftovers(marker, out, *OUTSIDE) == []
     for page in out.rglob("*.html"):
         assert "<script>alert" not in page.read_text(encoding="utf-8"), page
@@ -353,6 +627,11 @@ def test_every_attack_has_its_fixture():
         "html_injection",
         "reads_home_secrets",
         "reads_other_students",
+        "deep_scratch_tree",
+        "stops_reading_requests",
+        "forges_huge_replies",
+        "forges_load_traceback",
+        "reaches_the_grader",
     }
     have = {p.stem for p in (SUBMISSIONS / "hostile").glob("*.py")}
     assert wanted <= have

@@ -355,3 +355,9 @@ def test_exports_do_not_change_their_input(results: dict) -> None:
     before = copy.deepcopy(results)
     grades_csv(results), junit_xml(results), gradescope_json(results), markdown_summary(results)
     assert results == before
+
+
+def test_csv_cells_hold_no_escape_or_osc_sequence(results: dict) -> None:
+    results["students"][0]["student"] = "bob\x1b]8;;https://x.invalid\x07link\x1b[31m\x9d"
+    rows = list(csv.reader(io.StringIO(grades_csv(results))))
+    assert rows[1][0] == "bob]8;;https://x.invalidlink[31m"

@@ -1,0 +1,198 @@
+"""Make and remove the private folders children write in when they get no mount namespace.
+
+Each grader process keeps its children's scratch folders inside one folder
+of its own in the system's temporary folder, ``grade-scratch-<pid>-...``:
+removed when the process ends, and swept by the next grader when a crash or
+a ``kill -9`` left it behind. Removal assumes the submission shaped the tree
+to resist it: it walks without recursion (a tree 1,200 deep), never follows
+a link, restores the modes a submission took away, and holds one folder open
+at a time.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import re
+import stat
+import tempfile
+import threading
+
+__all__ = ["make_scratch", "remove_scratch", "remove_tree"]
+
+_PREFIX = "grade-scratch-"
+_OWN = re.compile(rf"^{_PREFIX}(\d+)-")
+_lock = threading.Lock()
+_folder: tuple[int, str] | None = None  # (pid, path): a forked process makes its own
+_OPEN_DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
+
+
+def make_scratch() -> str:
+    """Make the private folder a child may write in when it gets no mount namespace."""
+    return tempfile.mkdtemp(dir=_grader_folder())
+
+
+def remove_scratch(path: str) -> None:
+    """Remove a child's scratch folder, whatever the submission left in it."""
+    remove_tree(path)
+
+
+def _grader_folder() -> str:
+    global _folder
+    with _lock:
+        if _folder is None or _folder[0] != os.getpid():
+            _sweep(tempfile.gettempdir())
+            path = tempfile.mkdtemp(prefix=f"{_PREFIX}{os.getpid()}-")
+            if os.name == "posix" and os.geteuid() == 0:
+                # A child of its own uid must reach its folder inside; nobody may list it.
+                os.chmod(path, 0o711)
+            _folder = (os.getpid(), path)
+            atexit.register(_remove_own, path)
+            # A pool's worker process may end by os._exit, after multiprocessing's own
+            # finalizers but without atexit: removed there too.
+            from multiprocessing import util
+
+            util.Finalize(None, _remove_own, args=(path,), exitpriority=0)
+        return _folder[1]
+
+
+def _remove_own(path: str) -> None:
+    if _folder is not None and _folder[0] == os.getpid():
+        remove_tree(path)
+
+
+def _sweep(temporary: str) -> None:
+    """Remove what graders that ended without cleaning up (a crash, ``kill -9``) left here."""
+    try:
+        names = os.listdir(temporary)
+    except OSError:
+        return
+    for name in names:
+        found = _OWN.match(name)
+        if not found or _alive(int(found.group(1))):
+            continue
+        path = os.path.join(temporary, name)
+        try:
+            mine = os.lstat(path).st_uid == os.geteuid() if os.name == "posix" else True
+        except OSError:
+            continue
+        if mine:  # another user's leftovers are theirs to remove (and a sticky /tmp says so)
+            remove_tree(path)
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # someone else's process: alive
+    return True
+
+
+def remove_tree(path: str) -> None:
+    """Remove ``path`` and everything under it, iteratively, never following a link.
+
+    A submission may leave a tree deeper than Python's recursion limit, paths
+    longer than ``PATH_MAX``, folders of mode 000, and files of any mode: the
+    walk goes by descriptors relative to one open folder, climbs back by
+    ``..``, and keeps only names on its stack.
+    """
+    if os.name != "posix":
+        import shutil
+
+        shutil.rmtree(path, ignore_errors=True)
+        return
+    parent, top = os.path.split(os.path.abspath(path))
+    try:
+        fd = os.open(parent, _OPEN_DIR)
+    except OSError:
+        return
+    # The stack holds, per open level, the name of the folder we are in and the
+    # names of its subfolders still to visit.
+    stack: list[tuple[str, list[str]]] = []
+    pending = [top]
+    try:
+        while True:
+            if pending:
+                name = pending.pop()
+                inner = _enter(fd, name)
+                if inner is None:
+                    _unlink(fd, name)  # not a folder (or gone): a file, a link
+                    continue
+                stack.append((name, pending))
+                os.close(fd)
+                fd = inner
+                pending = _empty_of_files(fd)
+                continue
+            if not stack:
+                return
+            name, pending = stack.pop()
+            up = os.open("..", _OPEN_DIR, dir_fd=fd)
+            os.close(fd)
+            fd = up
+            try:
+                os.rmdir(name, dir_fd=fd)
+            except OSError:
+                pass
+    except OSError:
+        return  # the tree changed under us (it cannot, once the child is dead): stop
+    finally:
+        os.close(fd)
+
+
+def _enter(fd: int, name: str) -> int | None:
+    """Open the subfolder ``name`` of ``fd`` for removal, restoring its modes; None if a file."""
+    try:
+        st = os.stat(name, dir_fd=fd, follow_symlinks=False)
+    except OSError:
+        return None
+    if not stat.S_ISDIR(st.st_mode):
+        return None
+    try:
+        # A submission may chmod 000 its folders to make them stick around.
+        os.chmod(name, 0o700, dir_fd=fd)
+    except OSError:
+        pass
+    try:
+        return os.open(name, _OPEN_DIR, dir_fd=fd)
+    except OSError:
+        return None
+
+
+def _empty_of_files(fd: int) -> list[str]:
+    """Unlink every non-folder in ``fd``; return the names of its subfolders."""
+    folders = []
+    with os.scandir(fd) as entries:
+        for entry in entries:
+            if entry.is_dir(follow_symlinks=False):
+                folders.append(entry.name)
+            else:
+                _unlink(fd, entry.name)
+    return folders
+
+
+def _unlink(fd: int, name: str) -> None:
+    try:
+        os.unlink(name, dir_fd=fd)
+    except FileNotFoundError:
+        pass
+    except OSError:
+        _disarm(fd, name)
+
+
+def _disarm(fd: int, name: str) -> None:
+    """Strip setuid, setgid and every permission from a file that would not go."""
+    try:
+        file = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=fd)
+    except OSError:
+        return
+    try:
+        if stat.S_ISREG(os.fstat(file).st_mode):
+            os.fchmod(file, 0)
+    except OSError:
+        pass
+    finally:
+        os.close(file)

@@ -1,0 +1,72 @@
+"""The scratch folders: removed whatever the submission left, swept after a crashed grader."""
+
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from grader.executors import scratch
+
+posix_only = pytest.mark.skipif(os.name != "posix", reason="modes and descriptors are POSIX")
+
+
+@posix_only
+def test_a_tree_deeper_than_the_recursion_limit_and_locked_is_removed(tmp_path: Path) -> None:
+    top = tmp_path / "scratch"
+    top.mkdir()
+    here = os.getcwd()
+    os.chdir(top)
+    try:
+        for _ in range(max(1200, sys.getrecursionlimit() + 200)):
+            os.mkdir("d")
+            os.chdir("d")
+        Path("id").write_bytes(b"#!/bin/sh\n")
+        os.chmod("id", 0o4755)
+        os.symlink(str(tmp_path / "outside"), "link")  # never followed
+    finally:
+        os.chdir(here)
+    (tmp_path / "outside").mkdir()
+    (tmp_path / "outside" / "kept").write_text("not the submission's", encoding="utf-8")
+    os.chmod(top / "d" / "d", 0)
+    scratch.remove_tree(str(top))
+    assert not top.exists()
+    assert (tmp_path / "outside" / "kept").exists()
+
+
+@posix_only
+def test_a_crashed_graders_scratch_is_swept_and_a_living_ones_kept(tmp_path: Path) -> None:
+    gone = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    dead = tmp_path / f"grade-scratch-{int(gone.stdout)}-abc"
+    (dead / "child").mkdir(parents=True)
+    (dead / "child" / "file").write_text("left by a kill -9", encoding="utf-8")
+    alive = tmp_path / f"grade-scratch-{os.getppid()}-abc"
+    alive.mkdir()
+    other = tmp_path / "grade-scratch-old_style"
+    other.mkdir()
+    scratch._sweep(str(tmp_path))
+    assert not dead.exists()
+    assert alive.exists() and other.exists()
+
+
+@posix_only
+def test_each_child_gets_its_own_folder_inside_the_graders(tmp_path: Path) -> None:
+    first, second = scratch.make_scratch(), scratch.make_scratch()
+    try:
+        assert first != second
+        assert os.path.dirname(first) == os.path.dirname(second)
+        assert os.path.basename(os.path.dirname(first)).startswith(f"grade-scratch-{os.getpid()}-")
+        assert stat.S_IMODE(os.stat(first).st_mode) == 0o700
+    finally:
+        scratch.remove_scratch(first)
+        scratch.remove_scratch(second)
+    assert not os.path.exists(first)
