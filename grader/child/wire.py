@@ -198,7 +198,7 @@ def _read_tensor(body: dict[str, Any], tensor: Callable[..., T], nested: bool = 
         type=str(body.get("type"))[:MAX_TEXT],
         id=_address(body.get("id", 0)),
         storage=_address(body.get("storage", 0)),
-        version=read_count(body.get("version", 0)),
+        version=_version(body.get("version", 0)),
         inference=body.get("inference") is True,
     )
 
@@ -218,6 +218,13 @@ def _address(v: Any) -> int:
     if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v < 2**64:
         raise Malformed("an id must be a whole number")
     return v
+
+
+def _version(v: Any) -> int:
+    """Read a tensor's version counter: a whole number, or -1 (an inference tensor has none)."""
+    if v == -1 and isinstance(v, int) and not isinstance(v, bool):
+        return -1
+    return read_count(v)
 
 
 def read_count(v: Any, most: int = 2**63) -> int:
