@@ -172,6 +172,14 @@ def _shared_catalog_problems(
             if re.match(r"^\d+_", stem):
                 continue
             path = f"templates/locale/{lang}/{stem}.toml"
+            if stem == "course":
+                # The course's title in this language, beside the English it translates.
+                problems += [
+                    f"{path}: {key} must be a text"
+                    for key in ("english", "title")
+                    if not isinstance(table.get(key), str)
+                ]
+                continue
             theirs = _flat(english.get(stem, {}))
             for key, text in _flat(table).items():
                 if key.startswith("words."):
@@ -459,7 +467,10 @@ def _catalog_key_problems(
     english: dict[str, dict[str, Any]],
 ) -> list[str]:
     problems = []
-    for table in sorted(set(own) - _TABLES):
+    # A top-level `title` is the exercise's title in this language.
+    if "title" in own and not isinstance(own["title"], str):
+        problems.append(f"{path}: title must be a text (the exercise's title in this language)")
+    for table in sorted(set(own) - _TABLES - {"title"}):
         problems.append(
             f"{path}: unknown table [{table}] (an exercise's catalog holds "
             f"{', '.join(sorted(_TABLES))})"

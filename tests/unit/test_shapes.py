@@ -219,7 +219,15 @@ class _Replies:
         if message["op"] in ("hello", "load"):
             return {"ok": True}
         self.calls += 1
-        return {"ok": True, "value": self.values.pop(0)}
+        # As the child does: one entry per argument sent, read back after the call.
+        sent = list(message.get("args", []))
+        return {
+            "ok": True,
+            "value": self.values.pop(0),
+            "args": sent,
+            "arg_ids": [0] * len(sent),
+            "arg_grad_ids": [None] * len(sent),
+        }
 
     def close(self) -> None:
         return None
