@@ -219,17 +219,7 @@ def exercise_command(
             github_summary=github_summary,
             single=len(work) == 1,
         )
-        record = outcome["students"][0]
-        broken = crashed_checks(record["exercises"])
-        if broken:
-            # The score above lacks what these checks would have given: not the student's doing.
-            _complain(
-                f"{len(broken)} check(s) could not run ({', '.join(broken[:3])}): a fault of "
-                "the checks, not of the submission; tell your instructor"
-            )
-            return 2
-        threshold = record["max_score"] if min_score is None else min_score
-        return 0 if record["score"] >= threshold and record["max_score"] > 0 else 1
+        return exit_status(outcome["students"][0], min_score)
 
     if watch:
         from grader import watch as watching
@@ -242,6 +232,22 @@ def exercise_command(
 
         sys.exit(watching.watch(watching.watched_files(work), again))
     sys.exit(grade(work))
+
+
+def exit_status(record: dict[str, Any], min_score: float | None) -> int:
+    """Return the exit status of a graded student: 0 at full marks (or ``min_score``), else 1.
+
+    2 when a check crashed: the score lacks what it would have given, not the student's doing.
+    """
+    broken = crashed_checks(record["exercises"])
+    if broken:
+        _complain(
+            f"{len(broken)} check(s) could not run ({', '.join(broken[:3])}): a fault of "
+            "the checks, not of the submission; tell your instructor"
+        )
+        return 2
+    threshold = record["max_score"] if min_score is None else min_score
+    return 0 if record["score"] >= threshold and record["max_score"] > 0 else 1
 
 
 def _resolve(
@@ -400,6 +406,17 @@ def release_command(dest: str, course_dir: str | None) -> None:
         _fail(str(exc))
         return
     click.echo(f"released {len(written)} files to {dest}")
+
+
+def _add_server_commands() -> None:
+    # grade serve ..., grade login, grade submit: the course's own hand-in (grader.serve).
+    from grader.serve.cli import login_command, serve_group, submit_command
+
+    for command in (serve_group, login_command, submit_command):
+        cli.add_command(command)
+
+
+_add_server_commands()
 
 
 def main() -> None:
