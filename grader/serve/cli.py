@@ -230,7 +230,10 @@ def migrate_command(url: str | None, course_dir: str | None) -> None:
     "--trust-submissions", "trust", is_flag=True, help="Grade even where the sandbox falls short."
 )
 @click.option(
-    "--with-parent", is_flag=True, hidden=True, help="End with the process that started this one."
+    "--parent",
+    type=int,
+    hidden=True,
+    help="End with this process (the grade serve that started it).",
 )
 @_lease_option
 @_limits_options
@@ -238,7 +241,7 @@ def worker_command_(
     url: str | None,
     course_dir: str | None,
     trust: bool,
-    with_parent: bool,
+    parent: int | None,
     lease: float,
     timeout: float,
     memory: int,
@@ -253,10 +256,14 @@ def worker_command_(
     from grader.serve.supervisor import READY
     from grader.serve.worker import run_worker
 
-    if with_parent:
+    if parent is not None:
+        import os
+
         from grader.child.confine import die_with_parent
 
         die_with_parent()  # started by grade serve: ends with it, however it ends
+        if os.getppid() != parent:
+            sys.exit(0)  # it ended while this one started: no worker without its server
     course = _course(course_dir)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

@@ -137,3 +137,47 @@ def wait_for(saved: dict[str, str], submission_id: int, *, timeout: float) -> di
                 f"{saved['server']}/submissions/{submission_id}"
             )
         time.sleep(0.5)
+
+
+def notebook_bytes(cells: list[str]) -> bytes:
+    """Return the kernel's cells as the notebook ``check()`` grades (cells in the order run)."""
+    import nbformat
+
+    from grader.submission import KERNEL_HISTORY
+
+    notebook = nbformat.v4.new_notebook(
+        cells=[nbformat.v4.new_code_cell(c) for c in cells], metadata=KERNEL_HISTORY
+    )
+    return nbformat.writes(notebook).encode("utf-8")
+
+
+def submit_notebook(
+    course_root: Path, exercise: str, cells: list[str], *, lang: str, timeout: float
+) -> Any:
+    """Hand in the kernel's cells for ``exercise``; return the notebook's Result of the grade."""
+    from grader.course import Course, CourseError
+    from grader.locale import Locale
+    from grader.notebook import Result
+    from grader.results import written
+    from grader.terminal import terminal_summary
+
+    try:
+        course = Course.load(course_root)
+        name = course.exercise(exercise).name
+        saved, accepted = send(name, "notebook.ipynb", notebook_bytes(cells))
+        answer = wait_for(saved, int(accepted["id"]), timeout=timeout)
+    except (ClientError, CourseError) as exc:
+        return Result(problem=str(exc))
+    document = answer["results"]
+    (student,) = document["students"]
+    locale = Locale(course.templates, lang)
+    summary = terminal_summary(written(document, locale), locale, single=True)
+    return Result(
+        score=float(student["score"]),
+        max_score=float(student["max_score"]),
+        exercises=tuple(written(document, locale)["students"][0]["exercises"]),
+        seed=int(document["seed"]),
+        summary=f"{summary}\nreport on the server: {saved['server']}{answer['report']}",
+        course=course_root,
+        lang=lang,
+    )

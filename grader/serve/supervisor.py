@@ -12,7 +12,6 @@ import os
 import subprocess
 import sys
 import threading
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -39,7 +38,8 @@ def worker_command(url: str, course: Path, options: list[str]) -> list[str]:
         url,
         "--course",
         str(course),
-        "--with-parent",
+        "--parent",
+        str(os.getpid()),
         *options,
     ]
 
@@ -63,18 +63,32 @@ class Workers:
         )
 
     def start(self, timeout: float = 300.0) -> None:
-        """Start every worker and wait until each is ready; raise ServeError if one refuses."""
+        """Start every worker; return once one is ready, raise ServeError if one refuses first.
+
+        One ready worker has shown that the sandbox holds on this machine (they all
+        run the same way): the web opens then, while the others still load torch.
+        """
+        import queue
+
+        said: queue.Queue[str] = queue.Queue()
         self.processes = [self._spawn() for _ in range(self.count)]
-        deadline = time.monotonic() + timeout
-        for process in self.processes:
+
+        def listen(process: subprocess.Popen[str]) -> None:
             assert process.stdout is not None
-            line = process.stdout.readline()  # the worker's stderr goes to ours as it is
-            if READY not in line:
-                process.wait(timeout=max(1.0, deadline - time.monotonic()))
-                self.stop()
-                raise ServeError(
-                    "a grading worker could not start (its reason is above); nothing was served"
-                )
+            said.put(process.stdout.readline())  # the worker's stderr goes to ours as it is
+            process.stdout.read()  # then keep its pipe drained
+
+        for process in self.processes:
+            threading.Thread(target=listen, args=(process,), daemon=True).start()
+        try:
+            line = said.get(timeout=timeout)
+        except queue.Empty:
+            line = ""
+        if READY not in line:
+            self.stop()
+            raise ServeError(
+                "a grading worker could not start (its reason is above); nothing was served"
+            )
         threading.Thread(target=self._keep_running, name="workers", daemon=True).start()
 
     def _keep_running(self) -> None:

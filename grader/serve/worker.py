@@ -222,6 +222,11 @@ def run_worker(
         # The database holds every student's code and the sign-in secrets.
         hide.append(str(Path(database).resolve().parent))
     name_process("grade-worker")
+    import faulthandler
+    import signal
+
+    # kill -USR1 on a worker that seems stuck prints where each of its threads is.
+    faulthandler.register(signal.SIGUSR1, all_threads=True)
     worker = Worker(
         engine, course, settings, hide, f"{socket.gethostname()}:{os.getpid()}", lease=lease
     )

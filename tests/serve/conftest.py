@@ -6,13 +6,16 @@ from __future__ import annotations
 import glob
 import os
 import shutil
+import signal
+import socket
 import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+import httpx
 import pytest
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
@@ -171,9 +174,118 @@ def people(engine: Engine, tmp_path: Path) -> People:
     return People(ids["alice"], by["alice"], ids["bob"], by["bob"])
 
 
-def wait_until(condition: object, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():  # type: ignore[operator]
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out waiting")
-        time.sleep(0.1)
+GRADE = shutil.which("grade")
+FIXTURES = COURSE / "tests" / "fixtures" / "submissions" / "01_leaf_tensors"
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def grade(
+    *args: str, cwd: Path = COURSE, env: dict[str, str] | None = None, timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
+    assert GRADE is not None
+    done = subprocess.run(
+        [GRADE, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout
+    )
+    assert "Traceback" not in done.stderr, done.stderr
+    return done
+
+
+@dataclass
+class Server:
+    """``grade serve`` running on a loopback port, restartable."""
+
+    folder: Path
+    jobs: int
+    port: int = field(default_factory=_free_port)
+    process: subprocess.Popen[bytes] | None = None
+    links: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def db(self) -> str:
+        return f"sqlite:///{self.folder / 'grade.db'}"
+
+    def setup(self, students: list[str]) -> None:
+        roster = self.folder / "roster.csv"
+        roster.write_text("folder\n" + "\n".join(students) + "\n", encoding="utf-8")
+        links = self.folder / "signin-links.csv"
+        done = grade(
+            "serve",
+            "roster",
+            str(roster),
+            "--db",
+            self.db,
+            "--url",
+            self.url,
+            "--links",
+            str(links),
+        )
+        assert done.returncode == 0, done.stderr
+        for line in links.read_text(encoding="utf-8").splitlines()[1:]:
+            folder, _, link = line.strip().split(",")
+            self.links[folder] = link
+        done = grade("serve", "add-instructor", "prof", "--db", self.db, "--password", PASSWORD)
+        assert done.returncode == 0, done.stderr
+
+    def start(self) -> None:
+        assert GRADE is not None
+        log = open(self.folder / "serve.log", "ab")  # noqa: SIM115 -- the server's for its life
+        self.process = subprocess.Popen(
+            [
+                GRADE,
+                "serve",
+                "--db",
+                self.db,
+                "--course",
+                str(COURSE),
+                "--port",
+                str(self.port),
+                "--jobs",
+                str(self.jobs),
+                "--seed",
+                "1",
+                "--lease",
+                "3",
+            ],
+            stdout=log,
+            stderr=log,
+            stdin=subprocess.DEVNULL,
+        )
+        # Each worker loads torch and starts a zygote first: on a busy machine, minutes.
+        deadline = time.monotonic() + 600
+        while time.monotonic() < deadline:
+            assert self.process.poll() is None, (self.folder / "serve.log").read_text()
+            try:
+                if httpx.get(f"{self.url}/api/health", timeout=2).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            time.sleep(0.3)
+        raise AssertionError("grade serve did not come up")
+
+    def workers(self) -> list[int]:
+        assert self.process is not None
+        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children").read_text()
+        return [int(pid) for pid in children.split()]
+
+    def kill(self) -> None:
+        assert self.process is not None
+        self.process.kill()
+        self.process.wait()
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
