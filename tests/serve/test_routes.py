@@ -336,3 +336,20 @@ def test_an_unreachable_or_read_only_database_is_a_503_in_one_line(
     reply = web.get("/")
     assert reply.status_code in (200, 503)
     assert "Traceback" not in reply.text
+
+
+def test_the_cells_submit_sends_are_taken_in_as_a_notebook(client: Client, people: People) -> None:
+    from grader.serve.client import notebook_bytes
+
+    web = client("anonymous")
+    link = f"http://testserver/signin/{people.a_link}"
+    token = web.post("/api/login", json={"link": link}).json()["token"]
+    cells = ["%matplotlib inline", STUB.decode()]
+    reply = web.post(
+        "/api/submissions",
+        data={"exercise": "01"},
+        files={"file": ("notebook.ipynb", notebook_bytes(cells))},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert reply.status_code == 202, reply.text
+    assert reply.json()["exercise"] == "01_leaf_tensors"

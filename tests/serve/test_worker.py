@@ -115,3 +115,59 @@ def test_a_worker_grades_each_submission_once_as_grade_batch_does(
     assert worker.run_once()
     with Session(engine) as session:
         assert session.scalar(select(func.count(Result.id))) == 2
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_the_class_exports_are_those_grade_batch_writes_for_the_same_files_and_seed(
+    engine: Engine, course: Course, people: People, tmp_path: Path
+) -> None:
+    import subprocess
+
+    from conftest import GRADE
+
+    from grader.serve.standing import ClassViews
+
+    handed = {"alice": "passes_all.py", "bob": "forgot_requires_grad.py"}
+    ids = {"alice": people.a_id, "bob": people.b_id}
+    klass = tmp_path / "class"
+    for name, fixture in handed.items():
+        raw = (FIXTURES / fixture).read_bytes()
+        with Session(engine) as session:
+            accept(session, course, ids[name], "01", "exercise.py", raw, None)
+        folder = klass / name / "01_leaf_tensors"
+        folder.mkdir(parents=True)
+        (folder / "exercise.py").write_bytes(raw)
+    worker = _worker(engine, course)
+    worker.start()
+    try:
+        while worker.run_once():
+            pass
+    finally:
+        worker.close()
+    assert GRADE is not None
+    out = tmp_path / "graded"
+    done = subprocess.run(
+        [GRADE, "batch", str(klass), "--out", str(out), "--seed", "1", "--jobs", "1"],
+        cwd=course.root,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr
+    with Session(engine) as session:
+        view = ClassViews(course, seed=1, lang="en", trust=False, policy="best").current(session)
+    for name in ("grades.csv", "mistakes.csv", "similarity.csv"):
+        assert view.files[name] == (out / name).read_bytes(), name
+    batch = json.loads((out / "results.json").read_text(encoding="utf-8"))
+    served = json.loads(view.files["results.json"])
+    assert served["score_policy"] == "best"
+    assert set(served) - {"score_policy"} == set(batch)
+    for mine, theirs in zip(served["students"], batch["students"], strict=True):
+        assert (mine["student"], mine["score"], mine["max_score"]) == (
+            theirs["student"],
+            theirs["score"],
+            theirs["max_score"],
+        )
+        for a, b in zip(mine["exercises"], theirs["exercises"], strict=True):
+            assert set(a) == set(b)
+            assert [c["hint"] for c in a["checks"]] == [c["hint"] for c in b["checks"]]
