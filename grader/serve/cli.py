@@ -28,7 +28,20 @@ def _course(path: str | None) -> Any:
     return course(path)
 
 
+def _needs_serve_extra() -> None:
+    try:
+        import alembic  # noqa: F401
+        import fastapi  # noqa: F401
+        import sqlalchemy  # noqa: F401
+    except ImportError as exc:
+        _fail(
+            f"grade serve needs the server's packages ({exc.name} is missing): "
+            "pip install 'autograd-grader[serve]'"
+        )
+
+
 def _engine(url: str | None, course: Any) -> Any:
+    _needs_serve_extra()
     from grader.serve.database import ServeError, default_url, open_engine
 
     try:
