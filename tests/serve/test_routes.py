@@ -353,3 +353,37 @@ def test_the_cells_submit_sends_are_taken_in_as_a_notebook(client: Client, peopl
     )
     assert reply.status_code == 202, reply.text
     assert reply.json()["exercise"] == "01_leaf_tensors"
+
+
+def test_regrade_queues_the_latest_submissions_graded_with_older_checks(
+    client: Client, engine: Engine, course: Course
+) -> None:
+    from sqlalchemy import func, select, update
+
+    from grader.serve.models import Job
+
+    submission_id = _own_submission(client, engine, course)
+    teacher = client("instructor")
+    assert "Regrade 01" not in teacher.get("/class").text  # graded with today's checks
+    with Session(engine) as session, session.begin():
+        session.execute(update(Result).values(checks_digest="older-checks"))
+    page = teacher.get("/class").text
+    assert "Regrade 01" in page
+    before = _jobs(engine)
+    reply = teacher.post("/class/regrade", data={"exercise": "01", "csrf_token": _token(page)})
+    assert reply.status_code == 303 and reply.headers["location"].endswith("regraded=1")
+    assert _jobs(engine) == before + 1
+    with Session(engine) as session:
+        job = session.scalars(select(Job).order_by(Job.id.desc())).first()
+        assert job is not None and job.submission_id == submission_id
+        queued = session.scalar(select(func.count(Job.id)).where(Job.status == "queued"))
+        assert (queued or 0) >= 1
+
+
+def _jobs(engine: Engine) -> int:
+    from sqlalchemy import func, select
+
+    from grader.serve.models import Job
+
+    with Session(engine) as session:
+        return int(session.scalar(select(func.count(Job.id))) or 0)
