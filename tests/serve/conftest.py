@@ -204,6 +204,7 @@ class Server:
     port: int = field(default_factory=_free_port)
     process: subprocess.Popen[bytes] | None = None
     links: dict[str, str] = field(default_factory=dict)
+    options: list[str] = field(default_factory=list)
 
     @property
     def url(self) -> str:
@@ -254,6 +255,7 @@ class Server:
                 "1",
                 "--lease",
                 "3",
+                *self.options,
             ],
             stdout=log,
             stderr=log,
