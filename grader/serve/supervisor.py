@@ -92,17 +92,28 @@ class Workers:
         threading.Thread(target=self._keep_running, name="workers", daemon=True).start()
 
     def _keep_running(self) -> None:
+        refused: set[int] = set()
         while not self._stopping.wait(1.0):
             for number, process in enumerate(self.processes):
-                if process.poll() is not None and not self._stopping.is_set():
+                if number in refused or process.poll() is None or self._stopping.is_set():
+                    continue
+                if process.returncode == 2:
+                    # It refused (its one line is above): started again, it would refuse again.
                     print(
-                        f"grade serve: worker {process.pid} ended ({process.returncode}); "
-                        "starting another (its job is taken over once its lease runs out)",
+                        f"grade serve: worker {process.pid} refused to start; not started again",
                         file=sys.stderr,
                         flush=True,
                     )
-                    self.processes[number] = self._spawn()
-                    threading.Thread(target=self.processes[number].communicate, daemon=True).start()
+                    refused.add(number)
+                    continue
+                print(
+                    f"grade serve: worker {process.pid} ended ({process.returncode}); "
+                    "starting another (its job is taken over once its lease runs out)",
+                    file=sys.stderr,
+                    flush=True,
+                )
+                self.processes[number] = self._spawn()
+                threading.Thread(target=self.processes[number].communicate, daemon=True).start()
 
     def stop(self) -> None:
         """End every worker (SIGTERM, then SIGKILL after a few seconds)."""
