@@ -252,8 +252,8 @@ def exercise_command(
         if unwritten:
             click.echo(f"grade: {unwritten}", err=True)
         record = outcome["students"][0]
-        broken = crashed_checks(record["exercises"])
-        if broken:
+        kept = None
+        if crashed_checks(record["exercises"]):
             from grader.crashes import write_kept
 
             # The tracebacks go to a file for the instructor, never into the report.
@@ -266,15 +266,7 @@ def exercise_command(
                     for c in r["checks"]
                 ]
             )
-            # The score above lacks what these checks would have given: not the student's doing.
-            _complain(
-                f"{len(broken)} check(s) could not run ({', '.join(broken[:3])}): a fault of "
-                "the checks, not of the submission; tell your instructor"
-                + (f" (the checks' tracebacks are in {kept})" if kept else "")
-            )
-            return 2
-        threshold = record["max_score"] if min_score is None else min_score
-        return 0 if record["score"] >= threshold and record["max_score"] > 0 else 1
+        return exit_status(record, min_score, kept=kept)
 
     if watch:
         from grader import watch as watching
@@ -287,6 +279,24 @@ def exercise_command(
 
         sys.exit(watching.watch(watching.watched_files(work), again))
     sys.exit(grade(work))
+
+
+def exit_status(record: dict[str, Any], min_score: float | None, kept: str | None = None) -> int:
+    """Return the exit status of a graded student: 0 at full marks (or ``min_score``), else 1.
+
+    2 when a check crashed: the score lacks what it would have given, not the student's
+    doing; ``kept`` names the file holding the checks' tracebacks, when there is one.
+    """
+    broken = crashed_checks(record["exercises"])
+    if broken:
+        _complain(
+            f"{len(broken)} check(s) could not run ({', '.join(broken[:3])}): a fault of "
+            "the checks, not of the submission; tell your instructor"
+            + (f" (the checks' tracebacks are in {kept})" if kept else "")
+        )
+        return 2
+    threshold = record["max_score"] if min_score is None else min_score
+    return 0 if record["score"] >= threshold and record["max_score"] > 0 else 1
 
 
 def _resolve(
@@ -562,6 +572,17 @@ def release_command(dest: str, course_dir: str | None) -> None:
         _fail(str(exc))
         return
     click.echo(f"released {len(written)} files to {dest}")
+
+
+def _add_server_commands() -> None:
+    # grade serve ..., grade login, grade submit: the course's own hand-in (grader.serve).
+    from grader.serve.cli import login_command, serve_group, submit_command
+
+    for command in (serve_group, login_command, submit_command):
+        cli.add_command(command)
+
+
+_add_server_commands()
 
 
 def main() -> None:

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["check", "Result", "kernel_cells"]
+__all__ = ["check", "submit", "Result", "kernel_cells"]
 
 # Hint ids that mean the grader or its machine failed, not the student's code.
 _GRADER_FAULTS = frozenset({"grader_failed", "check_error"})
@@ -145,6 +145,26 @@ def check(
         lang=lang,
         timeout=timeout,
     )
+
+
+def submit(exercise: str, *, lang: str = "en", timeout: float = 600.0) -> Result | None:
+    """Hand in what ``check(exercise)`` would grade to the course's server; show its grade.
+
+    The cells go to the server as a notebook (``grade login LINK`` signs in
+    first); the grade is the server's, from the same confined run.
+    """
+    shell = _shell()
+    if shell is None:
+        print("submit() hands in from a Jupyter notebook; in a terminal, run `grade submit`")
+        return None
+    from grader.course import Course, CourseError
+    from grader.serve.client import submit_notebook
+
+    try:
+        root = Course.find(Path.cwd()).root
+    except CourseError as exc:
+        return Result(problem=str(exc))
+    return submit_notebook(root, str(exercise), kernel_cells(shell), lang=lang, timeout=timeout)
 
 
 def kernel_cells(shell: Any) -> list[str]:

@@ -1,0 +1,268 @@
+"""Measure `grade serve` under a deadline spike, against `grade batch` on the same class.
+
+Prints, all measured in this one run on this machine (the figures of issue 23):
+ - the spike: STUDENTS x EXERCISES submissions (reference solutions) sent by
+   CLIENTS concurrent clients to `grade serve --jobs JOBS`; submissions
+   accepted per second;
+ - p50 and p95 of the time to accept a submission (goal: p95 under 100 ms
+   while the workers keep the cores busy), and of the time from submit to
+   graded;
+ - the wall time of the whole spike (first submit to last grade) against
+   `grade batch --jobs JOBS` on the same class in the same run, as a ratio
+   of throughputs (goal: at least 0.8x the batch's);
+ - the web process's resident memory after 100 and after 1,000 accepted
+   submissions (goal: flat); the spike is topped up to 1,000 for that.
+
+Run from the course root: python benchmarks/bench_serve.py
+(--students 10 --exercises 01,04 for a short run.)
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import socket
+import sqlite3
+import statistics
+import subprocess
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+GRADE = shutil.which("grade") or "grade"
+
+
+def _port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def _percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--students", type=int, default=100)
+    parser.add_argument("--exercises", default="01,02,03,04,05,06,07")
+    parser.add_argument("--clients", type=int, default=50)
+    parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--memory-at", type=int, default=1000)
+    args = parser.parse_args()
+    numbers = args.exercises.split(",")
+    exercises = sorted(p.name for p in (ROOT / "exercises").iterdir() if p.name[:2] in numbers)
+    solutions = {e: (ROOT / "solutions" / e / "solution.py").read_bytes() for e in exercises}
+    students = [f"s{n:04d}" for n in range(args.students)]
+    work = Path(tempfile.mkdtemp(prefix="bench-serve-"))
+    try:
+        _run(args, work, students, exercises, solutions)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _run(
+    args: argparse.Namespace,
+    work: Path,
+    students: list[str],
+    exercises: list[str],
+    solutions: dict[str, bytes],
+) -> None:
+    database = work / "grade.db"
+    url = f"sqlite:///{database}"
+    port = _port()
+    base = f"http://127.0.0.1:{port}"
+    (work / "roster.csv").write_text("folder\n" + "\n".join(students) + "\n")
+    subprocess.run(
+        [
+            GRADE,
+            "serve",
+            "roster",
+            str(work / "roster.csv"),
+            "--db",
+            url,
+            "--url",
+            base,
+            "--links",
+            str(work / "links.csv"),
+            "--course",
+            str(ROOT),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    links = [
+        line.strip().split(",")[2] for line in (work / "links.csv").read_text().splitlines()[1:]
+    ]
+    log = open(work / "serve.log", "wb")  # noqa: SIM115
+    server = subprocess.Popen(
+        [
+            GRADE,
+            "serve",
+            "--db",
+            url,
+            "--course",
+            str(ROOT),
+            "--port",
+            str(port),
+            "--jobs",
+            str(args.jobs),
+            "--seed",
+            "1",
+        ],
+        stdout=log,
+        stderr=log,
+    )
+    try:
+        while True:
+            try:
+                if httpx.get(f"{base}/api/health", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.5)
+        tokens = [
+            httpx.post(f"{base}/api/login", json={"link": link}).json()["token"] for link in links
+        ]
+        _spike(args, base, server.pid, tokens, students, exercises, solutions, database, work)
+    finally:
+        server.terminate()
+        server.wait(timeout=60)
+
+
+def _spike(
+    args: argparse.Namespace,
+    base: str,
+    web_pid: int,
+    tokens: list[str],
+    students: list[str],
+    exercises: list[str],
+    solutions: dict[str, bytes],
+    database: Path,
+    work: Path,
+) -> None:
+    accept: list[float] = []
+    memory: dict[int, float] = {}
+    lock = threading.Lock()
+    jobs = [(i, e) for i in range(len(students)) for e in exercises]
+
+    def send(item: tuple[int, str]) -> None:
+        student, exercise = item
+        started = time.perf_counter()
+        reply = httpx.post(
+            f"{base}/api/submissions",
+            headers={"Authorization": f"Bearer {tokens[student]}"},
+            data={"exercise": exercise},
+            files={"file": ("exercise.py", solutions[exercise])},
+            timeout=120,
+        )
+        reply.raise_for_status()
+        with lock:
+            accept.append(time.perf_counter() - started)
+            if len(accept) in (100, args.memory_at):
+                memory[len(accept)] = _rss_mib(web_pid)
+
+    spike_start = time.time()
+    with ThreadPoolExecutor(args.clients) as pool:
+        list(pool.map(send, jobs))
+    accepted_in = time.time() - spike_start
+    while True:
+        with sqlite3.connect(database, timeout=60) as connection:
+            left = connection.execute(
+                "SELECT count(*) FROM jobs WHERE status != 'done'"
+            ).fetchone()[0]
+        if not left:
+            break
+        time.sleep(1)
+    with sqlite3.connect(database, timeout=60) as connection:
+        rows = connection.execute(
+            "SELECT julianday(r.graded_at) - julianday(s.created_at), julianday(r.graded_at)"
+            " FROM results r JOIN submissions s ON s.id = r.submission_id"
+        ).fetchall()
+    to_graded = [days * 86400 for days, _ in rows]
+    spike_wall = time.time() - spike_start
+    count = len(jobs)
+    print(
+        f"spike: {len(students)} students x {len(exercises)} exercises = {count} submissions, "
+        f"{args.clients} clients, --jobs {args.jobs}"
+    )
+    print(f"  accepted per second: {count / accepted_in:.1f}")
+    print(
+        f"  time to accept: p50 {1000 * statistics.median(accept):.0f} ms, "
+        f"p95 {1000 * _percentile(accept, 0.95):.0f} ms (goal: p95 < 100 ms)"
+    )
+    print(
+        f"  submit to graded: p50 {statistics.median(to_graded):.1f} s, "
+        f"p95 {_percentile(to_graded, 0.95):.1f} s"
+    )
+    print(f"  whole spike: {spike_wall:.1f} s")
+    batch_wall = _batch(args, students, exercises, solutions, work)
+    ratio = batch_wall / spike_wall
+    print(
+        f"grade batch --jobs {args.jobs} on the same class: {batch_wall:.1f} s; "
+        f"server throughput / batch throughput = {ratio:.2f}x (goal: >= 0.8x)"
+    )
+
+    # Topped up only now: the extra submissions must not take cores from the batch.
+    if len(accept) < args.memory_at:
+        extra = [(i % len(students), exercises[0]) for i in range(args.memory_at - len(accept))]
+        with ThreadPoolExecutor(args.clients) as pool:
+            list(pool.map(send, extra))
+    print(
+        f"  web process memory: {memory.get(100, float('nan')):.0f} MiB at 100 submissions, "
+        f"{memory.get(args.memory_at, float('nan')):.0f} MiB at {args.memory_at}"
+    )
+
+
+def _batch(
+    args: argparse.Namespace,
+    students: list[str],
+    exercises: list[str],
+    solutions: dict[str, bytes],
+    work: Path,
+) -> float:
+    klass = work / "class"
+    for student in students:
+        for exercise in exercises:
+            folder = klass / student / exercise
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / "exercise.py").write_bytes(solutions[exercise])
+    started = time.time()
+    subprocess.run(
+        [
+            GRADE,
+            "batch",
+            str(klass),
+            "--out",
+            str(work / "graded"),
+            "--jobs",
+            str(args.jobs),
+            "--seed",
+            "1",
+            "--course",
+            str(ROOT),
+            "--exercises",
+            ",".join(e[:2] for e in exercises),
+        ],
+        check=True,
+        capture_output=True,
+        env={**os.environ},
+    )
+    return time.time() - started
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,264 @@
+"""Who may sign in: the roster's students (by secret link or token) and instructors (password).
+
+Secrets are 256 random bits, shown once and stored only as their SHA-256;
+passwords are stored only as argon2id hashes (memory-hard: a stolen
+database does not give the passwords back cheaply).
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import secrets
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from grader.gradebook import Roster, RosterError, load_roster
+from grader.serve import clock
+from grader.serve.database import ServeError, setting
+from grader.serve.models import Instructor, Setting, Student, Token
+
+__all__ = [
+    "Actor",
+    "import_roster",
+    "roster_of",
+    "add_instructor",
+    "check_password",
+    "student_for_secret",
+    "issue_token",
+    "Throttle",
+    "digest_of_secret",
+]
+
+LINK_LIFETIME = timedelta(days=200)
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who is asking: a student (``student_id``) or an instructor; None is anonymous."""
+
+    role: str  # "student" or "instructor"
+    id: int
+    name: str
+
+
+def digest_of_secret(secret: str) -> str:
+    return hashlib.sha256(secret.encode("utf-8", "replace")).hexdigest()
+
+
+def issue_token(
+    session: Session, student_id: int, kind: str, lifetime: timedelta | None = None
+) -> str:
+    """Make a new secret for the student; return it (the only time it exists in clear)."""
+    secret = secrets.token_urlsafe(32)
+    now = clock.now()
+    session.add(
+        Token(
+            student_id=student_id,
+            kind=kind,
+            digest=digest_of_secret(secret),
+            created_at=now,
+            expires_at=now + lifetime if lifetime else None,
+        )
+    )
+    session.flush()
+    return secret
+
+
+def student_for_secret(session: Session, secret: str, kinds: Iterable[str]) -> Student | None:
+    """Return the student whose live secret this is (of one of ``kinds``), or None."""
+    token = session.scalar(
+        select(Token).where(Token.digest == digest_of_secret(secret), Token.kind.in_(list(kinds)))
+    )
+    if token is None or token.revoked_at is not None:
+        return None
+    if token.expires_at is not None and token.expires_at <= clock.now():
+        return None
+    return session.get(Student, token.student_id)
+
+
+def _read_plain_roster(path: Path) -> Roster:
+    """Read a roster that names no platform: a ``folder`` column is all it needs."""
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise RosterError(f"roster {path}: no such file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RosterError(f"roster {path}: cannot be read ({exc})") from None
+    table = list(csv.reader(text.splitlines()))
+    if not table:
+        raise RosterError(f"roster {path}: empty")
+    columns = tuple("_".join(h.strip().lower().replace("_", " ").split()) for h in table[0])
+    if "folder" not in columns:
+        raise RosterError(
+            f"roster {path}: missing column folder (it has {', '.join(columns) or 'none'})"
+        )
+    rows: dict[str, dict[str, str]] = {}
+    for number, cells in enumerate(table[1:], start=2):
+        if not any(cell.strip() for cell in cells):
+            continue
+        row = {c: (cells[i].strip() if i < len(cells) else "") for i, c in enumerate(columns)}
+        if not row["folder"]:
+            raise RosterError(f"roster {path}, line {number}: empty folder")
+        if row["folder"] in rows:
+            raise RosterError(
+                f"roster {path}, line {number}: folder {row['folder']!r} listed twice"
+            )
+        rows[row["folder"]] = row
+    return Roster(platform="", path=str(path), rows=rows, columns=columns)
+
+
+def import_roster(
+    session: Session,
+    path: Path,
+    platform: str | None,
+    base_url: str,
+    *,
+    new_links: bool = False,
+    lifetime: timedelta = LINK_LIFETIME,
+) -> list[tuple[str, str, str]]:
+    """Add the roster's students; return (folder, name, sign-in link) for each new link made.
+
+    A student already known keeps their link unless ``new_links`` (the old one
+    then stops working): a second import adds the late enrolments only.
+    """
+    try:
+        roster = load_roster(path, platform) if platform else _read_plain_roster(path)
+    except RosterError as exc:
+        raise ServeError(str(exc)) from None
+    now = clock.now()
+    links = []
+    for folder, row in roster.rows.items():
+        student = session.scalar(select(Student).where(Student.name == folder))
+        fresh = student is None
+        if student is None:
+            student = Student(name=folder, roster=row, created_at=now)
+            session.add(student)
+            session.flush()
+        else:
+            student.roster = row
+        if fresh or new_links:
+            session.execute(
+                update(Token)
+                .where(Token.student_id == student.id, Token.kind == "link")
+                .values(revoked_at=now)
+            )
+            secret = issue_token(session, student.id, "link", lifetime)
+            links.append(
+                (folder, row.get("student", folder), f"{base_url.rstrip('/')}/signin/{secret}")
+            )
+    for key, value in (
+        ("roster_platform", roster.platform),
+        ("roster_columns", ",".join(roster.columns)),
+    ):
+        found = session.get(Setting, key)
+        if found is None:
+            session.add(Setting(key=key, value=value))
+        else:
+            found.value = value
+    return links
+
+
+def roster_of(session: Session) -> Roster | None:
+    """Return the imported roster as ``grader.gradebook`` reads it (None: no platform named)."""
+    platform = setting(session, "roster_platform")
+    if not platform:
+        return None
+    columns = tuple((setting(session, "roster_columns") or "").split(","))
+    rows = {s.name: dict(s.roster) for s in session.scalars(select(Student))}
+    return Roster(platform=platform, path="the server's roster", rows=rows, columns=columns)
+
+
+def write_links(path: Path, links: list[tuple[str, str, str]]) -> None:
+    """Write signin-links.csv (mode 0600: every line signs a student in)."""
+    import os
+
+    from grader import export
+
+    rows: list[list[str]] = [["folder", "student", "link"], *map(list, links)]
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8", newline="") as out:
+        out.write(export.table_csv(rows))
+
+
+def add_instructor(session: Session, name: str, password: str) -> None:
+    """Create the instructor, or set a new password for one who exists."""
+    from argon2 import PasswordHasher
+
+    if len(password) < 8:
+        raise ServeError("the password must have at least 8 characters")
+    hashed = PasswordHasher().hash(password)
+    found = session.scalar(select(Instructor).where(Instructor.name == name))
+    if found is None:
+        session.add(Instructor(name=name, password_hash=hashed, created_at=clock.now()))
+    else:
+        found.password_hash = hashed
+
+
+def check_password(session: Session, name: str, password: str) -> Instructor | None:
+    """Return the instructor if ``password`` is theirs, else None (in constant work)."""
+    from argon2 import PasswordHasher
+    from argon2.exceptions import Argon2Error, InvalidHashError
+
+    hasher = PasswordHasher()
+    found = session.scalar(select(Instructor).where(Instructor.name == name))
+    # An unknown name costs a hash too: the time taken does not tell names apart.
+    stored = found.password_hash if found else _DUMMY.get(hasher)
+    try:
+        hasher.verify(stored, password)
+    except (Argon2Error, InvalidHashError):
+        return None
+    return found
+
+
+class _Dummy:
+    def __init__(self) -> None:
+        self._hash: str | None = None
+
+    def get(self, hasher: object) -> str:
+        if self._hash is None:
+            self._hash = hasher.hash(secrets.token_urlsafe(16))  # type: ignore[attr-defined]
+        return self._hash
+
+
+_DUMMY = _Dummy()
+
+
+class Throttle:
+    """Slow down guessing: after a few wrong secrets from one address, refuse for a while.
+
+    Kept in the web process (one per server): a restart forgives, which is fine
+    against guessing 256-bit secrets; the slowing is against a flood of tries.
+    """
+
+    FREE = 5  # wrong tries allowed before the waits start
+    WINDOW = 600.0  # seconds after which wrong tries are forgotten
+
+    def __init__(self) -> None:
+        self._failures: dict[str, list[float]] = {}
+        self._lock = threading.Lock()
+
+    def wait_for(self, address: str) -> float:
+        """Return the seconds ``address`` must wait before its next try (0: go ahead)."""
+        now = time.monotonic()
+        with self._lock:
+            recent = [t for t in self._failures.get(address, []) if now - t < self.WINDOW]
+            self._failures[address] = recent
+            if len(recent) < self.FREE:
+                return 0.0
+            # Doubling from 1 s with every wrong try past the free ones, up to the window.
+            wait = min(self.WINDOW, 2.0 ** (len(recent) - self.FREE))
+            return max(0.0, recent[-1] + wait - now)
+
+    def failed(self, address: str) -> None:
+        with self._lock:
+            self._failures.setdefault(address, []).append(time.monotonic())
+            if len(self._failures) > 100_000:  # a flood from many addresses: forget the oldest
+                self._failures.pop(next(iter(self._failures)))

@@ -1,0 +1,487 @@
+"""The ``grade serve`` commands, ``grade login`` and ``grade submit``: parse, call, exit.
+
+Kept cheap to import (``grade 03`` loads this module too): the web framework,
+the database and the worker are imported inside each command.
+"""
+
+from __future__ import annotations
+
+import sys
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import click
+
+__all__ = ["serve_group", "login_command", "submit_command"]
+
+
+def _fail(message: str) -> None:
+    from grader.cli import _fail as fail
+
+    fail(message)
+
+
+def _course(path: str | None) -> Any:
+    from grader.cli import _course as course
+
+    return course(path)
+
+
+def _needs_serve_extra() -> None:
+    try:
+        import alembic  # noqa: F401
+        import fastapi  # noqa: F401
+        import sqlalchemy  # noqa: F401
+    except ImportError as exc:
+        _fail(
+            f"grade serve needs the server's packages ({exc.name} is missing): "
+            "pip install 'autograd-grader[serve]'"
+        )
+
+
+def _engine(url: str | None, course: Any) -> Any:
+    _needs_serve_extra()
+    from grader.serve.database import ServeError, default_url, open_engine
+
+    try:
+        return open_engine(url or default_url(course.root))
+    except ServeError as exc:
+        _fail(str(exc))
+
+
+def _migrated(engine: Any) -> list[str]:
+    from grader.serve.database import ServeError, migrate
+
+    try:
+        return migrate(engine)
+    except ServeError as exc:
+        _fail(str(exc))
+        return []
+
+
+_db_option = click.option(
+    "--db",
+    "url",
+    help="The database: sqlite:///PATH or postgresql://USER@HOST/NAME (default: grade.db "
+    "beside course.toml).",
+)
+_course_option = click.option(
+    "--course",
+    "course_dir",
+    type=click.Path(file_okay=False),
+    help="The course folder (default: found from the current folder).",
+)
+_lease_option = click.option(
+    "--lease",
+    type=click.FloatRange(min=1),
+    default=60.0,
+    show_default=True,
+    help="Seconds a worker holds a job without a heartbeat; a killed worker's job "
+    "goes to another after this.",
+)
+
+
+def _limits_options(f: Any) -> Any:
+    from grader.cli import _with_limits
+
+    return _with_limits(f)
+
+
+def _lang(f: Any) -> Any:
+    from grader.cli import _lang_option
+
+    return _lang_option(f)
+
+
+@click.group(
+    "serve",
+    invoke_without_command=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+@_db_option
+@_course_option
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8000, show_default=True, type=int, help="Port to listen on.")
+@click.option(
+    "--jobs",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Grading worker processes on this machine (default: the cores; 0: none here).",
+)
+@click.option(
+    "--trust-submissions",
+    "trust",
+    is_flag=True,
+    help="Grade even where the sandbox falls short (a banner says so on every instructor page).",
+)
+@click.option(
+    "--score-policy",
+    type=click.Choice(["best", "last"]),
+    default="best",
+    show_default=True,
+    help="Which graded attempt of an exercise counts.",
+)
+@click.option("--seed", type=int, help="Seed of the random inputs (kept in the database).")
+@_lang
+@_lease_option
+@_limits_options
+@click.pass_context
+def serve_group(
+    ctx: click.Context,
+    url: str | None,
+    course_dir: str | None,
+    host: str,
+    port: int,
+    jobs: int | None,
+    trust: bool,
+    score_policy: str,
+    seed: int | None,
+    lang: str,
+    lease: float,
+    timeout: float,
+    memory: int,
+    output: int,
+) -> None:
+    """Serve the course's hand-in: students submit and read their reports, the class view is live.
+
+    \b
+    grade serve                         this course, grade.db beside it, http://127.0.0.1:8000
+    grade serve --db postgresql://... --host 0.0.0.0 --jobs 8
+    grade serve roster roster.csv       students and their sign-in links
+    grade serve add-instructor NAME     an instructor with a password
+    grade serve worker --db ...         more workers, on another machine
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    import os
+
+    from grader.serve.database import ServeError
+    from grader.serve.supervisor import Workers, worker_command
+
+    course = _course(course_dir)
+    engine = _engine(url, course)
+    applied = _migrated(engine)
+    if applied:
+        click.echo(f"grade serve: database migrated ({', '.join(reversed(applied))})", err=True)
+    _set_seed(engine, seed)
+    options = [
+        *(["--trust-submissions"] if trust else []),
+        "--lease",
+        str(lease),
+        "--timeout",
+        str(timeout),
+        "--memory",
+        str(memory),
+        "--output-limit",
+        str(output),
+    ]
+    count = (os.cpu_count() or 1) if jobs is None else jobs
+    workers = Workers(
+        worker_command(str(engine.url.render_as_string(hide_password=False)), course.root, options),
+        count,
+    )
+    try:
+        workers.start()
+    except ServeError as exc:
+        _fail(str(exc))
+    try:
+        _run_web(course, engine, host, port, lang, trust, score_policy)
+    finally:
+        workers.stop()
+
+
+def _set_seed(engine: Any, seed: int | None) -> None:
+    from sqlalchemy import func, select
+    from sqlalchemy.orm import Session
+
+    from grader.serve.models import Result, Setting
+
+    if seed is None:
+        return
+    with Session(engine) as session, session.begin():
+        stored = session.get(Setting, "seed")
+        assert stored is not None  # migrate() made one
+        if stored.value == str(seed):
+            return
+        if session.scalar(select(func.count(Result.id))):
+            _fail(
+                f"this database grades with seed {stored.value}, and its grades came from it: "
+                "leave out --seed (or use a new database)"
+            )
+        stored.value = str(seed)
+
+
+def _run_web(
+    course: Any, engine: Any, host: str, port: int, lang: str, trust: bool, policy: str
+) -> None:
+    import uvicorn
+
+    from grader.serve.app import Config, create_app
+
+    app = create_app(Config(course=course, engine=engine, lang=lang, trust=trust, policy=policy))
+    click.echo(f"grade serve: {course.title} on http://{host}:{port} (Ctrl-C ends)", err=True)
+    uvicorn.run(app, host=host, port=port, log_level="warning", proxy_headers=True)
+
+
+@serve_group.command("migrate")
+@_db_option
+@_course_option
+def migrate_command(url: str | None, course_dir: str | None) -> None:
+    """Upgrade the database to this version's schema (grade serve does it on start too)."""
+    engine = _engine(url, _course(course_dir))
+    applied = _migrated(engine)
+    click.echo(
+        f"migrated: {', '.join(reversed(applied))}" if applied else "the database is up to date"
+    )
+
+
+@serve_group.command("worker")
+@_db_option
+@_course_option
+@click.option(
+    "--trust-submissions", "trust", is_flag=True, help="Grade even where the sandbox falls short."
+)
+@click.option(
+    "--parent",
+    type=int,
+    hidden=True,
+    help="End with this process (the grade serve that started it).",
+)
+@_lease_option
+@_limits_options
+def worker_command_(
+    url: str | None,
+    course_dir: str | None,
+    trust: bool,
+    parent: int | None,
+    lease: float,
+    timeout: float,
+    memory: int,
+    output: int,
+) -> None:
+    """Grade submissions from the database (on this machine or another with the course)."""
+    import signal
+    import threading
+
+    from grader.cli import _limits
+    from grader.serve.database import ServeError
+    from grader.serve.supervisor import READY
+    from grader.serve.worker import run_worker
+
+    if parent is not None:
+        import os
+
+        from grader.child.confine import die_with_parent
+
+        die_with_parent()  # started by grade serve: ends with it, however it ends
+        if os.getppid() != parent:
+            sys.exit(0)  # it ended while this one started: no worker without its server
+    course = _course(course_dir)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        run_worker(
+            url or str(_default_url(course)),
+            course.root,
+            limits=_limits(timeout, memory, output),
+            trust=trust,
+            lease=timedelta(seconds=lease),
+            ready=lambda: click.echo(READY),
+            stop=stop,
+        )
+    except ServeError as exc:
+        _fail(str(exc))
+
+
+def _default_url(course: Any) -> str:
+    from grader.serve.database import default_url
+
+    return default_url(course.root)
+
+
+@serve_group.command("roster")
+@click.argument("roster", type=click.Path(dir_okay=False))
+@_db_option
+@_course_option
+@click.option(
+    "--gradebook",
+    type=click.Choice(["canvas", "moodle"]),
+    help="The platform the roster comes from (its columns are checked as grade batch does).",
+)
+@click.option(
+    "--url",
+    "base_url",
+    default="http://127.0.0.1:8000",
+    show_default=True,
+    help="The server's address as students reach it (the links start with it).",
+)
+@click.option(
+    "--links",
+    "links_path",
+    default="signin-links.csv",
+    show_default=True,
+    type=click.Path(dir_okay=False),
+    help="Where to write the new sign-in links (mode 0600).",
+)
+@click.option(
+    "--new-links", is_flag=True, help="Make new links for every student (old ones stop working)."
+)
+@click.option(
+    "--days", type=click.IntRange(min=1), default=200, show_default=True, help="Days a link works."
+)
+def roster_command(
+    roster: str,
+    url: str | None,
+    course_dir: str | None,
+    gradebook: str | None,
+    base_url: str,
+    links_path: str,
+    new_links: bool,
+    days: int,
+) -> None:
+    """Import the students of ROSTER (a CSV with a folder column) and write their sign-in links."""
+    from sqlalchemy.orm import Session
+
+    from grader.serve.accounts import import_roster, write_links
+    from grader.serve.database import ServeError
+
+    engine = _engine(url, _course(course_dir))
+    _migrated(engine)
+    try:
+        with Session(engine) as session, session.begin():
+            links = import_roster(
+                session,
+                Path(roster),
+                gradebook,
+                base_url,
+                new_links=new_links,
+                lifetime=timedelta(days=days),
+            )
+    except ServeError as exc:
+        _fail(str(exc))
+        return
+    write_links(Path(links_path), links)
+    click.echo(f"{len(links)} new sign-in link(s) in {links_path}: send each student theirs")
+
+
+@serve_group.command("add-instructor")
+@click.argument("name")
+@_db_option
+@_course_option
+@click.password_option(help="The password (asked for when left out).")
+def add_instructor_command(
+    name: str, url: str | None, course_dir: str | None, password: str
+) -> None:
+    """Create the instructor NAME with a password (or set a new one)."""
+    from sqlalchemy.orm import Session
+
+    from grader.serve.accounts import add_instructor
+    from grader.serve.database import ServeError
+
+    engine = _engine(url, _course(course_dir))
+    _migrated(engine)
+    try:
+        with Session(engine) as session, session.begin():
+            add_instructor(session, name, password)
+    except ServeError as exc:
+        _fail(str(exc))
+    click.echo(f"instructor {name} can sign in")
+
+
+@serve_group.command("regrade")
+@click.argument("exercise")
+@_db_option
+@_course_option
+def regrade_command(exercise: str, url: str | None, course_dir: str | None) -> None:
+    """Regrade every student's latest submission of EXERCISE graded with older checks."""
+    from sqlalchemy.orm import Session
+
+    from grader.serve.handin import HandInError, regrade
+
+    course = _course(course_dir)
+    engine = _engine(url, course)
+    _migrated(engine)
+    try:
+        with Session(engine) as session:
+            count = regrade(session, course, exercise)
+    except HandInError as exc:
+        _fail(str(exc))
+        return
+    click.echo(
+        f"{count} submission(s) queued for regrading"
+        if count
+        else "nothing to regrade: every latest submission was graded with the current checks"
+    )
+
+
+@click.command("login")
+@click.argument("link")
+def login_command(link: str) -> None:
+    """Sign in to the course's grading server with your sign-in LINK (once per machine)."""
+    from grader.serve.client import ClientError, login
+
+    try:
+        click.echo(login(link))
+    except ClientError as exc:
+        _fail(str(exc))
+
+
+@click.command("submit")
+@click.argument("target")
+@click.option("--no-wait", is_flag=True, help="Return once the server has the file, with a link.")
+@click.option(
+    "--wait",
+    "wait_seconds",
+    type=float,
+    default=600.0,
+    show_default=True,
+    help="Seconds to wait for the grade.",
+)
+@_course_option
+def submit_command(target: str, no_wait: bool, wait_seconds: float, course_dir: str | None) -> None:
+    """Hand in exercise TARGET (03) to the grading server; print its grade as grade 03 does."""
+    from grader.cli import exit_status
+    from grader.course import CourseError
+    from grader.publish import publish
+    from grader.serve.client import ClientError, send, wait_for
+    from grader.submission import find_in_folder
+
+    course = _course(course_dir)
+    try:
+        exercise = course.exercise(target)
+    except CourseError as exc:
+        _fail(str(exc))
+        return
+    found = find_in_folder(exercise.folder)
+    if found is None:
+        _fail(f"{exercise.folder} has no exercise.py or exercise.ipynb")
+        return
+    try:
+        raw = found.read_bytes()
+        saved, accepted = send(exercise.name, found.name, raw)
+        if no_wait:
+            click.echo(f"handed in: {saved['server']}{accepted['url']} ({accepted['status']})")
+            return
+        answer = wait_for(saved, int(accepted["id"]), timeout=wait_seconds)
+    except (ClientError, OSError) as exc:
+        _fail(str(exc))
+        return
+    results = answer["results"]
+    from grader.locale import Locale
+
+    unwritten = publish(
+        course,
+        results,
+        Locale(course.templates, "en"),
+        json_path=None,
+        html_path=None,
+        junit_path=None,
+        gradescope_path=None,
+        github_summary=False,
+        single=True,
+    )
+    if unwritten:
+        click.echo(f"grade: {unwritten}", err=True)
+    click.echo(f"report on the server: {saved['server']}{answer['report']}")
+    sys.exit(exit_status(results["students"][0], None))

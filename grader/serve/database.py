@@ -1,0 +1,160 @@
+"""Open the server's database (SQLite beside the course, or PostgreSQL) and migrate it.
+
+The same code serves both: SQLite in WAL mode (readers never wait for the
+one writer) with a busy timeout, PostgreSQL through psycopg 3. The schema is
+Alembic's, shipped in ``grader/serve/migrations`` and applied on start.
+"""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event, select
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from grader.serve.models import Setting
+
+__all__ = [
+    "ServeError",
+    "default_url",
+    "open_engine",
+    "migrate",
+    "pending_migrations",
+    "setting",
+    "ensure_setting",
+    "is_sqlite",
+    "DatabaseDown",
+]
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+
+class ServeError(Exception):
+    """A one-line reason why the server (or one of its commands) cannot go on."""
+
+
+# What a request gets when the database cannot be reached or written: a 503, one line.
+DatabaseDown = (DBAPIError, SQLAlchemyError)
+
+
+def default_url(course_root: Path) -> str:
+    """Return the embedded default: ``grade.db`` beside the course's ``course.toml``."""
+    return f"sqlite:///{course_root / 'grade.db'}"
+
+
+def is_sqlite(engine: Engine) -> bool:
+    return engine.dialect.name == "sqlite"
+
+
+def open_engine(url: str) -> Engine:
+    """Create the engine for ``url``; SQLite gets WAL, foreign keys and a busy timeout."""
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url.removeprefix("postgres://")
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    kwargs: dict[str, Any] = {}
+    if url.startswith("sqlite"):
+        # Several processes share the file (the web process and every worker).
+        kwargs["connect_args"] = {"timeout": 30, "check_same_thread": False}
+    else:
+        kwargs["pool_pre_ping"] = True
+    try:
+        engine = create_engine(url, **kwargs)
+    except (SQLAlchemyError, ValueError, ImportError) as exc:
+        raise ServeError(f"cannot use the database {url!r}: {exc}") from None
+    if engine.dialect.name == "sqlite":
+
+        @event.listens_for(engine, "connect")
+        def _pragmas(connection: Any, _record: Any) -> None:
+            # pysqlite's own implicit BEGIN off: the BEGIN IMMEDIATE below is the only one.
+            connection.isolation_level = None
+            cursor = connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA busy_timeout=30000")
+            # WAL with NORMAL loses no committed transaction on a crash of the process
+            # (only on a power cut), and saves an fsync per commit.
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.close()
+
+        @event.listens_for(engine, "begin")
+        def _begin(connection: Any) -> None:
+            # BEGIN IMMEDIATE: take the write lock at once, so two writers queue on the
+            # busy timeout instead of one failing at its first write ("database is locked").
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+def _alembic_config(engine: Engine) -> Any:
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["engine"] = engine
+    return config
+
+
+def pending_migrations(engine: Engine) -> list[str]:
+    """Return the revisions the database still lacks (all of them for an empty one)."""
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    script = ScriptDirectory.from_config(_alembic_config(engine))
+    try:
+        with engine.connect() as connection:
+            current = set(MigrationContext.configure(connection).get_current_heads())
+    except DatabaseDown as exc:
+        raise ServeError(f"cannot reach the database: {_reason(exc)}") from None
+    wanted = []
+    for revision in script.walk_revisions():
+        if revision.revision in current:
+            break
+        wanted.append(revision.revision)
+    return wanted
+
+
+def migrate(engine: Engine) -> list[str]:
+    """Upgrade the database to the newest schema; return the revisions applied."""
+    from alembic import command
+
+    todo = pending_migrations(engine)
+    if todo:
+        try:
+            command.upgrade(_alembic_config(engine), "head")
+        except DatabaseDown as exc:
+            raise ServeError(f"cannot migrate the database: {_reason(exc)}") from None
+    with Session(engine) as session, session.begin():
+        # The secret that signs cookies, shared by every process of the server.
+        ensure_setting(session, "secret", lambda: secrets.token_urlsafe(32))
+        # One seed for the course's whole life: every attempt meets the same inputs, and
+        # a regrade is comparable with the grade before it.
+        ensure_setting(session, "seed", lambda: secrets.SystemRandom().randrange(1, 10**6))
+    return todo
+
+
+def setting(session: Session, key: str) -> str | None:
+    """Return a server-wide setting, or None."""
+    return session.scalar(select(Setting.value).where(Setting.key == key))
+
+
+def ensure_setting(session: Session, key: str, make: Any) -> str:
+    """Return the setting ``key``, storing ``make()`` first when it has none."""
+    value = setting(session, key)
+    if value is None:
+        value = str(make())
+        session.add(Setting(key=key, value=value))
+        session.flush()
+    return value
+
+
+def sessions(engine: Engine) -> sessionmaker[Session]:
+    return sessionmaker(engine, expire_on_commit=False)
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__

@@ -1,0 +1,161 @@
+"""The server's tables: students, instructors, tokens, submissions, jobs and results.
+
+The schema is changed only by a migration in ``grader/serve/migrations``; a
+test checks that the migrations give exactly these tables.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+__all__ = [
+    "Base",
+    "Setting",
+    "Student",
+    "Instructor",
+    "Token",
+    "Submission",
+    "Job",
+    "Result",
+]
+
+# Named constraints: a migration can then drop or alter them on SQLite and PostgreSQL alike.
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class Setting(Base):
+    """One value the whole server shares: the seed, the cookie secret, the roster's platform."""
+
+    __tablename__ = "settings"
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+
+
+class Student(Base):
+    """A student of the roster; ``name`` is the roster's folder, as in ``grade batch``."""
+
+    __tablename__ = "students"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(255), unique=True)
+    # The roster's cells (normalised headers), for the gradebook exports.
+    roster: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(DateTime())
+
+
+class Instructor(Base):
+    """An instructor who signs in with a password (stored as an argon2 hash only)."""
+
+    __tablename__ = "instructors"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(255), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(DateTime())
+
+
+class Token(Base):
+    """A student's secret: a sign-in link (``link``) or a command-line token (``api``).
+
+    Only the SHA-256 of the secret is kept: the secrets are 256 random bits, so a
+    fast hash cannot be searched, and a copy of the database signs nobody in.
+    """
+
+    __tablename__ = "tokens"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    student_id: Mapped[int] = mapped_column(ForeignKey("students.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(16))
+    digest: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime())
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime(), nullable=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(), nullable=True)
+
+
+class Submission(Base):
+    """One file a student handed in for one exercise, kept whole (its bytes) for good."""
+
+    __tablename__ = "submissions"
+    __table_args__ = (
+        # A client that retries a request it got no reply to sends the same key:
+        # the second request finds the first submission instead of making another.
+        UniqueConstraint("student_id", "idempotency_key"),
+        Index("ix_submissions_student_exercise", "student_id", "exercise"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    student_id: Mapped[int] = mapped_column(ForeignKey("students.id", ondelete="CASCADE"))
+    exercise: Mapped[str] = mapped_column(String(255))
+    filename: Mapped[str] = mapped_column(String(255))
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    digest: Mapped[str] = mapped_column(String(64))
+    idempotency_key: Mapped[str] = mapped_column(String(128))
+    # queued, grading, graded, delayed (the environment failed: retried, never a zero)
+    status: Mapped[str] = mapped_column(String(16), default="queued")
+    created_at: Mapped[datetime] = mapped_column(DateTime())
+
+
+class Job(Base):
+    """A durable piece of work: recorded before it runs, claimed by one worker at a time.
+
+    ``kind`` is ``grade`` today; other kinds (a grade passback to a learning
+    platform) share the table, the claim and the retries.
+    """
+
+    __tablename__ = "jobs"
+    __table_args__ = (Index("ix_jobs_claim", "status", "run_after"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    submission_id: Mapped[int | None] = mapped_column(
+        ForeignKey("submissions.id", ondelete="CASCADE"), nullable=True, index=True
+    )
+    payload: Mapped[dict[str, object]] = mapped_column(JSON, default=dict)
+    # queued, running, done
+    status: Mapped[str] = mapped_column(String(16), default="queued")
+    run_after: Mapped[datetime] = mapped_column(DateTime())
+    lease_until: Mapped[datetime | None] = mapped_column(DateTime(), nullable=True)
+    worker: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    tries: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(), nullable=True)
+
+
+class Result(Base):
+    """A submission's grade with one version of the checks: written once, by one worker."""
+
+    __tablename__ = "results"
+    __table_args__ = (
+        # Exactly once: a worker whose lease ran out while it still graded, racing the
+        # worker that took the job over, cannot add a second result.
+        UniqueConstraint("submission_id", "checks_digest"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id", ondelete="CASCADE"))
+    checks_digest: Mapped[str] = mapped_column(String(64))
+    seed: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16))
+    score: Mapped[float] = mapped_column()
+    max_score: Mapped[float] = mapped_column()
+    # The exercise's record as grade_parcel returns it (results.json's exercise entry).
+    document: Mapped[str] = mapped_column(Text)
+    graded_at: Mapped[datetime] = mapped_column(DateTime())

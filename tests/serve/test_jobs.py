@@ -1,0 +1,146 @@
+"""The durable queue: one claimer per job, leases that return a killed worker's job, retries."""
+
+from __future__ import annotations
+
+import threading
+from datetime import datetime, timedelta
+
+import pytest
+from sqlalchemy import Engine, func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from grader.serve import clock, jobs
+from grader.serve.models import Job, Result, Student, Submission
+
+START = datetime(2026, 3, 1, 9, 0, 0)
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.time = clock.now()  # jobs made before the test are due
+
+    def __call__(self) -> datetime:
+        return self.time
+
+
+def _submission(engine: Engine, count: int = 1) -> list[int]:
+    with Session(engine) as session, session.begin():
+        student = Student(name="alice", roster={}, created_at=START)
+        session.add(student)
+        session.flush()
+        ids = []
+        for number in range(count):
+            submission = Submission(
+                student_id=student.id,
+                exercise="01_leaf_tensors",
+                filename="exercise.py",
+                content=b"x = 1\n",
+                digest="d",
+                idempotency_key=f"k{number}",
+                status="queued",
+                created_at=START,
+            )
+            session.add(submission)
+            session.flush()
+            jobs.enqueue(session, "grade", submission.id)
+            ids.append(submission.id)
+    return ids
+
+
+def test_each_job_is_claimed_by_one_worker_only(engine: Engine) -> None:
+    _submission(engine, 12)
+    taken: list[int] = []
+    lock = threading.Lock()
+
+    def take(name: str) -> None:
+        while True:
+            with Session(engine) as session:
+                claimed = jobs.claim(session, name)
+            if claimed is None:
+                return
+            with lock:
+                taken.append(claimed.id)
+
+    threads = [threading.Thread(target=take, args=(f"w{n}",)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(taken) == sorted(set(taken))
+    assert len(taken) == 12
+
+
+def test_a_killed_workers_job_is_queued_again_when_its_lease_runs_out(engine: Engine) -> None:
+    _submission(engine)
+    fake = FakeClock()
+    with clock.using(fake):
+        with Session(engine) as session:
+            first = jobs.claim(session, "killed")
+        assert first is not None
+        with Session(engine) as session:
+            assert jobs.claim(session, "other") is None  # still leased
+        fake.time += jobs.LEASE / 2
+        with Session(engine) as session:
+            assert jobs.heartbeat(session, first.id, "killed")  # alive: lease extended
+        fake.time += jobs.LEASE * 0.9
+        with Session(engine) as session:
+            assert jobs.claim(session, "other") is None
+        fake.time += jobs.LEASE  # no heartbeat any more: the worker is gone
+        with Session(engine) as session:
+            again = jobs.claim(session, "other")
+        assert again is not None and again.id == first.id and again.tries == 2
+        with Session(engine) as session:
+            assert not jobs.heartbeat(session, first.id, "killed")  # it lost the job
+
+
+def test_a_failed_job_waits_longer_each_try(engine: Engine) -> None:
+    _submission(engine)
+    fake = FakeClock()
+    with clock.using(fake):
+        waits = []
+        for _ in range(3):
+            with Session(engine) as session:
+                claimed = jobs.claim(session, "w")
+            assert claimed is not None
+            with Session(engine) as session, session.begin():
+                waits.append(jobs.retry_later(session, claimed, "zygote died") - fake.time)
+            with Session(engine) as session:
+                assert jobs.claim(session, "w") is None  # not yet due
+            fake.time += waits[-1]
+        assert waits[0] < waits[1] < waits[2]
+        with Session(engine) as session:
+            job = session.scalars(select(Job)).one()
+            assert job.last_error == "zygote died" and job.status == "queued"
+
+
+def test_a_submission_gets_one_result_per_version_of_the_checks(engine: Engine) -> None:
+    (submission_id,) = _submission(engine)
+
+    def result() -> Result:
+        return Result(
+            submission_id=submission_id,
+            checks_digest="c1",
+            seed=1,
+            status="graded",
+            score=1.0,
+            max_score=1.0,
+            document="{}",
+            graded_at=START,
+        )
+
+    with Session(engine) as session, session.begin():
+        session.add(result())
+    with pytest.raises(IntegrityError), Session(engine) as session, session.begin():
+        session.add(result())
+    with Session(engine) as session:
+        assert session.scalar(select(func.count(Result.id))) == 1
+
+
+def test_the_clock_is_the_one_in_use() -> None:
+    fake = FakeClock()
+    fake.time = START
+    with clock.using(fake):
+        assert clock.now() == START
+    assert clock.now() != START
+    assert abs(clock.now() - datetime.utcnow()) < timedelta(minutes=1)  # noqa: DTZ003

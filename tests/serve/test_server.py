@@ -1,0 +1,159 @@
+"""The real server on a loopback port: ``grade submit`` as ``grade 01``; nothing lost to kill -9.
+
+These start ``grade serve`` itself (web process and worker processes) with the
+repository's course and an SQLite database in tmp_path, and drive it over HTTP.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from conftest import FIXTURES, GRADE, Server, grade
+
+pytestmark = pytest.mark.skipif(GRADE is None, reason="the grade command is not on PATH")
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[Server]:
+    running = Server(tmp_path, jobs=1)
+    yield running
+    running.stop()
+
+
+def test_grade_submit_prints_what_grade_prints_and_exits_the_same(
+    server: Server, tmp_path: Path
+) -> None:
+    server.setup(["alice"])
+    server.start()
+    clone = tmp_path / "clone"
+    assert grade("release", str(clone)).returncode == 0
+    env = {**os.environ, "XDG_CONFIG_HOME": str(tmp_path / "config")}
+    env.pop("GITHUB_ACTIONS", None)
+    login = grade("login", server.links["alice"] + "\r\n", cwd=clone, env=env)
+    assert login.returncode == 0, login.stderr
+    kept = tmp_path / "config" / "autograd-grader" / "server.json"
+    assert kept.stat().st_mode & 0o777 == 0o600
+    assert server.links["alice"].rsplit("/", 1)[-1] not in kept.read_text()  # a token, not the link
+    target = clone / "exercises" / "01_leaf_tensors" / "exercise.py"
+    for fixture, status in (("forgot_requires_grad.py", 1), ("passes_all.py", 0)):
+        shutil.copy(FIXTURES / fixture, target)
+        served = grade("submit", "01", cwd=clone, env=env)
+        local = grade("01", "--seed", "1", "--html", str(tmp_path / "r.html"), cwd=clone, env=env)
+        assert served.returncode == local.returncode == status, served.stderr
+        # Every line but the last ones, which say where the report is.
+        assert served.stdout.splitlines()[:-2] == local.stdout.splitlines()[:-1]
+        assert "report on the server" in served.stdout.splitlines()[-1]
+    quick = grade("submit", "01", "--no-wait", cwd=clone, env=env)
+    assert quick.returncode == 0 and "handed in: http://127.0.0.1" in quick.stdout
+    unknown = grade("submit", "99", cwd=clone, env=env)
+    assert unknown.returncode == 2 and "unknown exercise" in unknown.stderr
+
+
+@pytest.mark.slow
+def test_nothing_accepted_is_lost_when_the_web_process_and_a_worker_are_killed(
+    tmp_path: Path,
+) -> None:
+    server = Server(tmp_path, jobs=2)
+    students = [f"student{n:02d}" for n in range(20)]
+    server.setup(students)
+    server.start()
+    try:
+        _kill_mid_way(server, students, tmp_path)
+    finally:
+        server.stop()
+
+
+def _kill_mid_way(server: Server, students: list[str], tmp_path: Path) -> None:
+    tokens = {}
+    for name in students:
+        reply = httpx.post(f"{server.url}/api/login", json={"link": server.links[name]}, timeout=30)
+        assert reply.status_code == 200, reply.text
+        tokens[name] = reply.json()["token"]
+    source = (FIXTURES / "passes_all.py").read_text(encoding="utf-8")
+    accepted: dict[str, int] = {}  # idempotency key -> submission id, from success replies
+    lock = threading.Lock()
+    sent = threading.Semaphore(0)
+
+    def hand_in(name: str) -> None:
+        for attempt in range(3):
+            key = f"{name}-{attempt}"
+            body = f"{source}\n# attempt {attempt} of {name}\n".encode()
+            deadline = time.monotonic() + 900
+            while True:
+                try:
+                    reply = httpx.post(
+                        f"{server.url}/api/submissions",
+                        headers={"Authorization": f"Bearer {tokens[name]}", "Idempotency-Key": key},
+                        data={"exercise": "01"},
+                        files={"file": ("exercise.py", body)},
+                        timeout=60,
+                    )
+                    if reply.status_code in (200, 202):
+                        with lock:
+                            assert accepted.get(key, reply.json()["id"]) == reply.json()["id"]
+                            accepted[key] = reply.json()["id"]
+                        sent.release()
+                        break
+                except httpx.TransportError:
+                    pass  # no reply: the same request again, with the same key
+                assert time.monotonic() < deadline, f"{key} never accepted"
+                time.sleep(0.3)
+
+    clients = [threading.Thread(target=hand_in, args=(name,)) for name in students]
+    for client in clients:
+        client.start()
+    for _ in range(20):
+        sent.acquire(timeout=120)
+    # Mid-way: one worker, then the web process (its other workers end with it), kill -9.
+    os.kill(server.workers()[0], signal.SIGKILL)
+    time.sleep(0.5)
+    server.kill()
+    time.sleep(1)
+    server.start()
+    for client in clients:
+        client.join(timeout=1000)
+    assert len(accepted) == 60
+    # A retried request that had a reply already makes no second submission either.
+    first_key = next(iter(accepted))
+    name = first_key.rsplit("-", 1)[0]
+    attempt = int(first_key.rsplit("-", 1)[1])
+    again = httpx.post(
+        f"{server.url}/api/submissions",
+        headers={"Authorization": f"Bearer {tokens[name]}", "Idempotency-Key": first_key},
+        data={"exercise": "01"},
+        files={"file": ("exercise.py", f"{source}\n# attempt {attempt} of {name}\n".encode())},
+        timeout=10,
+    )
+    assert again.status_code == 200 and again.json()["id"] == accepted[first_key]
+    database = tmp_path / "grade.db"
+    deadline = time.monotonic() + 400
+    while True:
+        with sqlite3.connect(database, timeout=30) as connection:
+            left = connection.execute(
+                "SELECT count(*) FROM jobs WHERE status != 'done'"
+            ).fetchone()[0]
+        if left == 0:
+            break
+        assert time.monotonic() < deadline, f"{left} job(s) never graded"
+        time.sleep(1)
+    with sqlite3.connect(database, timeout=30) as connection:
+        submissions = connection.execute("SELECT id FROM submissions").fetchall()
+        assert sorted(i for (i,) in submissions) == sorted(accepted.values())
+        per = dict(
+            connection.execute(
+                "SELECT submission_id, count(*) FROM results GROUP BY submission_id"
+            ).fetchall()
+        )
+        assert per == {i: 1 for i in accepted.values()}
+        scores = connection.execute("SELECT DISTINCT score = max_score FROM results").fetchall()
+        assert scores == [(1,)]
+        assert connection.execute("PRAGMA integrity_check").fetchone() == ("ok",)
