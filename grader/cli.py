@@ -16,8 +16,15 @@ from typing import Any, NoReturn
 import click
 
 from grader.course import Course, CourseError, Exercise
-from grader.executors import Limits
 from grader.judge import JudgeError
+from grader.options import complain as _complain
+from grader.options import course_of as _course
+from grader.options import course_option as _course_option
+from grader.options import exit_status
+from grader.options import fail as _fail
+from grader.options import lang_option as _lang_option
+from grader.options import limits_of as _limits
+from grader.options import with_limits as _with_limits
 from grader.results import crashed_checks
 from grader.similarity import DEFAULT_THRESHOLD
 
@@ -51,23 +58,6 @@ class _ExerciseCommand(click.Command):
     context_class = _BareContext
 
 
-def _complain(message: str) -> None:
-    click.echo(f"grade: error: {message}", err=True)
-
-
-def _fail(message: str) -> None:
-    _complain(message)
-    sys.exit(2)
-
-
-def _course(path: str | None) -> Course:
-    try:
-        return Course.load(Path(path)) if path else Course.find()
-    except CourseError as exc:
-        _fail(str(exc))
-        raise  # unreachable
-
-
 def _notice(line: str) -> None:
     # fd 2 itself: the judge swaps sys.stderr for a buffer while the checks run.
     os.write(2, f"grade: {line}\n".encode(errors="replace"))
@@ -75,58 +65,6 @@ def _notice(line: str) -> None:
 
 def _seed(seed: int | None) -> int:
     return seed if seed is not None else random.SystemRandom().randrange(1, 10**6)
-
-
-def _limits(timeout: float, memory: int, output: int) -> Limits:
-    return Limits(timeout=timeout, memory=memory * 1024**2, output=output * 1024)
-
-
-_common_limits = [
-    # A limit no submission can meet would charge every student with it: refused here.
-    click.option(
-        "--timeout",
-        default=60.0,
-        show_default=True,
-        type=click.FloatRange(min=0, min_open=True),
-        help="Wall-clock seconds per exercise (loading and every call).",
-    ),
-    click.option(
-        "--memory",
-        default=2048,
-        show_default=True,
-        type=click.IntRange(min=1),
-        help="Memory limit per exercise, in MiB.",
-    ),
-    click.option(
-        "--output-limit",
-        "output",
-        default=1024,
-        show_default=True,
-        type=click.IntRange(min=0),
-        help="KiB of printed output kept per exercise; the rest is dropped.",
-    ),
-]
-
-
-_course_option = click.option(
-    "--course",
-    "course_dir",
-    type=click.Path(file_okay=False),
-    help="The course folder (default: found from the current folder).",
-)
-_lang_option = click.option(
-    "--lang",
-    type=click.Choice(["en", "zh"]),
-    default="en",
-    show_default=True,
-    help="Language of the reports and hints.",
-)
-
-
-def _with_limits(f: Any) -> Any:
-    for option in reversed(_common_limits):
-        f = option(f)
-    return f
 
 
 @click.group(cls=_GradeGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -279,24 +217,6 @@ def exercise_command(
 
         sys.exit(watching.watch(watching.watched_files(work), again))
     sys.exit(grade(work))
-
-
-def exit_status(record: dict[str, Any], min_score: float | None, kept: str | None = None) -> int:
-    """Return the exit status of a graded student: 0 at full marks (or ``min_score``), else 1.
-
-    2 when a check crashed: the score lacks what it would have given, not the student's
-    doing; ``kept`` names the file holding the checks' tracebacks, when there is one.
-    """
-    broken = crashed_checks(record["exercises"])
-    if broken:
-        _complain(
-            f"{len(broken)} check(s) could not run ({', '.join(broken[:3])}): a fault of "
-            "the checks, not of the submission; tell your instructor"
-            + (f" (the checks' tracebacks are in {kept})" if kept else "")
-        )
-        return 2
-    threshold = record["max_score"] if min_score is None else min_score
-    return 0 if record["score"] >= threshold and record["max_score"] > 0 else 1
 
 
 def _resolve(

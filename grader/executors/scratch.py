@@ -57,7 +57,9 @@ def _grader_folder() -> str:
 
 
 def _remove_own(path: str) -> None:
-    if _folder is not None and _folder[0] == os.getpid():
+    # A forked process inherits its parent's exit hooks; once it has a folder of its own,
+    # the pid alone would match and it would remove the parent's folder from under it.
+    if _folder == (os.getpid(), path):
         remove_tree(path)
 
 

@@ -17,13 +17,13 @@ __all__ = ["serve_group", "login_command", "submit_command"]
 
 
 def _fail(message: str) -> None:
-    from grader.cli import _fail as fail
+    from grader.options import fail
 
     fail(message)
 
 
 def _course(path: str | None) -> Any:
-    from grader.cli import _course as course
+    from grader.options import course_of as course
 
     return course(path)
 
@@ -83,15 +83,15 @@ _lease_option = click.option(
 
 
 def _limits_options(f: Any) -> Any:
-    from grader.cli import _with_limits
+    from grader.options import with_limits
 
-    return _with_limits(f)
+    return with_limits(f)
 
 
 def _lang(f: Any) -> Any:
-    from grader.cli import _lang_option
+    from grader.options import lang_option
 
-    return _lang_option(f)
+    return lang_option(f)
 
 
 @click.group(
@@ -264,7 +264,7 @@ def worker_command_(
     import signal
     import threading
 
-    from grader.cli import _limits
+    from grader.options import limits_of as _limits
     from grader.serve.database import ServeError
     from grader.serve.supervisor import READY
     from grader.serve.worker import run_worker
@@ -272,7 +272,7 @@ def worker_command_(
     if parent is not None:
         import os
 
-        from grader.child.confine import die_with_parent
+        from grader.process import die_with_parent
 
         die_with_parent()  # started by grade serve: ends with it, however it ends
         if os.getppid() != parent:
@@ -441,8 +441,8 @@ def login_command(link: str) -> None:
 @_course_option
 def submit_command(target: str, no_wait: bool, wait_seconds: float, course_dir: str | None) -> None:
     """Hand in exercise TARGET (03) to the grading server; print its grade as grade 03 does."""
-    from grader.cli import exit_status
     from grader.course import CourseError
+    from grader.options import exit_status
     from grader.publish import publish
     from grader.serve.client import ClientError, send, wait_for
     from grader.submission import find_in_folder

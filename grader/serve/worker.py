@@ -201,8 +201,8 @@ def run_worker(
     stop: threading.Event | None = None,
 ) -> None:
     """Grade jobs from the database at ``url`` until stopped (SIGTERM, Ctrl-C, ``stop``)."""
-    from grader.child.confine import name_process
     from grader.grade import Settings, secrets_of
+    from grader.process import name_process
 
     engine = open_engine(url)
     if pending_migrations(engine):

@@ -29,6 +29,7 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 from grader.course import Course
 from grader.intake import report_folders
 from grader.judge import max_score
+from grader.locale import Locale
 
 REPO = Path(__file__).resolve().parents[2]
 EXERCISE = "01_leaf_tensors"
@@ -659,7 +660,8 @@ def test_reports_drawn_on_forked_processes_are_the_ones_drawn_here(
     folders = report_folders(s["student"] for s in students)
     for student in students:
         (tmp_path / folders[student["student"]]).mkdir()
-    here = batch._Reports(tmp_path, students, results["seed"], results["lang"], course, jobs=1)
+    locale = Locale(course.templates, results["lang"])
+    here = batch._Reports(tmp_path, students, results["seed"], locale, course, jobs=1)
     here.wait()
     for student in students:
         name = folders[student["student"]]

@@ -247,7 +247,7 @@ def test_moodle_gradebook_identifies_users_by_id_number(tmp_path: Path) -> None:
     ("roster", "words"),
     [
         (None, "no such file"),
-        ("folder,Student\nana,Ana\n", "missing column(s) id"),
+        ("folder,Student\nana,Ana\n", "missing column(s) ID"),
         ("folder,Student,ID\nana,Ana,1\nbob,Bob,1\n", "id '1' already on line 2"),
         ("folder,Student,ID\nana,Ana,1\nana,Ana again,2\n", "folder 'ana' listed twice"),
     ],

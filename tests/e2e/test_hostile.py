@@ -340,7 +340,8 @@ def test_a_child_that_stops_reading_its_requests_cannot_hang_the_grade(
         run_grade, tmp_path, hostile("stops_reading_requests.py"), "--timeout", "10", timeout=150
     )
     assert_not_full(run, ex)
-    assert ex["status"] == "timeout", failed_messages(ex)
+    # Stopped by the exercise's clock, or call by call by each call's share of it.
+    assert ex["status"] in ("timeout", "graded"), failed_messages(ex)
     # Ten seconds of the student's budget, the child's start and the checks: not forever.
     assert time.monotonic() - started < 100
 

@@ -66,7 +66,7 @@ def test_a_worker_refuses_where_the_sandbox_falls_short(
     def short(*args: Any, **kwargs: Any) -> Any:
         raise JudgeError("refusing to run submissions: here a submission could use the network")
 
-    monkeypatch.setattr("grader.batch.refuse_half_confined", short)
+    monkeypatch.setattr("grader.gate.refuse_half_confined", short)
     with pytest.raises(ServeError, match="refusing to run submissions"):
         _worker(engine, course).start()
 
