@@ -158,13 +158,32 @@ def submit(exercise: str, *, lang: str = "en", timeout: float = 600.0) -> Result
         print("submit() hands in from a Jupyter notebook; in a terminal, run `grade submit`")
         return None
     from grader.course import Course, CourseError
-    from grader.serve.client import submit_notebook
+    from grader.locale import Locale
+    from grader.results import written
+    from grader.serve.client import ClientError, submit_notebook
+    from grader.terminal import terminal_summary
 
     try:
-        root = Course.find(Path.cwd()).root
-    except CourseError as exc:
+        course = Course.find(Path.cwd())
+        answer, server = submit_notebook(
+            course.root, str(exercise), kernel_cells(shell), timeout=timeout
+        )
+    except (ClientError, CourseError) as exc:
         return Result(problem=str(exc))
-    return submit_notebook(root, str(exercise), kernel_cells(shell), lang=lang, timeout=timeout)
+    document = answer["results"]
+    locale = Locale(course.templates, lang)
+    shown = written(document, locale)
+    (student,) = shown["students"]
+    summary = terminal_summary(shown, locale, single=True)
+    return Result(
+        score=float(student["score"]),
+        max_score=float(student["max_score"]),
+        exercises=tuple(student["exercises"]),
+        seed=int(document["seed"]),
+        summary=f"{summary}\nreport on the server: {server}{answer['report']}",
+        course=course.root,
+        lang=lang,
+    )
 
 
 def kernel_cells(shell: Any) -> list[str]:

@@ -152,32 +152,16 @@ def notebook_bytes(cells: list[str]) -> bytes:
 
 
 def submit_notebook(
-    course_root: Path, exercise: str, cells: list[str], *, lang: str, timeout: float
-) -> Any:
-    """Hand in the kernel's cells for ``exercise``; return the notebook's Result of the grade."""
-    from grader.course import Course, CourseError
-    from grader.locale import Locale
-    from grader.notebook import Result
-    from grader.results import written
-    from grader.terminal import terminal_summary
+    course_root: Path, exercise: str, cells: list[str], *, timeout: float
+) -> tuple[dict[str, Any], str]:
+    """Hand in the kernel's cells for ``exercise``; return the server's answer and address.
 
-    try:
-        course = Course.load(course_root)
-        name = course.exercise(exercise).name
-        saved, accepted = send(name, "notebook.ipynb", notebook_bytes(cells))
-        answer = wait_for(saved, int(accepted["id"]), timeout=timeout)
-    except (ClientError, CourseError) as exc:
-        return Result(problem=str(exc))
-    document = answer["results"]
-    (student,) = document["students"]
-    locale = Locale(course.templates, lang)
-    summary = terminal_summary(written(document, locale), locale, single=True)
-    return Result(
-        score=float(student["score"]),
-        max_score=float(student["max_score"]),
-        exercises=tuple(written(document, locale)["students"][0]["exercises"]),
-        seed=int(document["seed"]),
-        summary=f"{summary}\nreport on the server: {saved['server']}{answer['report']}",
-        course=course_root,
-        lang=lang,
-    )
+    Raises ClientError (the server's one-line answer) or CourseError.
+    """
+    from grader.course import Course
+
+    course = Course.load(course_root)
+    name = course.exercise(exercise).name
+    saved, accepted = send(name, "notebook.ipynb", notebook_bytes(cells))
+    answer = wait_for(saved, int(accepted["id"]), timeout=timeout)
+    return answer, str(saved["server"])

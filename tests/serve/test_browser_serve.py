@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import FIXTURES, GRADE, PASSWORD, Server
+from serving import FIXTURES, GRADE, PASSWORD, Server
 
 pytestmark = [
     pytest.mark.browser,

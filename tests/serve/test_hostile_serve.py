@@ -15,7 +15,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import COURSE, GRADE, Server
+from serving import COURSE, GRADE, Server
 
 HOSTILE = COURSE / "tests" / "fixtures" / "submissions" / "hostile"
 pytestmark = [

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 from click.testing import CliRunner
-from conftest import COURSE
+from serving import COURSE
 
 from grader.cli import cli
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import FIXTURES, GRADE, Server, grade
+from serving import FIXTURES, GRADE, Server, grade
 
 pytestmark = pytest.mark.skipif(GRADE is None, reason="the grade command is not on PATH")
 
