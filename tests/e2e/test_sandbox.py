@@ -150,6 +150,7 @@ def python_without_torch(tmp_path_factory) -> Path:
 
 
 @linux_only
+@pytest.mark.once
 def test_a_child_that_cannot_import_torch_is_not_a_zero(tmp_path, python_without_torch):
     done = grade_passes_all(tmp_path, grade=python_without_torch)
     assert done.returncode == 2, done.stdout
@@ -160,6 +161,7 @@ def test_a_child_that_cannot_import_torch_is_not_a_zero(tmp_path, python_without
 
 
 @linux_only
+@pytest.mark.once
 def test_a_batch_stops_at_a_broken_environment_instead_of_zeroing_the_class(
     tmp_path, python_without_torch
 ):
@@ -174,6 +176,7 @@ def test_a_batch_stops_at_a_broken_environment_instead_of_zeroing_the_class(
 
 # -- interrupting a batch ------------------------------------------------------------------
 @linux_only
+@pytest.mark.once
 @pytest.mark.parametrize("how", ["ctrl-c", "sigterm", "kill-9"])
 def test_an_interrupted_batch_prints_no_traceback(tmp_path, how):
     # Each student takes a second: the signal must land while the batch still runs.
