@@ -12,6 +12,7 @@ at a time.
 from __future__ import annotations
 
 import atexit
+import fcntl
 import os
 import re
 import stat
@@ -24,6 +25,11 @@ _PREFIX = "grade-scratch-"
 _OWN = re.compile(rf"^{_PREFIX}(\d+)-")
 _lock = threading.Lock()
 _folder: tuple[int, str] | None = None  # (pid, path): a forked process makes its own
+# Each grader holds a lock on a file in its folder for as long as it lives. A pid alone
+# cannot tell: a grader in another pid namespace (pid 1 of a container sharing /tmp)
+# sees no such pid and would remove a live grader's folder from under it.
+_OWNER = ".owner"
+_owners: list[int] = []
 _OPEN_DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
 
 
@@ -42,7 +48,16 @@ def _grader_folder() -> str:
     with _lock:
         if _folder is None or _folder[0] != os.getpid():
             _sweep(tempfile.gettempdir())
-            path = tempfile.mkdtemp(prefix=f"{_PREFIX}{os.getpid()}-")
+            # Made under another name, locked, then renamed: a sweeping grader never sees
+            # this folder without its lock.
+            making = tempfile.mkdtemp(prefix=f".{_PREFIX}{os.getpid()}-")
+            owner = os.open(
+                os.path.join(making, _OWNER), os.O_CREAT | os.O_RDWR | os.O_CLOEXEC, 0o600
+            )
+            fcntl.flock(owner, fcntl.LOCK_EX)
+            _owners.append(owner)  # held while this process (or a fork of it) lives
+            path = os.path.join(os.path.dirname(making), os.path.basename(making)[1:])
+            os.rename(making, path)
             if os.name == "posix" and os.geteuid() == 0:
                 # A child of its own uid must reach its folder inside; nobody may list it.
                 os.chmod(path, 0o711)
@@ -71,15 +86,34 @@ def _sweep(temporary: str) -> None:
         return
     for name in names:
         found = _OWN.match(name)
-        if not found or _alive(int(found.group(1))):
+        if not found:
             continue
         path = os.path.join(temporary, name)
+        if _held(path, int(found.group(1))):
+            continue
         try:
             mine = os.lstat(path).st_uid == os.geteuid() if os.name == "posix" else True
         except OSError:
             continue
         if mine:  # another user's leftovers are theirs to remove (and a sticky /tmp says so)
             remove_tree(path)
+
+
+def _held(path: str, pid: int) -> bool:
+    """Say whether the grader that made ``path`` still lives (its lock is held)."""
+    try:
+        owner = os.open(os.path.join(path, _OWNER), os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW)
+    except FileNotFoundError:
+        return _alive(pid)  # a folder of a grader from before the lock: its pid tells
+    except OSError:
+        return True  # not ours to judge
+    try:
+        fcntl.flock(owner, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return True
+    finally:
+        os.close(owner)
+    return False
 
 
 def _alive(pid: int) -> bool:
