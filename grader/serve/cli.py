@@ -13,6 +13,8 @@ from typing import Any
 
 import click
 
+from grader.options import course_option as _course_option
+
 __all__ = ["serve_group", "login_command", "submit_command"]
 
 
@@ -65,12 +67,6 @@ _db_option = click.option(
     "url",
     help="The database: sqlite:///PATH or postgresql://USER@HOST/NAME (default: grade.db "
     "beside course.toml).",
-)
-_course_option = click.option(
-    "--course",
-    "course_dir",
-    type=click.Path(file_okay=False),
-    help="The course folder (default: found from the current folder).",
 )
 _lease_option = click.option(
     "--lease",
