@@ -109,10 +109,14 @@ class _JudgePlugin:
         # colours, and this session has none (no:terminal): it raised inside pytest
         # and a check's plain assert came out as a bare AssertionError. The same
         # account, in plain text, replaces its result (and that error).
-        from _pytest.assertion.util import assertrepr_compare
+        from _pytest.assertion import util
 
+        # pytest shows the full diff when the variable CI is set, so a student's hint
+        # read differently on the course's CI than on their laptop. The account is
+        # the short one everywhere (set, never restored: judges run on threads).
+        util.running_on_ci = _not_on_ci
         outcome = yield
-        outcome.force_result([assertrepr_compare(_Uncoloured(config), op, left, right)])
+        outcome.force_result([util.assertrepr_compare(_Uncoloured(config), op, left, right)])
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_makereport(
@@ -163,6 +167,10 @@ class _JudgePlugin:
         # A check passes when its setup, call and teardown all pass.
         if report.outcome != "passed" or report.nodeid not in self.outcomes:
             self.outcomes[report.nodeid] = report.outcome
+
+
+def _not_on_ci() -> bool:
+    return False
 
 
 class _Uncoloured:

@@ -28,6 +28,7 @@ MAX_REPLY = 16 * 1024 * 1024
 # Values (commas and colons) in one reply: what JSON may build from it, about 50 MB at most.
 MAX_ITEMS = 2_000_000
 _CHUNK = 1 << 20
+_AWAKE = 0.2  # seconds: how long a wait on the child goes without looking at signals
 _POSIX = sys.platform != "win32"
 
 
@@ -64,7 +65,10 @@ def _ready(fd: int, event: int, deadline: float) -> bool:
         raise Timeout()
     poller = select.poll()
     poller.register(fd, event)
-    return bool(poller.poll(min(wait, 3600.0) * 1000))
+    # A short wait, then the caller asks again: Ctrl-C is often delivered to one of the
+    # grader's other threads, which only sets a flag, and a main thread asleep in one
+    # long poll() would see it when the whole time limit was over.
+    return bool(poller.poll(min(wait, _AWAKE) * 1000))
 
 
 def _send_on_a_thread(stream: Any, data: bytes, deadline: float) -> None:

@@ -94,9 +94,11 @@ def test_a_hanging_function_in_a_batch_keeps_the_other_functions_points(tmp_path
 def test_watch_says_what_it_waits_for_and_the_first_ctrl_c_stops_at_once(tmp_path: Path) -> None:
     grade = shutil.which("grade")
     assert grade
-    # The default 60 s: the loop's share is 30 s, far longer than the test waits.
+    # A 20-minute limit: the loop's share is 10 minutes, far past the test's own wait
+    # for the grade to end, so a grade that waited for the loop fails with TimeoutExpired.
     watcher = subprocess.Popen(
-        [grade, HANGS, "--exercise", "05", "--watch", "--seed", "1", "--html", tmp_path / "r.html"],
+        [grade, HANGS, "--exercise", "05", "--watch", "--seed", "1", "--timeout", "1200"]
+        + ["--html", tmp_path / "r.html"],
         cwd=COURSE,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
@@ -106,10 +108,10 @@ def test_watch_says_what_it_waits_for_and_the_first_ctrl_c_stops_at_once(tmp_pat
         assert watcher.stderr is not None
         line = watcher.stderr.readline()  # blocks until the grade says something
         assert line.startswith("grade: 05_grad_accumulation: still waiting for `accumulated_")
-        assert "stopped after 30 s" in line
+        assert "stopped after 600 s" in line
         interrupted = time.monotonic()
         watcher.send_signal(signal.SIGINT)
-        code = watcher.wait(timeout=60)
+        code = watcher.wait(timeout=120)
         took = time.monotonic() - interrupted
         rest = watcher.stderr.read()
     finally:
@@ -119,4 +121,3 @@ def test_watch_says_what_it_waits_for_and_the_first_ctrl_c_stops_at_once(tmp_pat
     print(f"--watch stopped {took:.1f} s after Ctrl-C")
     assert code == 0 and "Traceback" not in rest
     assert "stopping now" in rest
-    assert took < 20  # the loop still had over 20 s of its share to run
