@@ -19,7 +19,7 @@ import stat
 import tempfile
 import threading
 
-__all__ = ["make_scratch", "remove_scratch", "remove_tree"]
+__all__ = ["make_scratch", "remove_scratch", "remove_tree", "left_behind"]
 
 _PREFIX = "grade-scratch-"
 _OWN = re.compile(rf"^{_PREFIX}(\d+)-")
@@ -78,19 +78,28 @@ def _remove_own(path: str) -> None:
         remove_tree(path)
 
 
-def _sweep(temporary: str) -> None:
-    """Remove what graders that ended without cleaning up (a crash, ``kill -9``) left here."""
+def left_behind(temporary: str | None = None) -> list[str]:
+    """Return the folders graders that ended without cleaning up left in ``temporary``.
+
+    A live grader's folder is never among them, whatever its pid: its lock is held.
+    """
+    temporary = temporary or tempfile.gettempdir()
     try:
         names = os.listdir(temporary)
     except OSError:
-        return
+        return []
+    found = []
     for name in names:
-        found = _OWN.match(name)
-        if not found:
-            continue
+        own = _OWN.match(name)
         path = os.path.join(temporary, name)
-        if _held(path, int(found.group(1))):
-            continue
+        if own and not _held(path, int(own.group(1))):
+            found.append(path)
+    return found
+
+
+def _sweep(temporary: str) -> None:
+    """Remove what graders that ended without cleaning up (a crash, ``kill -9``) left here."""
+    for path in left_behind(temporary):
         try:
             mine = os.lstat(path).st_uid == os.geteuid() if os.name == "posix" else True
         except OSError:

@@ -32,6 +32,8 @@ from conftest import (
     results,
 )
 
+from grader.executors import scratch
+
 FULL = 10.0
 
 
@@ -302,8 +304,13 @@ def test_html_and_terminal_injection_is_neutralised(run_grade, hostile, tmp_path
 
 # -- second round: the grader's own processes, pipes and files ---------------------------
 def scratch_folders(pid: int | None = None) -> set[str]:
-    """Return the grader's scratch folders in the temporary folder (of grader ``pid``)."""
-    wanted = re.compile(rf"^grade-scratch-{pid if pid is not None else '[0-9]+'}-")
+    """Return the scratch folders of grader ``pid``, or all that graders left behind.
+
+    Left behind: not those of graders still running (another test's, beside this one).
+    """
+    if pid is None:
+        return {os.path.basename(path) for path in scratch.left_behind()}
+    wanted = re.compile(rf"^grade-scratch-{pid}-")
     return {name for name in os.listdir(tempfile.gettempdir()) if wanted.match(name)}
 
 

@@ -24,8 +24,9 @@ def test_setup_command_pins_torch_and_grades_an_exercise() -> None:
 
 def test_test_command_is_the_one_ci_runs() -> None:
     test_command = _blocks()[1].strip()
-    assert test_command.endswith("python3 -m pytest")
-    assert "python3 -m pytest" in (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    run = test_command.split("&&")[-1].strip()
+    assert run.startswith("python3 -m pytest")
+    assert f"\n{run}\n" in (ROOT / ".ci" / "run").read_text(encoding="utf-8")
 
 
 def test_grade_exercises_01_does_what_the_readme_says(tmp_path: Path) -> None:

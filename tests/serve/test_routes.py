@@ -270,6 +270,9 @@ def test_pages_send_a_content_security_policy_and_refuse_framing(
         ("exercise.ipynb", b"{not json", "01", 422, ""),
         ("exercise.py", b"x = 1\n", "99", 404, "unknown exercise"),
     ],
+    # Named, not shown: a test's id goes into PYTEST_CURRENT_TEST, and an id holding the
+    # 16 MiB file made the environment too large for the next program started.
+    ids=["too_large", "not_python", "not_utf8", "broken_notebook", "unknown_exercise"],
 )
 def test_bad_input_gets_one_clear_line_and_nothing_is_kept(
     client: Client, name: str, raw: bytes, exercise: str, status: int, words: str

@@ -70,3 +70,24 @@ def test_each_child_gets_its_own_folder_inside_the_graders(tmp_path: Path) -> No
         scratch.remove_scratch(first)
         scratch.remove_scratch(second)
     assert not os.path.exists(first)
+
+
+@posix_only
+def test_a_folder_whose_lock_is_held_is_never_left_behind_whatever_its_pid(
+    tmp_path: Path,
+) -> None:
+    import fcntl
+
+    # A pid no process of this namespace has: a grader in another container's.
+    held = tmp_path / "grade-scratch-999999999-abc"
+    free = tmp_path / "grade-scratch-999999998-abc"
+    for folder in (held, free):
+        folder.mkdir()
+        (folder / ".owner").touch()
+    owner = os.open(held / ".owner", os.O_RDWR)
+    try:
+        fcntl.flock(owner, fcntl.LOCK_EX)
+        assert scratch.left_behind(str(tmp_path)) == [str(free)]
+    finally:
+        os.close(owner)
+    assert sorted(scratch.left_behind(str(tmp_path))) == [str(free), str(held)]
