@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from grader.child import wire
+from grader.child.protocol import Call, step_outcome
 from grader.hints import CheckFailed, error_hint, expect, fail
 
 __all__ = [
@@ -28,8 +29,6 @@ __all__ = [
     "flat_numbers",
     "preview",
     "describe_value",
-    "read_versions",
-    "read_graph",
 ]
 
 
@@ -128,7 +127,7 @@ class CallResult:
     # What the computation looked like (grader.child.evidence), only when a replay
     # asked for it; see ``grader.causes``.
     graph: dict[str, Any] | None = None
-    request: dict[str, Any] | None = field(default=None, repr=False)  # what made this call
+    request: Call | None = field(default=None, repr=False)  # what made this call
     seconds: float = 0.0  # how long the call took, to tell whether a replay fits the time
 
     def returned(self, instead: dict[str, str] | None = None) -> Any:
@@ -166,7 +165,7 @@ class CallResult:
 
     def step_ok(self, index: int = 0) -> None:
         """Fail with the translated error if follow-up step ``index`` raised."""
-        step = self.then[index] if index < len(self.then) else {"ok": False, "error": {}}
+        step = self.then[index] if index < len(self.then) else step_outcome({})
         if not step.get("ok"):
             error = step.get("error")
             raise error_hint(error if isinstance(error, dict) else {}, self.function)
@@ -298,50 +297,3 @@ def describe_value(value: Any) -> str:
     if isinstance(value, list):
         return f"a list of {len(value)}"
     return f"a {type(value).__name__} ({value!r})"[:120]
-
-
-def read_versions(data: Any) -> list[list[int] | None]:
-    """Check the child's ``arg_versions``: per argument None or [version, grad's version]."""
-    if data is None:
-        return []
-    if not isinstance(data, list):
-        raise wire.Malformed("arg_versions")
-    out: list[list[int] | None] = []
-    for entry in data[:100]:
-        if entry is None:
-            out.append(None)
-        elif isinstance(entry, list) and len(entry) == 2:
-            out.append([_whole(v) for v in entry])
-        else:
-            raise wire.Malformed("arg_versions")
-    return out
-
-
-def read_graph(data: Any) -> dict[str, Any]:
-    """Check the child's ``graph`` evidence (grader.child.evidence); {} when absent or bad.
-
-    Evidence only chooses a hint's words, so a malformed one is dropped, not punished.
-    """
-    if not isinstance(data, dict):
-        return {}
-    dtypes = data.get("dtypes")
-    broadcasts = data.get("broadcasts")
-    casts = data.get("integer_casts")
-    try:
-        return {
-            "dtypes": [str(d)[:20] for d in dtypes[:16]] if isinstance(dtypes, list) else [],
-            "broadcasts": [
-                [str(b[0])[:40], [_whole(n) for n in b[1][:8]], [_whole(n) for n in b[2][:8]]]
-                for b in (broadcasts[:3] if isinstance(broadcasts, list) else [])
-            ],
-            "integer_casts": _whole(casts) if casts is not None else 0,
-        }
-    except (wire.Malformed, TypeError, IndexError, KeyError, ValueError):
-        return {}
-
-
-def _whole(v: Any) -> int:
-    n = wire.number(v)
-    if not math.isfinite(n) or abs(n) > 2**53:
-        raise wire.Malformed("count expected")
-    return int(n)

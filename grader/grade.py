@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from grader import content
+from grader.child.protocol import Chunk
 from grader.content import ContentError, ExerciseContent
 from grader.course import Course, Exercise
 from grader.executors import STARTUP, Executor, Limits
@@ -63,7 +64,7 @@ def secrets_of(course: Course) -> list[str]:
 def _submission(
     executor: Executor,
     limits: Limits,
-    chunks: list[dict[str, str]],
+    chunks: Sequence[Chunk],
     exercise: ExerciseContent | None = None,
     waiting: Callable[[str, float], None] | None = None,
 ) -> Submission:
@@ -151,7 +152,11 @@ def grade_exercise(
     except ContentError as exc:
         raise JudgeError(str(exc)) from None
     submission = _submission(
-        executor, settings.limits, source.wire(), data, _waiting(settings.notice, exercise.name)
+        executor,
+        settings.limits,
+        source.load_chunks(),
+        data,
+        _waiting(settings.notice, exercise.name),
     )
     submission.start_early()
     with content.using(data):

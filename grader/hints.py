@@ -14,6 +14,7 @@ from contextvars import ContextVar
 from typing import Any, NoReturn
 
 from grader import content
+from grader.child.protocol import ErrorKind
 
 __all__ = [
     "CheckFailed",
@@ -132,13 +133,13 @@ def error_hint(error: dict[str, Any], function: str) -> CheckFailed:
         "type": error.get("type", ""),
         "message": message[:300],
     }
-    if kind == "missing_function":
+    if kind == ErrorKind.MISSING_FUNCTION:
         return CheckFailed("missing_function", **where)
-    if kind == "memory":
+    if kind == ErrorKind.MEMORY:
         return CheckFailed("memory_limit", **where)
-    if kind == "exit":
+    if kind == ErrorKind.EXIT:
         return CheckFailed("exited_in_call", **where)
-    if kind == "unreadable":
+    if kind == ErrorKind.UNREADABLE:
         return CheckFailed("unreadable_value", **where)
     if error.get("type") == "NotImplementedError":
         return CheckFailed("not_implemented", **where)
@@ -154,10 +155,10 @@ def load_failure(error: dict[str, Any]) -> CheckFailed:
         "message": str(error.get("message", ""))[:300],
         "text": error.get("text", ""),
     }
-    if kind == "syntax":
+    if kind == ErrorKind.SYNTAX:
         return CheckFailed("syntax_error", **params)
-    if kind == "memory":
+    if kind == ErrorKind.MEMORY:
         return CheckFailed("memory_limit", function="(module level)", **params)
-    if kind == "exit":
+    if kind == ErrorKind.EXIT:
         return CheckFailed("exited_at_load", **params)
     return CheckFailed("raised_at_load", **params)

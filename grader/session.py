@@ -31,10 +31,9 @@ from grader.answers import (
     decode,
     flat_numbers,
     preview,
-    read_graph,
-    read_versions,
 )
-from grader.child import wire
+from grader.child import protocol, wire
+from grader.child.protocol import Call, Chunk, ErrorKind, Hello, Load, Request
 from grader.executors import STARTUP, ChildGone, Timeout
 from grader.hints import CheckFailed, error_hint, load_failure
 from grader.spare import SpareChild
@@ -75,7 +74,7 @@ class Submission:
     def __init__(
         self,
         start: Callable[[], Any],
-        chunks: list[dict[str, str]],
+        chunks: Sequence[Chunk],
         timeout: float | None = None,
         operations: dict[str, Any] | None = None,
         waiting: Callable[[str, float], None] | None = None,
@@ -129,11 +128,14 @@ class Submission:
         if not self._loaded:
             self.ready()
             self._loaded = True
-            load = {"op": "load", "chunks": self._chunks, "operations": self._operations}
-            reply = self._talk(load, "(loading)")
-            self.answers.grad_enabled_at_import = reply.get("grad_enabled") is not False
-            if not reply.get("ok"):
-                self.load_error = wire.read_error(reply.get("error"))
+            load = Load(tuple(self._chunks), self._operations)
+            try:
+                loaded = protocol.read_load(self._talk(load, "(loading)"))
+            except wire.Malformed:
+                loaded = protocol.LoadReply(False, error={})
+            self.answers.grad_enabled_at_import = loaded.grad_enabled
+            if not loaded.ok:
+                self.load_error = loaded.error or {}
                 self._break(load_failure(self.load_error), "error")
         return self._session
 
@@ -155,15 +157,14 @@ class Submission:
                 self._environment_failed(str(exc))
             self._loaded = False
         try:
-            reply = self._session.request({"op": "hello"})
+            reply = self._session.request(protocol.encode_request(Hello()))
         except (Timeout, ChildGone) as exc:
             ending = self._session.close()
             self._session = None
             said = [line for line in ending.output.strip().splitlines() if line.strip()]
             how = "it did not start in time" if isinstance(exc, Timeout) else str(exc)
             self._environment_failed(f"{how}: {said[-1] if said else 'it printed nothing'}")
-        if isinstance(reply.get("sandbox"), dict):
-            self.sandbox = dict(reply["sandbox"])
+        self.sandbox = protocol.read_hello(reply).sandbox
         now = time.monotonic()
         if self._timeout is not None:
             if self._budget_end is None:
@@ -193,9 +194,7 @@ class Submission:
         share = (self._budget_end - time.monotonic()) / 2
         return time.monotonic() + share if share >= self.MIN_SHARE else self._budget_end
 
-    def _talk(
-        self, message: dict[str, Any], function: str, until: float | None = None
-    ) -> dict[str, Any]:
+    def _talk(self, message: Request, function: str, until: float | None = None) -> Any:
         """Send one request; ``until`` bounds a call more tightly than the exercise does."""
         began = time.monotonic()
         timers: list[threading.Timer] = []
@@ -206,16 +205,16 @@ class Submission:
             timers.append(threading.Timer(min(self.SLOW, (until - began) / 2), self._spare.start))
         if self._waiting is not None and self._budget_end is not None:
             # The load is named "" to ``waiting``: no function of the student's runs yet.
-            named = function if message.get("op") == "call" else ""
+            named = function if isinstance(message, Call) else ""
             limit = self._session.deadline - began
             timers.append(threading.Timer(self.SLOW, self._waiting, (named, limit)))
         for timer in timers:
             timer.daemon = True
             timer.start()
         try:
-            return self._session.request(message)
+            return self._session.request(protocol.encode_request(message))
         except Timeout:
-            if message.get("op") == "load":
+            if isinstance(message, Load):
                 self._break(CheckFailed("timeout_at_load", timeout=self._seconds()), "timeout")
             if until is None or self._budget_end is None or until >= self._budget_end:
                 self._break(CheckFailed("timeout", function=function), "timeout")
@@ -227,7 +226,7 @@ class Submission:
         except ChildGone as gone:
             self._end_session()
             reason = str(gone)
-            if message.get("op") == "load":
+            if isinstance(message, Load):
                 self._break(CheckFailed("crashed_at_load", reason=reason), "error")
             self.restarts += 1
             if self.restarts > self.MAX_RESTARTS:
@@ -277,49 +276,35 @@ class Submission:
         if function in self.hung:
             raise self._hung(function)
         self._ensure()
-        request = {
-            "op": "call",
-            "function": function,
-            "args": list(args),
-            "kwargs": kwargs,
-            "then": list(then),
-            "trace": trace,
-            "grad_enabled": grad_enabled,
-        }
+        request = Call(function, tuple(args), dict(kwargs), tuple(then), trace, grad_enabled)
         started = time.monotonic()
-        reply = self._talk(request, function, self.call_deadline())
+        answered = self._talk(request, function, self.call_deadline())
         seconds = time.monotonic() - started
-        if repeat and reply.get("ok") and function not in self.repeated:
-            self.repeated.add(function)
-            again = self._talk({**request, "trace": False}, function, self.call_deadline())
-            if not (
-                again.get("ok")
-                and _same_answer(reply.get("value"), again.get("value"))
-                and _same_answer(reply.get("args"), again.get("args"))
-            ):
-                raise CheckFailed("leaked_state", function=function, **_two_answers(reply, again))
-        # A call that failed may say nothing of its arguments (no such function); one that
-        # returned says everything, or a check reading arg_ids[0] would crash, blamed.
-        failed = reply.get("ok") is not True
         try:
+            reply = protocol.read_call(answered, request)
+            if repeat and reply.ok and function not in self.repeated:
+                self.repeated.add(function)
+                repeated = request.again(trace=False)
+                again = protocol.read_call(
+                    self._talk(repeated, function, self.call_deadline()), repeated
+                )
+                if not (
+                    again.ok
+                    and _same_answer(reply.value, again.value)
+                    and _same_answer(reply.args, again.args)
+                ):
+                    raise CheckFailed(
+                        "leaked_state", function=function, **_two_answers(reply, again)
+                    )
             result = CallResult(
                 function=function,
-                value=decode(reply.get("value")) if reply.get("ok") else None,
-                error=None if reply.get("ok") else wire.read_error(reply.get("error")),
-                args=[decode(a) for a in _as_many(reply.get("args", []), args, failed)],
-                arg_ids=[
-                    wire.read_count(i) for i in _as_many(reply.get("arg_ids", []), args, failed)
-                ],
-                arg_grad_ids=[
-                    None if i is None else wire.read_count(i)
-                    for i in _as_many(reply.get("arg_grad_ids", []), args, failed)
-                ],
-                backward_passes=wire.read_count(reply.get("backward_passes", 0)),
-                tripwire_backwards=wire.read_count(reply.get("tripwire_backwards", 0)),
-                grad_enabled_after=reply.get("grad_enabled_after") is not False,
-                ops=[(str(o[0])[:200], bool(o[1])) for o in reply.get("ops", [])[: wire.MAX_OPS]],
-                then=[_step(t) for t in _as_many(reply.get("then", []), then, failed)],
-                arg_versions=read_versions(reply.get("arg_versions")),
+                value=decode(reply.value) if reply.ok else None,
+                error=reply.error,
+                args=[decode(a) for a in reply.args],
+                **reply.evidence(),
+                ops=reply.ops,
+                then=reply.then,
+                arg_versions=reply.arg_versions,
                 request=request,
                 seconds=seconds,
             )
@@ -337,7 +322,7 @@ class Submission:
         if numel:
             self.too_large.pop(function, None)  # the latest last: the one a crash is about
             self.too_large[function] = numel
-        if result.error is not None and result.error.get("kind") == "missing_function":
+        if result.error is not None and result.error.get("kind") == ErrorKind.MISSING_FUNCTION:
             raise error_hint(result.error, function)
         self.answers.record(result, json.dumps([args, kwargs], sort_keys=True, default=str))
         ANSWERS.set(self.answers)
@@ -367,34 +352,19 @@ class Submission:
             until = min(until, time.monotonic() + 3 * result.seconds + 1.0)
         try:
             self._ensure()
-            reply = self._talk(
-                {**result.request, "trace": False, "evidence": True}, result.function, until
-            )
+            replay = result.request.again(trace=False, evidence=True)
+            answered = self._talk(replay, result.function, until)
         except (CheckFailed, SubmissionBroken):
             self.restarts, self.hung = restarts, hung  # a crash in our replay is not charged
             return
-        result.graph = read_graph(reply.get("graph"))
+        result.graph = protocol.read_graph(
+            answered.get("graph") if isinstance(answered, dict) else None
+        )
 
     def close(self) -> None:
         """End the child, keeping how it ended for the report (and a spare, unused)."""
         self._end_session()
         self._spare.close()
-
-
-def _as_many(items: Any, sent: Sequence[Any], or_none: bool = False) -> list[Any]:
-    """Return the child's list of one entry per item sent; any other count is forged.
-
-    ``or_none``: the list may also be empty (a call that failed).
-    """
-    if not isinstance(items, list) or len(items) != len(sent) and not (or_none and not items):
-        raise wire.Malformed("not one entry per item sent")
-    return items
-
-
-def _step(step: Any) -> dict[str, Any]:
-    if not isinstance(step, dict):
-        raise wire.Malformed("a step is an object")
-    return {"ok": step.get("ok") is True, "error": wire.read_error(step.get("error"))}
 
 
 def _past_the_cut(value: Any) -> int:
@@ -413,14 +383,14 @@ def _past_the_cut(value: Any) -> int:
     return largest
 
 
-def _two_answers(first: dict[str, Any], second: dict[str, Any]) -> dict[str, str]:
+def _two_answers(first: protocol.CallReply, second: protocol.CallReply) -> dict[str, str]:
     """Show the first and the repeated answer of one call, as far as they are numbers."""
 
-    def shown(reply: dict[str, Any]) -> str:
-        if not reply.get("ok"):
-            return f"an error ({str((reply.get('error') or {}).get('type', '?'))})"
+    def shown(reply: protocol.CallReply) -> str:
+        if not reply.ok:
+            return f"an error ({str((reply.error or {}).get('type', '?'))})"
         try:
-            return preview(flat_numbers(decode(reply.get("value"))))
+            return preview(flat_numbers(decode(reply.value)))
         except (wire.Malformed, TypeError, ValueError, RecursionError):
             return "(unreadable)"
 

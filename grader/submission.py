@@ -14,7 +14,8 @@ import re
 import tokenize
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+
+from grader.child.protocol import Chunk
 
 __all__ = [
     "Source",
@@ -48,11 +49,15 @@ class Source:
     # the kernel went on after a cell that raised, and so does the grading.
     ran_in_kernel: bool = False
 
-    def wire(self) -> list[dict[str, Any]]:
-        extra: dict[str, Any] = {"ran_in_kernel": True} if self.ran_in_kernel else {}
-        if self.path.suffix == ".ipynb":  # a kernel's history is one too
-            extra["notebook"] = True  # cells: they may use what a kernel gives them (display)
-        return [{"name": name, "source": text, **extra} for name, text in self.chunks]
+    def load_chunks(self) -> tuple[Chunk, ...]:
+        """Return the chunks as the child loads them."""
+        # A kernel's history is a notebook too: its cells may use what a kernel gives
+        # them (display).
+        notebook = self.path.suffix == ".ipynb"
+        return tuple(
+            Chunk(name, text, notebook=notebook, ran_in_kernel=self.ran_in_kernel)
+            for name, text in self.chunks
+        )
 
 
 def find_in_folder(folder: Path) -> Path | None:

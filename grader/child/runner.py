@@ -6,14 +6,9 @@ dtype, shape, requires_grad, is_leaf, grad and grad_fn name. It never judges:
 anything it reports may be forged by a hostile submission, so the trusted
 judge only compares the data against its own expectations.
 
-Requests (one JSON object per line on the protocol input):
-  {"op": "hello"}  (first: the child is confined and ready; the reply says how)
-  {"op": "load", "chunks": [{"name": "exercise.py", "source": "..."}],
-   "operations": {"cube": {"arity": 1, "torch": "a ** 3"}}}  (the exercise's own)
-  {"op": "call", "function": "f", "args": [...], "kwargs": {...},
-   "then": [{"backward": [1]}], "trace": false}
-Replies: {"ok": true, ...} or {"ok": false, "error": {...}}. Values in both
-directions are tagged as ``grader.child.wire`` defines, for both ends.
+The requests and replies are ``grader.child.protocol``'s classes, one JSON
+object per line; values in both directions are tagged as ``grader.child.wire``
+defines, for both ends.
 """
 
 from __future__ import annotations
@@ -26,8 +21,9 @@ import traceback
 import types
 from typing import Any
 
-from grader.child import operations, wire
+from grader.child import operations, protocol, wire
 from grader.child.evidence import GraphEvidence
+from grader.child.protocol import Call, Chunk, ErrorKind, Hello, Load
 from grader.child.wire import MAX_ELEMENTS, MAX_OPS, MAX_TEXT
 
 
@@ -112,32 +108,32 @@ class Runtime:
         self.operations = operations.torch_callables({}, torch)
 
     # -- requests ---------------------------------------------------------
-    def handle(self, request: dict[str, Any]) -> dict[str, Any]:
-        op = request.get("op")
+    def handle(self, data: Any) -> dict[str, Any]:
         try:
-            if op == "hello":
+            request = protocol.read_request(data)
+        except wire.Malformed as exc:
+            return protocol.failed(protocol.error(ErrorKind.PROTOCOL, str(exc)))
+        try:
+            if isinstance(request, Hello):
                 # Answered before any student code has run, so what it says can be believed.
                 confine = sys.modules.get("grader.child.confine")
                 sandbox = dict(confine.state) if confine else {"reason": "in-process"}
-                return {"ok": True, "sandbox": sandbox}
-            if op == "load":
-                return self.load(request["chunks"], request.get("operations"))
-            if op == "call":
-                return self.call(request)
-            return {"ok": False, "error": {"kind": "protocol", "message": f"unknown op {op!r}"}}
+                return protocol.encode_reply(protocol.HelloReply(sandbox))
+            if isinstance(request, Load):
+                return protocol.encode_reply(self.load(request))
+            return protocol.encode_reply(self.call(request))
         except BaseException as exc:  # the student's code may raise anything, even SystemExit
             if isinstance(exc, KeyboardInterrupt):
                 raise
-            return {"ok": False, "error": self.describe(exc)}
+            return protocol.failed(self.describe(exc))
 
-    def load(
-        self, chunks: list[dict[str, Any]], added: dict[str, Any] | None = None
-    ) -> dict[str, Any]:
+    def load(self, request: Load) -> protocol.LoadReply:
+        chunks: tuple[Chunk, ...] = request.chunks
         # The exercise's own operations are built before any student code runs.
-        self.operations = operations.torch_callables(added or {}, self.torch)
+        self.operations = operations.torch_callables(request.operations, self.torch)
         module = types.ModuleType("exercise")
-        module.__file__ = chunks[0]["name"] if chunks else "exercise.py"
-        if any(chunk.get("notebook") for chunk in chunks):
+        module.__file__ = chunks[0].name if chunks else "exercise.py"
+        if any(chunk.notebook for chunk in chunks):
             # A kernel's builtin, everywhere in notebooks: a correct notebook that shows a
             # value with it must not fail to load here with a NameError.
             module.__dict__["display"] = display
@@ -147,7 +143,7 @@ class Runtime:
         grad_mode_before = self.torch.is_grad_enabled()
         self.torch.set_grad_enabled(True)
         for chunk in chunks:
-            name, source = chunk["name"], chunk["source"]
+            name, source = chunk.name, chunk.source
             self.filenames.add(name)
             # Register the source so tracebacks can quote the student's lines.
             linecache.cache[name] = (len(source), None, source.splitlines(True), name)
@@ -156,7 +152,7 @@ class Runtime:
                 with self.evidence.watching():
                     exec(code, module.__dict__)
             except BaseException as exc:
-                if not chunk.get("ran_in_kernel") or isinstance(exc, KeyboardInterrupt):
+                if not chunk.ran_in_kernel or isinstance(exc, KeyboardInterrupt):
                     raise
                 # A kernel shows the error under the cell and runs the next one: so do we,
                 # or a mistake fixed two cells later would stop everything after it.
@@ -176,28 +172,28 @@ class Runtime:
         # at the top level, a context object made once): told, since every call resets it.
         grad_enabled = self.torch.is_grad_enabled()
         self.torch.set_grad_enabled(grad_mode_before)
-        return {"ok": True, "functions": functions, "grad_enabled": grad_enabled}
+        return protocol.LoadReply(True, functions, grad_enabled)
 
-    def call(self, request: dict[str, Any]) -> dict[str, Any]:
+    def call(self, request: Call) -> protocol.CallReply:
         torch = self.torch
         if self.module is None:
-            return {"ok": False, "error": {"kind": "protocol", "message": "nothing loaded"}}
-        name = request["function"]
+            return protocol.CallReply(
+                False, error=protocol.error(ErrorKind.PROTOCOL, "nothing loaded")
+            )
+        name = request.function
         func = getattr(self.module, name, None)
         if func is None or not callable(func):
-            return {
-                "ok": False,
-                "error": {
-                    "kind": "missing_function",
-                    "function": name,
-                    "message": f"no function named {name}",
-                },
-            }
+            return protocol.CallReply(
+                False,
+                error=protocol.error(
+                    ErrorKind.MISSING_FUNCTION, f"no function named {name}", function=name
+                ),
+            )
         # Built with grad on, whatever mode the submission left on: a non-leaf argument
         # made under a module-level set_grad_enabled(False) would come out a leaf.
         with torch.enable_grad():
-            args = [self.decode(a) for a in request.get("args", [])]
-            kwargs = {k: self.decode(v) for k, v in request.get("kwargs", {}).items()}
+            args = [self.decode(a) for a in request.args]
+            kwargs = {k: self.decode(v) for k, v in request.kwargs.items()}
         arg_ids = [id(a) for a in args]
         # ids of the .grad of tensor arguments, to tell an in-place update from a new tensor.
         grad_ids = [
@@ -207,13 +203,11 @@ class Runtime:
         # (or of its .grad) shows as a higher count afterwards.
         versions = [self.versions(a) for a in args]
         self.evidence.reset()
-        trace = OpTrace(torch) if request.get("trace") else None
-        graph = GraphEvidence(torch) if request.get("evidence") else None
+        trace = OpTrace(torch) if request.trace else None
+        graph = GraphEvidence(torch) if request.evidence else None
         grad_mode_before = torch.is_grad_enabled()
-        torch.set_grad_enabled(True)
-        if "grad_enabled" in request:
-            torch.set_grad_enabled(bool(request["grad_enabled"]))
-        reply: dict[str, Any] = {"ok": True}
+        torch.set_grad_enabled(request.grad_enabled)
+        reply = protocol.CallReply(True)
         try:
             with self.evidence.watching():
                 if trace is not None:
@@ -227,38 +221,33 @@ class Runtime:
         except BaseException as exc:
             if isinstance(exc, KeyboardInterrupt):
                 raise
-            reply = {"ok": False, "error": self.describe(exc)}
+            reply = protocol.CallReply(False, error=self.describe(exc))
             value = None
-        reply["grad_enabled_after"] = torch.is_grad_enabled()
+        reply.grad_enabled_after = torch.is_grad_enabled()
         # A submission that leaves grad mode off must not poison the next call.
         torch.set_grad_enabled(grad_mode_before)
-        reply["backward_passes"] = len(self.evidence.graph_tasks)
-        reply["tripwire_backwards"] = self.evidence.tripwire_backwards
+        reply.backward_passes = len(self.evidence.graph_tasks)
+        reply.tripwire_backwards = self.evidence.tripwire_backwards
         if trace is not None:
-            reply["ops"] = trace.ops
+            reply.ops = [(name, grad) for name, grad in trace.ops]
         if graph is not None:
-            reply["graph"] = graph.report()
+            reply.graph = graph.report()
         try:
-            if reply["ok"]:
-                reply["value"] = self.encode(value)
-                reply["then"] = [self.follow_up(step, value) for step in request.get("then", [])]
-            reply["args"] = [self.encode(a) for a in args]
+            if reply.ok:
+                reply.value = self.encode(value)
+                reply.then = [self.follow_up(step, value) for step in request.then]
+            reply.args = [self.encode(a) for a in args]
         except Exception as exc:
             # The function returned; what it returned (or left in an argument) has no
             # numbers to read: a sparse or a meta tensor, a list whose own __getitem__
             # raises. Said as such, not as the student's function raising at "line ?".
-            reply.pop("value", None)
-            reply.pop("then", None)
-            reply["ok"] = False
-            reply["error"] = {
-                "kind": "unreadable",
-                "type": type(exc).__name__,
-                "message": _safe_str(exc)[:MAX_TEXT],
-            }
-        reply["arg_ids"] = arg_ids
-        reply["arg_grad_ids"] = grad_ids
-        if any(v is not None for v in versions):
-            reply["arg_versions"] = versions
+            reply.value, reply.then, reply.ok = None, [], False
+            reply.error = protocol.error(
+                ErrorKind.UNREADABLE, _safe_str(exc)[:MAX_TEXT], type=type(exc).__name__
+            )
+        reply.arg_ids = arg_ids
+        reply.arg_grad_ids = grad_ids
+        reply.arg_versions = versions
         return reply
 
     def versions(self, value: Any) -> list[int] | None:
@@ -279,12 +268,12 @@ class Runtime:
                 # The base class's backward: a returned subclass cannot fake the pass.
                 with self.torch._C.DisableTorchFunction():
                     self.torch.Tensor.backward(target)
-                return {"ok": True}
-            return {"ok": False, "error": {"kind": "protocol", "message": "unknown step"}}
+                return protocol.step_outcome()
+            return protocol.step_outcome(protocol.error(ErrorKind.PROTOCOL, "unknown step"))
         except BaseException as exc:
             if isinstance(exc, KeyboardInterrupt):
                 raise
-            return {"ok": False, "error": self.describe(exc)}
+            return protocol.step_outcome(self.describe(exc))
 
     # -- data in and out --------------------------------------------------
     def decode(self, spec: Any) -> Any:
@@ -426,25 +415,23 @@ class Runtime:
     # -- errors -----------------------------------------------------------
     def describe(self, exc: BaseException) -> dict[str, Any]:
         """Describe an exception with the submission's own frames only."""
-        info: dict[str, Any] = {
-            "kind": "exception",
-            "type": type(exc).__name__,
-            "message": _safe_str(exc)[:MAX_TEXT],
-        }
+        info = protocol.error(
+            ErrorKind.EXCEPTION, _safe_str(exc)[:MAX_TEXT], type=type(exc).__name__
+        )
         if isinstance(exc, SyntaxError):
             info.update(
-                kind="syntax",
+                kind=ErrorKind.SYNTAX.value,
                 line=exc.lineno,
                 file=exc.filename,
                 text=(exc.text or "").rstrip()[:MAX_TEXT],
                 message=str(exc.msg),
             )
         elif isinstance(exc, SystemExit):
-            info.update(kind="exit", message=f"sys.exit({exc.code!r})"[:MAX_TEXT])
+            info.update(kind=ErrorKind.EXIT.value, message=f"sys.exit({exc.code!r})"[:MAX_TEXT])
         elif isinstance(exc, MemoryError) or (
             isinstance(exc, RuntimeError) and "can't allocate memory" in info["message"]
         ):
-            info["kind"] = "memory"
+            info["kind"] = ErrorKind.MEMORY.value
         frames = [
             f for f in traceback.extract_tb(exc.__traceback__) if f.filename in self.filenames
         ]
@@ -489,7 +476,7 @@ def serve(proto_in: Any, proto_out: Any, runtime: Runtime) -> None:
         try:
             data = json.dumps(reply)
         except (TypeError, ValueError) as exc:
-            data = json.dumps({"ok": False, "error": {"kind": "protocol", "message": str(exc)}})
+            data = json.dumps(protocol.failed(protocol.error(ErrorKind.PROTOCOL, str(exc))))
         proto_out.write(data.encode("utf-8") + b"\n")
         proto_out.flush()
 

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from fake_session import FakeChild
 
-from grader.answers import ANSWERS, Answers, CallResult, TensorValue, read_graph, read_versions
+from grader.answers import ANSWERS, Answers, CallResult, TensorValue
 from grader.causes import (
     changed_caller,
     explain_cause,
@@ -28,6 +28,7 @@ from grader.causes import (
 )
 from grader.check import CheckFailed, expect_close, tensor
 from grader.child import wire
+from grader.child.protocol import Chunk, read_graph, read_versions
 from grader.executors import ChildGone
 from grader.executors.in_process import InProcessSession
 from grader.session import Submission
@@ -180,7 +181,7 @@ def grad_zeroed(xs):
 
 @pytest.fixture
 def submission() -> Submission:
-    chunks = [{"name": "exercise.py", "source": SOURCE}]
+    chunks = [Chunk("exercise.py", SOURCE)]
     return Submission(lambda: InProcessSession(time.monotonic() + 600), chunks)
 
 
@@ -250,7 +251,7 @@ def test_a_file_that_turns_grad_mode_off_at_import_is_told_so() -> None:
     import torch
 
     def graded(source: str) -> CallResult:
-        chunks = [{"name": "exercise.py", "source": source}]
+        chunks = [Chunk("exercise.py", source)]
         submission = Submission(lambda: InProcessSession(time.monotonic() + 600), chunks)
         result = submission.call("half_sum", [1.0])
         # The loader undoes it: the next file loaded in this process starts with it on.
@@ -289,7 +290,7 @@ def test_expect_close_names_a_cause_before_the_numbers() -> None:
 
 def test_a_replay_that_crashes_is_not_charged_to_the_student() -> None:
     child = FakeChild({"f": [1.5, 1.5, ChildGone(-9)]})
-    submission = Submission(child.start, [{"name": "exercise.py", "source": ""}])
+    submission = Submission(child.start, [Chunk("exercise.py", "")])
     result = submission.call("f")
     assert explain_cause(result, got=[1.5], want=[2.0]) is None
     assert submission.restarts == 0 and submission.broken is None

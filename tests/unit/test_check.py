@@ -12,6 +12,7 @@ import pytest
 from grader import content
 from grader.answers import Opaque, TensorValue, decode
 from grader.check import CheckFailed, Submission, expect_close
+from grader.child.protocol import Chunk
 from grader.child.wire import Malformed
 from grader.content import ExerciseContent
 from grader.hints import error_hint
@@ -149,7 +150,7 @@ class _FakeSession:
     ],
 )
 def test_submission_call_turns_malformed_replies_into_a_verdict(reply: dict[str, Any]) -> None:
-    submission = Submission(lambda: _FakeSession(reply), [{"name": "x.py", "source": ""}])
+    submission = Submission(lambda: _FakeSession(reply), [Chunk("x.py", "")])
     with pytest.raises(CheckFailed) as info:
         submission.call("make_leaf", [1, 2])
     assert info.value.hint == "malformed_reply"

@@ -14,6 +14,7 @@ import report_samples
 import tomllib
 from fake_session import FakeChild
 
+from grader.child.protocol import Chunk
 from grader.executors import Timeout
 from grader.gradebook import RosterError, gradebook_table, load_roster
 from grader.hints import CheckFailed
@@ -26,7 +27,7 @@ from grader.terminal import terminal_summary
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATES = ROOT / "templates"
-CHUNKS = [{"name": "exercise.py", "source": "def f():\n    return 1\n"}]
+CHUNKS = [Chunk("exercise.py", "def f():\n    return 1\n")]
 
 
 def _hints(lang: str) -> dict[str, str]:

@@ -10,11 +10,12 @@ import time
 import pytest
 from fake_session import FakeChild
 
+from grader.child.protocol import Chunk, Hello, Load, encode_request
 from grader.executors import ChildGone, Limits, Timeout
 from grader.hints import CheckFailed
 from grader.session import ENVIRONMENT, Submission, SubmissionBroken
 
-CHUNKS = [{"name": "exercise.py", "source": "def f():\n    return 1\n"}]
+CHUNKS = [Chunk("exercise.py", "def f():\n    return 1\n")]
 
 
 def test_a_child_that_cannot_start_breaks_the_submission_with_a_grader_hint() -> None:
@@ -58,8 +59,8 @@ def test_a_killed_zygote_is_replaced() -> None:
     try:
         for round_ in range(2):
             session = executor.start(Limits(timeout=60), time.monotonic() + 60)
-            assert session.request({"op": "hello"})["ok"]
-            reply = session.request({"op": "load", "chunks": CHUNKS})
+            assert session.request(encode_request(Hello()))["ok"]
+            reply = session.request(encode_request(Load(tuple(CHUNKS))))
             assert reply["ok"], reply
             session.close()
             if round_ == 0:
@@ -195,7 +196,7 @@ def test_the_exercises_operations_travel_with_the_load() -> None:
     submission = Submission(child.start, CHUNKS, operations=added)
     submission.call("f")
     (load,) = child.requests("load")
-    assert load["operations"] == added and load["chunks"] == CHUNKS
+    assert load == encode_request(Load(tuple(CHUNKS), added))
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="the zygote needs fork")

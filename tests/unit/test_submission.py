@@ -10,6 +10,7 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_raw_cell
 
+from grader.child.protocol import Chunk, Load, LoadReply
 from grader.submission import (
     MAX_BYTES,
     SubmissionError,
@@ -44,7 +45,7 @@ def test_python_file_is_one_chunk_with_the_digest_of_its_bytes(tmp_path: Path) -
     assert source.path == path
     assert source.chunks == (("exercise.py", raw.decode()),)
     assert source.digest == hashlib.sha256(raw).hexdigest()
-    assert source.wire() == [{"name": "exercise.py", "source": raw.decode()}]
+    assert source.load_chunks() == (Chunk("exercise.py", raw.decode()),)
 
 
 def test_utf8_bom_is_dropped(tmp_path: Path) -> None:
@@ -336,8 +337,8 @@ def test_cells_a_kernel_ran_go_on_after_one_that_raised(tmp_path: Path, capsys) 
     )
     source = read_source(history)
     assert source.ran_in_kernel
-    reply = Runtime().load(source.wire())
-    assert reply == {"ok": True, "functions": ["f", "h"], "grad_enabled": True}
+    reply = Runtime().load(Load(source.load_chunks()))
+    assert reply == LoadReply(True, ["f", "h"], grad_enabled=True)
     err = capsys.readouterr().err
     assert "cell 1 raised TypeError (the cells after it still ran" in err
     assert "cell 2 raised SyntaxError" in err
@@ -346,4 +347,4 @@ def test_cells_a_kernel_ran_go_on_after_one_that_raised(tmp_path: Path, capsys) 
     saved = write_notebook(tmp_path / "exercise.ipynb", *cells)
     assert not read_source(saved).ran_in_kernel
     with pytest.raises(TypeError):
-        Runtime().load(read_source(saved).wire())
+        Runtime().load(Load(read_source(saved).load_chunks()))

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from grader.child.operations import BUILTIN
+from grader.child.protocol import Chunk, Load
 from grader.testfunc import Dual, named_function, random_function
 
 _UNARY = sorted(n for n, op in BUILTIN.items() if op.arity == 1)
@@ -169,7 +170,7 @@ def _runtime(added: dict[str, Any] | None = None) -> Any:
     from grader.child.runner import Runtime
 
     runtime = Runtime()
-    runtime.load([{"name": "exercise.py", "source": ""}], added)
+    runtime.load(Load((Chunk("exercise.py", ""),), added or {}))
     return runtime
 
 
