@@ -145,7 +145,7 @@ class Passback:
 
 def troubled(session: Session) -> list[Passback]:
     """Return the passbacks that failed or are being retried, newest first, with why."""
-    names = dict(session.execute(select(Student.id, Student.name)).tuples().all())
+    names = {ident: name for ident, name in session.execute(select(Student.id, Student.name))}
     found = []
     for job in session.scalars(
         select(Job)

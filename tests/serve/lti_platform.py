@@ -20,12 +20,19 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+import pytest
 import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet, RSAKey
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+
+from grader.course import Course
+from grader.serve import lti
+from grader.serve.app import Config, create_app
 
 CLAIM = "https://purl.imsglobal.org/spec/lti/claim/"
 LEARNER = "http://purl.imsglobal.org/vocab/lis/v2/membership#Learner"
@@ -289,3 +296,70 @@ def platform_app(platform: Platform) -> FastAPI:
         return Response("placed", status_code=200)
 
     return app
+
+
+@dataclass
+class Setup:
+    platform: Platform
+    tool: str
+    engine: Engine
+
+
+@pytest.fixture
+def setup(engine: Engine, course: Course) -> Iterator[Setup]:
+    """The tool and a registered platform, each on its own loopback port."""
+    tool_port, platform_port = free_port(), free_port()
+    tool_url, platform_url = f"http://127.0.0.1:{tool_port}", f"http://127.0.0.1:{platform_port}"
+    platform = Platform(platform_url, tool_url)
+    platform.add_user("hint-carol", "sub-carol", "Carol Jones", "carol@example.edu")
+    platform.add_user("hint-dan", "sub-dan", "Dan Smith", "dan@example.edu")
+    platform.add_user("hint-prof", "sub-prof", "Prof Ada", "ada@example.edu", INSTRUCTOR)
+    with Session(engine) as session, session.begin():
+        lti.add_platform(
+            session,
+            platform.issuer,
+            CLIENT_ID,
+            [DEPLOYMENT],
+            f"{platform_url}/auth",
+            f"{platform_url}/token",
+            f"{platform_url}/jwks",
+        )
+    app = create_app(Config(course=course, engine=engine, public_url=tool_url))
+    with serving(platform_app(platform), platform_port), serving(app, tool_port):
+        yield Setup(platform, tool_url, engine)
+
+
+def browser(setup: Setup) -> httpx.Client:
+    return httpx.Client(base_url=setup.tool, follow_redirects=False, timeout=30)
+
+
+def form(setup: Setup, web: httpx.Client, hint: str) -> dict[str, str]:
+    """Start a login as the platform does; return what its form would post to the tool."""
+    reply = web.get(
+        "/lti/login",
+        params={
+            "iss": setup.platform.issuer,
+            "login_hint": hint,
+            "target_link_uri": f"{setup.tool}/exercises/01_leaf_tensors",
+            "client_id": CLIENT_ID,
+            "lti_deployment_id": DEPLOYMENT,
+        },
+    )
+    assert reply.status_code == 303, reply.text
+    authorize = httpx.get(reply.headers["location"], timeout=30)
+    assert authorize.status_code == 200, authorize.text
+    answer: dict[str, str] = authorize.json()
+    assert answer["action"] == f"{setup.tool}/lti/launch"
+    return answer
+
+
+def launch(
+    setup: Setup, web: httpx.Client, hint: str, headers: dict[str, str] | None = None
+) -> httpx.Response:
+    """Log in and launch as ``hint``; return the tool's answer to the launch."""
+    answer = form(setup, web, hint)
+    return web.post(
+        "/lti/launch",
+        data={"id_token": answer["id_token"], "state": answer["state"]},
+        headers=headers or {},
+    )

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,94 +16,15 @@ import httpx
 import pytest
 from click.testing import CliRunner
 from joserfc.jwk import RSAKey
-from lti_platform import (
-    CLAIM,
-    CLIENT_ID,
-    DEPLOYMENT,
-    INSTRUCTOR,
-    Platform,
-    epoch,
-    free_port,
-    platform_app,
-    serving,
-)
+from lti_platform import CLAIM, CLIENT_ID, DEPLOYMENT, Setup, browser, epoch, form, launch
 from serving import COURSE
-from sqlalchemy import Engine, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from grader.cli import cli
-from grader.course import Course
-from grader.serve import lti
 from grader.serve.accounts import import_roster
-from grader.serve.app import SESSION_COOKIE, Config, create_app
+from grader.serve.app import SESSION_COOKIE
 from grader.serve.models import LtiUser, Student
-
-
-@dataclass
-class Setup:
-    platform: Platform
-    tool: str
-    engine: Engine
-
-
-@pytest.fixture
-def setup(engine: Engine, course: Course) -> Iterator[Setup]:
-    """The tool and a registered platform, each on its own loopback port."""
-    tool_port, platform_port = free_port(), free_port()
-    tool_url, platform_url = f"http://127.0.0.1:{tool_port}", f"http://127.0.0.1:{platform_port}"
-    platform = Platform(platform_url, tool_url)
-    platform.add_user("hint-carol", "sub-carol", "Carol Jones", "carol@example.edu")
-    platform.add_user("hint-dan", "sub-dan", "Dan Smith", "dan@example.edu")
-    platform.add_user("hint-prof", "sub-prof", "Prof Ada", "ada@example.edu", INSTRUCTOR)
-    with Session(engine) as session, session.begin():
-        lti.add_platform(
-            session,
-            platform.issuer,
-            CLIENT_ID,
-            [DEPLOYMENT],
-            f"{platform_url}/auth",
-            f"{platform_url}/token",
-            f"{platform_url}/jwks",
-        )
-    app = create_app(Config(course=course, engine=engine, public_url=tool_url))
-    with serving(platform_app(platform), platform_port), serving(app, tool_port):
-        yield Setup(platform, tool_url, engine)
-
-
-def _browser(setup: Setup) -> httpx.Client:
-    return httpx.Client(base_url=setup.tool, follow_redirects=False, timeout=30)
-
-
-def _form(setup: Setup, web: httpx.Client, hint: str) -> dict[str, str]:
-    """Start a login as the platform does; return what its form would post to the tool."""
-    reply = web.get(
-        "/lti/login",
-        params={
-            "iss": setup.platform.issuer,
-            "login_hint": hint,
-            "target_link_uri": f"{setup.tool}/exercises/01_leaf_tensors",
-            "client_id": CLIENT_ID,
-            "lti_deployment_id": DEPLOYMENT,
-        },
-    )
-    assert reply.status_code == 303, reply.text
-    authorize = httpx.get(reply.headers["location"], timeout=30)
-    assert authorize.status_code == 200, authorize.text
-    answer: dict[str, str] = authorize.json()
-    assert answer["action"] == f"{setup.tool}/lti/launch"
-    return answer
-
-
-def launch(
-    setup: Setup, web: httpx.Client, hint: str, headers: dict[str, str] | None = None
-) -> httpx.Response:
-    """Log in and launch as ``hint``; return the tool's answer to the launch."""
-    answer = _form(setup, web, hint)
-    return web.post(
-        "/lti/launch",
-        data={"id_token": answer["id_token"], "state": answer["state"]},
-        headers=headers or {},
-    )
 
 
 def _signed_in_as(web: httpx.Client) -> str:
@@ -128,7 +47,7 @@ def test_a_learner_found_in_the_roster_is_signed_in_and_sees_the_linked_exercise
     roster.write_text("folder,student,email\ncarol_j,Carol,CAROL@example.edu\n", encoding="utf-8")
     with Session(setup.engine) as session, session.begin():
         import_roster(session, roster, None, setup.tool)
-    with _browser(setup) as web:
+    with browser(setup) as web:
         reply = launch(setup, web, "hint-carol")
         assert reply.status_code == 303, reply.text
         assert reply.headers["location"] == "/exercises/01_leaf_tensors"
@@ -137,7 +56,7 @@ def test_a_learner_found_in_the_roster_is_signed_in_and_sees_the_linked_exercise
         assert '<option value="01_leaf_tensors" selected>' in page.text
         assert _signed_in_as(web) == "carol_j"
     # Launched again: the same student, linked by the platform's user id now.
-    with _browser(setup) as web:
+    with browser(setup) as web:
         assert launch(setup, web, "hint-carol").status_code == 303
         assert _signed_in_as(web) == "carol_j"
     with Session(setup.engine) as session:
@@ -145,7 +64,7 @@ def test_a_learner_found_in_the_roster_is_signed_in_and_sees_the_linked_exercise
 
 
 def test_a_learner_not_in_the_roster_is_added_to_it_from_the_launch(setup: Setup) -> None:
-    with _browser(setup) as web:
+    with browser(setup) as web:
         assert launch(setup, web, "hint-dan").status_code == 303
         assert _signed_in_as(web) == "dan"
     with Session(setup.engine) as session:
@@ -155,11 +74,11 @@ def test_a_learner_not_in_the_roster_is_added_to_it_from_the_launch(setup: Setup
 
 
 def test_an_instructor_launch_signs_in_an_instructor_without_a_password(setup: Setup) -> None:
-    with _browser(setup) as web:
+    with browser(setup) as web:
         reply = launch(setup, web, "hint-prof")
         assert reply.status_code == 303
         assert web.get("/class").status_code == 200
-    with _browser(setup) as web:
+    with browser(setup) as web:
         token = re.search(r'name="csrf_token" value="([^"]+)"', web.get("/").text)
         assert token
         refused = web.post(
@@ -200,7 +119,7 @@ def test_a_forged_or_stale_launch_is_refused_with_a_page_and_signs_nobody_in(
     tamper = dict(forgery)
     setup.platform.sign_with = tamper.pop("sign_with", None)
     setup.platform.tamper = tamper
-    with _browser(setup) as web:
+    with browser(setup) as web:
         reply = launch(setup, web, "hint-dan")
         assert reply.status_code == 403, reply.text
         assert reason in html.unescape(reply.text)
@@ -213,11 +132,11 @@ def test_a_forged_or_stale_launch_is_refused_with_a_page_and_signs_nobody_in(
 
 
 def test_a_launch_replayed_with_its_spent_nonce_is_refused(setup: Setup) -> None:
-    with _browser(setup) as web:
-        answer = _form(setup, web, "hint-dan")
+    with browser(setup) as web:
+        answer = form(setup, web, "hint-dan")
         data = {"id_token": answer["id_token"], "state": answer["state"]}
         assert web.post("/lti/launch", data=data).status_code == 303
-    with _browser(setup) as thief:
+    with browser(setup) as thief:
         reply = thief.post("/lti/launch", data=data)
         assert reply.status_code == 403
         assert "already used" in reply.text
@@ -225,7 +144,7 @@ def test_a_launch_replayed_with_its_spent_nonce_is_refused(setup: Setup) -> None
 
 
 def test_a_launch_from_an_unknown_platform_or_to_another_site_is_refused(setup: Setup) -> None:
-    with _browser(setup) as web:
+    with browser(setup) as web:
         reply = web.get(
             "/lti/login",
             params={"iss": "https://evil.example", "login_hint": "x", "target_link_uri": "/"},
@@ -247,7 +166,7 @@ def test_a_launch_from_an_unknown_platform_or_to_another_site_is_refused(setup: 
 def test_a_launch_in_an_iframe_continues_in_a_new_window_without_a_prior_cookie(
     setup: Setup,
 ) -> None:
-    with _browser(setup) as web:
+    with browser(setup) as web:
         reply = launch(setup, web, "hint-dan", headers={"Sec-Fetch-Dest": "iframe"})
         assert reply.status_code == 200
         assert "Open in a new window" in reply.text
@@ -257,17 +176,17 @@ def test_a_launch_in_an_iframe_continues_in_a_new_window_without_a_prior_cookie(
         href = re.search(r'href="(/lti/continue/[^"]+)" target="_blank"', reply.text)
         assert href
     # The new window: a first-party visit of its own, with no cookie from before.
-    with _browser(setup) as window:
+    with browser(setup) as window:
         opened = window.get(href.group(1))
         assert opened.status_code == 303 and opened.headers["location"].startswith("/exercises/")
         assert _signed_in_as(window) == "dan"
-    with _browser(setup) as again:
+    with browser(setup) as again:
         assert again.get(href.group(1)).status_code == 403  # the link works once
 
 
 def test_deep_linking_places_the_chosen_exercises_with_their_line_items(setup: Setup) -> None:
     setup.platform.message = "LtiDeepLinkingRequest"
-    with _browser(setup) as web:
+    with browser(setup) as web:
         page = launch(setup, web, "hint-prof", headers={"Sec-Fetch-Dest": "iframe"})
         assert page.status_code == 200
         assert "Place exercises in your course" in page.text
@@ -301,7 +220,7 @@ def test_deep_linking_places_the_chosen_exercises_with_their_line_items(setup: S
 
 def test_a_learner_cannot_answer_a_deep_linking_request(setup: Setup) -> None:
     setup.platform.message = "LtiDeepLinkingRequest"
-    with _browser(setup) as web:
+    with browser(setup) as web:
         reply = launch(setup, web, "hint-dan")
         assert reply.status_code == 403
         assert "only an instructor" in reply.text
