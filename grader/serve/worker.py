@@ -6,6 +6,9 @@ a submission through ``grader.parcel.grade_parcel``, the very function a batch
 worker calls, behind the same sandbox gate. When the grading environment fails
 (the child could not start, the zygote died) the submission is the server's
 fault: it goes back in the queue, marked delayed, and is never scored.
+A worker also runs the passback jobs that send final scores to a learning
+platform (``grader.serve.passback``); a graded attempt records its passback
+job in the transaction that records its result.
 """
 
 from __future__ import annotations
