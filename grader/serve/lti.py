@@ -26,7 +26,7 @@ import httpx
 from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet, RSAKey
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from grader.serve import clock
@@ -269,6 +269,8 @@ def begin_login(session: Session, params: Mapping[str, str], tool_url: str) -> s
         raise LtiError(f"the deployment {deployment!r} of {issuer} is not registered here", 403)
     own_target(tool_url, target)
     state, nonce = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+    # Logins of more than a day ago can no longer launch or continue: forgotten here.
+    session.execute(delete(LtiLogin).where(LtiLogin.created_at < clock.now() - timedelta(days=1)))
     session.add(LtiLogin(state=state, nonce=nonce, platform_id=platform.id, created_at=clock.now()))
     answer = {
         "scope": "openid",
@@ -331,8 +333,8 @@ def _checked_claims(claims: dict[str, Any], platform: LtiPlatform, nonce: str) -
     audiences = audience if isinstance(audience, list) else [audience]
     if platform.client_id not in audiences:
         raise LtiError("the launch is meant for another tool (its aud is not this tool)", 403)
-    if len(audiences) > 1 and claims.get("azp") != platform.client_id:
-        raise LtiError("the launch names several audiences and its azp is not this tool", 403)
+    if (len(audiences) > 1 or "azp" in claims) and claims.get("azp") != platform.client_id:
+        raise LtiError("the launch's authorized party (azp) is not this tool", 403)
     expires, issued = claims.get("exp"), claims.get("iat")
     if not isinstance(expires, (int, float)) or expires + LEEWAY < now:
         raise LtiError("the launch has expired: open the link in the course again", 403)

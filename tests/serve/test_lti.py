@@ -96,7 +96,7 @@ OTHER_KEY = RSAKey.generate_key(2048, parameters={"kid": "platform-1"})
         ({"sign_with": OTHER_KEY}, "signature is not made by the platform's key"),
         ({"exp": epoch() - 3600, "iat": epoch() - 4000}, "expired"),
         ({"aud": "another-tool"}, "meant for another tool"),
-        ({"aud": [CLIENT_ID, "another-tool"], "azp": "another-tool"}, "azp is not this tool"),
+        ({"aud": [CLIENT_ID, "another-tool"], "azp": "another-tool"}, "(azp) is not this tool"),
         ({CLAIM + "deployment_id": "deployment-9"}, "deployment 'deployment-9'"),
         ({CLAIM + "roles": None}, "no roles claim"),
         ({CLAIM + "version": "1.1"}, "this tool speaks 1.3.0"),
@@ -159,6 +159,16 @@ def test_a_launch_from_an_unknown_platform_or_to_another_site_is_refused(setup: 
             },
         )
         assert reply.status_code == 400 and "not an address of this server" in reply.text
+        reply = web.get(
+            "/lti/login",
+            params={
+                "iss": setup.platform.issuer,
+                "login_hint": "hint-dan",
+                "target_link_uri": f"{setup.tool}/",
+                "lti_deployment_id": "deployment-9",
+            },
+        )
+        assert reply.status_code == 403 and "deployment-9" in html.unescape(reply.text)
         reply = web.post("/lti/launch", data={"id_token": "x.y.z", "state": "never-issued"})
         assert reply.status_code == 403 and "did not start here" in reply.text
 
