@@ -232,5 +232,28 @@ def test_the_roster_comes_from_the_platform_page_by_page_and_refreshes(
     with browser(setup) as web:  # carol's launch finds her imported folder
         assert launch(setup, web, "hint-carol").status_code == 303
         assert "carol_j" in web.get("/").text
-    setup.platform.tokens.clear()  # the platform forgot every token: a new one is asked for
-    assert CliRunner().invoke(cli, common).exit_code == 0
+
+
+def test_a_token_the_platform_revoked_is_replaced_at_the_next_try(
+    setup: Setup, course: Course, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _graded_as(monkeypatch, course, 1.0)
+    worker = _worker(setup.engine, course)
+    with browser(setup) as web:
+        assert launch(setup, web, "hint-dan").status_code == 303
+        _hand_in(web, "passes_all.py")
+    assert worker.run_once() and worker.run_once()
+    asked = len(setup.platform.tokens)
+    setup.platform.tokens.clear()  # revoked: the worker's kept token now gets 401
+    with browser(setup) as web:
+        assert launch(setup, web, "hint-dan").status_code == 303
+        _hand_in(web, "forgot_requires_grad.py")
+    assert worker.run_once() and worker.run_once()
+    with Session(setup.engine) as session:
+        job = session.scalars(select(Job).where(Job.status == "queued")).one()
+        assert "401" in (job.last_error or "")
+    later = clock.now() + timedelta(hours=1)
+    with clock.using(lambda: later):
+        assert worker.run_once()
+    assert asked == 1 and len(setup.platform.tokens) == 1
+    assert [s[2] for s in setup.platform.scored()] == [1.0, 1.0]
