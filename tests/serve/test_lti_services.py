@@ -63,6 +63,13 @@ def _hand_in(web: httpx.Client, fixture: str) -> None:
     assert reply.status_code == 303, reply.text
 
 
+def _launch_and_hand_in(setup: Setup, hint: str, fixture: str) -> None:
+    """Open the exercise from the platform as ``hint`` and hand ``fixture`` in."""
+    with browser(setup) as web:
+        assert launch(setup, web, hint).status_code == 303
+        _hand_in(web, fixture)
+
+
 def _graded_as(monkeypatch: pytest.MonkeyPatch, course: Course, score: float) -> None:
     """Make the worker's grading give ``score`` (the environment is not what these test)."""
     exercise = course.exercise("01")
@@ -122,9 +129,7 @@ def test_a_line_item_deep_linking_made_is_reused_not_duplicated(
     )
     _graded_as(monkeypatch, course, 3.0)
     worker = _worker(setup.engine, course)
-    with browser(setup) as web:
-        assert launch(setup, web, "hint-dan").status_code == 303
-        _hand_in(web, "passes_all.py")
+    _launch_and_hand_in(setup, "hint-dan", "passes_all.py")
     assert worker.run_once() and worker.run_once()
     assert len(setup.platform.line_items) == 1
     assert setup.platform.scored() == [("01_leaf_tensors", "sub-dan", 3.0, 4.0)]
@@ -135,9 +140,7 @@ def test_a_passback_the_platform_refuses_is_retried_and_arrives_once_after_a_res
 ) -> None:
     _graded_as(monkeypatch, course, 4.0)
     setup.platform.break_scores = 1
-    with browser(setup) as web:
-        assert launch(setup, web, "hint-dan").status_code == 303
-        _hand_in(web, "passes_all.py")
+    _launch_and_hand_in(setup, "hint-dan", "passes_all.py")
     worker = _worker(setup.engine, course)
     assert worker.run_once()  # graded: the passback job is recorded with the result
     assert worker.run_once()  # the platform answers 500
@@ -168,9 +171,7 @@ def test_a_passback_that_keeps_failing_is_listed_and_an_instructor_retries_it(
 ) -> None:
     _graded_as(monkeypatch, course, 2.0)
     setup.platform.break_scores = 1
-    with browser(setup) as web:
-        assert launch(setup, web, "hint-dan").status_code == 303
-        _hand_in(web, "passes_all.py")
+    _launch_and_hand_in(setup, "hint-dan", "passes_all.py")
     worker = _worker(setup.engine, course)
     assert worker.run_once()
     with Session(setup.engine) as session, session.begin():
@@ -239,15 +240,11 @@ def test_a_token_the_platform_revoked_is_replaced_at_the_next_try(
 ) -> None:
     _graded_as(monkeypatch, course, 1.0)
     worker = _worker(setup.engine, course)
-    with browser(setup) as web:
-        assert launch(setup, web, "hint-dan").status_code == 303
-        _hand_in(web, "passes_all.py")
+    _launch_and_hand_in(setup, "hint-dan", "passes_all.py")
     assert worker.run_once() and worker.run_once()
     asked = len(setup.platform.tokens)
     setup.platform.tokens.clear()  # revoked: the worker's kept token now gets 401
-    with browser(setup) as web:
-        assert launch(setup, web, "hint-dan").status_code == 303
-        _hand_in(web, "forgot_requires_grad.py")
+    _launch_and_hand_in(setup, "hint-dan", "forgot_requires_grad.py")
     assert worker.run_once() and worker.run_once()
     with Session(setup.engine) as session:
         job = session.scalars(select(Job).where(Job.status == "queued")).one()
