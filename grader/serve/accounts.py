@@ -16,8 +16,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from grader.gradebook import Roster, RosterError, load_roster
@@ -35,6 +36,7 @@ __all__ = [
     "issue_token",
     "Throttle",
     "digest_of_secret",
+    "import_platform_roster",
 ]
 
 LINK_LIFETIME = timedelta(days=200)
@@ -262,3 +264,54 @@ class Throttle:
             self._failures.setdefault(address, []).append(time.monotonic())
             if len(self._failures) > 100_000:  # a flood from many addresses: forget the oldest
                 self._failures.pop(next(iter(self._failures)))
+
+
+def import_platform_roster(engine: Any, services: Any) -> tuple[int, int]:
+    """Add or refresh the learners of every course launched from (LTI NRPS); return (new, known).
+
+    A learner already here (linked, or found in the roster by platform id, email
+    or SIS id) keeps their folder; the platform's name and email refresh the
+    roster's cells. The platform is asked outside any database transaction.
+    """
+    from grader.serve.lti import LEARNER_ROLES, student_for_member
+    from grader.serve.lti_services import Access
+    from grader.serve.models import LtiContext, LtiPlatform
+
+    with Session(engine) as session:
+        courses = [
+            (c.platform_id, c.id, c.memberships_url, Access.of(session, platform))
+            for c in session.scalars(
+                select(LtiContext).where(LtiContext.memberships_url.is_not(None))
+            )
+            if (platform := session.get(LtiPlatform, c.platform_id)) is not None
+        ]
+    if not courses:
+        raise ServeError(
+            "no course has launched this tool with a roster service (NRPS) yet: "
+            "open one exercise from the course first"
+        )
+    new = known = 0
+    for platform_id, context_id, url, access in courses:
+        members = services.members(access, url)
+        with Session(engine) as session, session.begin():
+            for member in members:
+                roles = set(member.get("roles") or [])
+                if not roles & LEARNER_ROLES or member.get("status", "Active") != "Active":
+                    continue
+                person = {
+                    "lti_user_id": str(member.get("user_id") or ""),
+                    "student": str(member.get("name") or ""),
+                    "email": str(member.get("email") or ""),
+                    "sis_user_id": str(member.get("lis_person_sourcedid") or ""),
+                }
+                person = {k: v for k, v in person.items() if v}
+                if "lti_user_id" not in person:
+                    continue
+                before = session.scalar(select(func.count(Student.id)))
+                student = student_for_member(session, platform_id, person, context_id)
+                student.roster = {**student.roster, **person}
+                if session.scalar(select(func.count(Student.id))) != before:
+                    new += 1
+                else:
+                    known += 1
+    return new, known

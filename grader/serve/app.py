@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import jinja2
 from fastapi import FastAPI, HTTPException, Request
@@ -22,7 +23,7 @@ from fastapi.responses import (
     RedirectResponse,
     Response,
 )
-from itsdangerous import BadSignature, URLSafeSerializer
+from itsdangerous import BadSignature, URLSafeSerializer, URLSafeTimedSerializer
 from sqlalchemy import Engine, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
@@ -34,7 +35,7 @@ from grader.judge import max_score
 from grader.locale import Locale
 from grader.results import written_student
 from grader.score import results_document, student_result, to_json
-from grader.serve import csrf
+from grader.serve import csrf, lti
 from grader.serve.accounts import (
     Actor,
     Throttle,
@@ -44,7 +45,8 @@ from grader.serve.accounts import (
 )
 from grader.serve.database import setting
 from grader.serve.handin import MAX_BYTES, HandInError, accept, regrade
-from grader.serve.models import Instructor, Result, Student, Submission
+from grader.serve.lti import LtiError, PlatformKeys
+from grader.serve.models import Instructor, LtiLogin, Result, Student, Submission
 from grader.serve.permissions import allowed
 from grader.serve.standing import ClassViews, attempts_of, counted, exercise_record
 
@@ -67,6 +69,11 @@ DOWNLOADS = {
     "gradebook-moodle.csv": "text/csv",
     "gradebook-unmatched.csv": "text/csv",
 }
+# The LTI pages are opened inside the platform's page (an iframe) from origins not known in
+# advance (Canvas frames from each school's own domain): they may be framed by any https page.
+# They hold nothing but a one-time capability bound to the launch, so framing gives a
+# clickjacker nothing to click that is theirs.
+FRAMED_POLICY = PAGE_POLICY.replace("frame-ancestors 'none'", "frame-ancestors https: 'self'")
 DOWN = (
     "the grading server's database is unavailable right now; nothing was lost, "
     "try again in a minute"
@@ -82,6 +89,8 @@ class Config:
     lang: str = "en"
     trust: bool = False
     policy: str = "best"
+    # The address browsers reach the server at (LTI's redirect and targets); None: the request's.
+    public_url: str | None = None
 
 
 class _Refused(Exception):
@@ -215,6 +224,13 @@ def create_app(config: Config) -> FastAPI:
     async def _on_handin(request: Request, exc: HandInError) -> Response:
         return refusal(request, exc.status, str(exc))
 
+    @app.exception_handler(LtiError)
+    async def _on_lti(request: Request, exc: LtiError) -> Response:
+        # Shown inside the platform's frame: framable, or the student sees a blank box.
+        response = refusal(request, exc.status, str(exc))
+        response.headers["Content-Security-Policy"] = FRAMED_POLICY
+        return response
+
     @app.exception_handler(HTTPException)
     async def _on_http(request: Request, exc: HTTPException) -> Response:
         return refusal(request, exc.status_code, str(exc.detail))
@@ -256,7 +272,8 @@ def create_app(config: Config) -> FastAPI:
             response = await _on_database(request, exc)
         response.headers.setdefault("Content-Security-Policy", PAGE_POLICY)
         response.headers["X-Content-Type-Options"] = "nosniff"
-        response.headers["X-Frame-Options"] = "DENY"
+        if "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]:
+            response.headers["X-Frame-Options"] = "DENY"
         response.headers["Referrer-Policy"] = "no-referrer"
         response.headers.setdefault("Cache-Control", "no-store")
         nonce = getattr(request.state, "csrf_nonce", None)
@@ -303,23 +320,28 @@ def create_app(config: Config) -> FastAPI:
     def home(request: Request) -> Response:
         with Session(engine) as session:
             actor = actor_of(request, session)
-            if actor is None:
-                return render(request, "signin.html.j2", None)
-            if actor.role == "instructor":
+            if actor is not None and actor.role == "instructor":
                 return RedirectResponse("/class", status_code=303)
-            attempts = attempts_of(session, actor.id)
-            chosen = counted(attempts, config.policy)
-            scores = {exercise: a for (_, exercise), a in chosen.items()}
-            return render(
-                request,
-                "home.html.j2",
-                actor,
-                exercises=course.exercises,
-                scores=scores,
-                attempts=list(reversed(attempts)),
-                limit_mib=MAX_BYTES // 1024 // 1024,
-                policy=config.policy,
-            )
+            return home_page(request, session, actor)
+
+    def home_page(
+        request: Request, session: Session, actor: Actor | None, chosen: str = ""
+    ) -> Response:
+        if actor is None:
+            return render(request, "signin.html.j2", None)
+        attempts = attempts_of(session, actor.id)
+        scores = {exercise: a for (_, exercise), a in counted(attempts, config.policy).items()}
+        return render(
+            request,
+            "home.html.j2",
+            actor,
+            exercises=course.exercises,
+            scores=scores,
+            attempts=list(reversed(attempts)),
+            limit_mib=MAX_BYTES // 1024 // 1024,
+            policy=config.policy,
+            chosen=chosen,
+        )
 
     @app.get("/signin/{secret_value}")
     def signin_link(request: Request, secret_value: str) -> Response:
@@ -638,6 +660,162 @@ def create_app(config: Config) -> FastAPI:
                     for s in view.results["students"]
                 ],
             }
+
+    # -- LTI 1.3 ------------------------------------------------------------------------
+    platform_keys = PlatformKeys()
+
+    def tool_url(request: Request) -> str:
+        return (config.public_url or str(request.base_url)).rstrip("/")
+
+    def continuing() -> URLSafeTimedSerializer:
+        return URLSafeTimedSerializer(secret(), salt="lti-continue")
+
+    def framed(response: HTMLResponse, form_action: str = "'self'") -> HTMLResponse:
+        policy = FRAMED_POLICY.replace("form-action 'self'", f"form-action {form_action}")
+        response.headers["Content-Security-Policy"] = policy
+        return response
+
+    @app.get("/lti/jwks")
+    def lti_jwks() -> Response:
+        with Session(engine) as session:
+            keys = lti.tool_jwks(session)
+        return JSONResponse(keys, headers={"Cache-Control": "max-age=300"})
+
+    @app.api_route("/lti/login", methods=["GET", "POST"])
+    async def lti_login(request: Request) -> Response:
+        params = dict(request.query_params)
+        if request.method == "POST":
+            params.update({k: str(v) for k, v in (await request.form()).items()})
+        with Session(engine) as session:
+            address = lti.begin_login(session, params, tool_url(request))
+            session.commit()
+        return RedirectResponse(address, status_code=303)
+
+    @app.post("/lti/launch")
+    async def lti_launch(request: Request) -> Response:
+        form = await request.form()
+        id_token, state = str(form.get("id_token") or ""), str(form.get("state") or "")
+        if form.get("error"):
+            raise LtiError(
+                f"the platform refused the sign-in: {form.get('error')} "
+                f"{form.get('error_description') or ''}".strip(),
+                403,
+            )
+        return await run_in_threadpool(launched, request, id_token, state)
+
+    def launched(request: Request, id_token: str, state: str) -> Response:
+        with Session(engine) as session:
+            launch = lti.validate_launch(session, id_token, state, platform_keys)
+            role, ident, target = lti.sign_in(session, launch, tool_url(request))
+            session.commit()
+            actor = actor_for(session, role, ident)
+        if launch.message_type == lti.DEEP_LINK:
+            return framed(deep_link_page(request, actor, state))
+        if request.headers.get("sec-fetch-dest") == "iframe":
+            # In the platform's frame our cookie is a third-party one, which browsers drop:
+            # the student continues in a window of its own, where it is first-party.
+            ticket = continuing().dumps(state)
+            page = render(request, "lti_window.html.j2", None, href=f"/lti/continue/{ticket}")
+            return framed(page)
+        return sign_in(RedirectResponse(target, status_code=303), request, role, ident)
+
+    def actor_for(session: Session, role: str, ident: int) -> Actor:
+        found: Student | Instructor | None = (
+            session.get(Student, ident) if role == "student" else session.get(Instructor, ident)
+        )
+        assert found is not None
+        return Actor(role, found.id, found.name)
+
+    @app.get("/lti/continue/{ticket}")
+    def lti_continue(request: Request, ticket: str) -> Response:
+        try:
+            state = continuing().loads(ticket, max_age=600)
+        except BadSignature:
+            raise LtiError(
+                "this link is wrong or older than 10 minutes: open the exercise in the course "
+                "again",
+                403,
+            ) from None
+        with Session(engine) as session:
+            login = session.get(LtiLogin, str(state))
+            if login is None or login.role is None or login.actor_id is None or login.continued:
+                raise LtiError(
+                    "this link was used already: open the exercise in the course again", 403
+                )
+            login.continued = True
+            role, ident, target = login.role, login.actor_id, login.target or "/"
+            session.commit()
+        return sign_in(RedirectResponse(target, status_code=303), request, role, ident)
+
+    def deep_link_page(request: Request, actor: Actor, state: str) -> HTMLResponse:
+        return render(
+            request, "lti_deep_link.html.j2", actor, exercises=course.exercises, state=state
+        )
+
+    @app.post("/lti/deep-link")
+    async def lti_deep_link(request: Request) -> Response:
+        # No CSRF cookie here (the page is in the platform's frame, where our cookies are
+        # third-party): the state, secret and bound to this instructor's launch, is the proof.
+        form = await request.form()
+        chosen = [str(v) for v in form.getlist("exercise")]
+        state = str(form.get("state") or "")
+        names = {e.name: e for e in course.exercises}
+        unknown = [name for name in chosen if name not in names]
+        if not chosen or unknown:
+            raise LtiError("choose at least one exercise of this course")
+        base = tool_url(request)
+        items = [
+            {
+                "type": "ltiResourceLink",
+                "title": f"{name}: {names[name].title}",
+                "url": f"{base}/exercises/{name}",
+                "custom": {"exercise": name},
+                "lineItem": {
+                    "scoreMaximum": max_score(names[name].checks),
+                    "label": f"{name}: {names[name].title}",
+                    "resourceId": name,
+                    "tag": "grade",
+                },
+            }
+            for name in chosen
+        ]
+        with Session(engine) as session:
+            return_url, answer = lti.deep_link_response(session, state, items)
+            session.commit()
+        origin = "{0.scheme}://{0.netloc}".format(urlsplit(return_url))
+        page = render(request, "lti_return.html.j2", None, action=return_url, jwt=answer)
+        return framed(page, f"'self' {origin}")
+
+    @app.get("/exercises/{name}", response_class=HTMLResponse)
+    def exercise_page(request: Request, name: str) -> Response:
+        # Where a platform's link to one exercise leads: the hand-in form, that exercise chosen.
+        if name not in {e.name for e in course.exercises}:
+            raise _Refused(404, f"this course has no exercise {name}")
+        with Session(engine) as session:
+            actor = actor_of(request, session)
+            if actor is not None and actor.role == "instructor":
+                return RedirectResponse("/class", status_code=303)
+            return home_page(request, session, actor, chosen=name)
+
+    @app.get("/class/passback", response_class=HTMLResponse)
+    def passback_page(request: Request) -> Response:
+        from grader.serve.passback import troubled
+
+        with Session(engine) as session:
+            actor = require(request, session, "view-passback")
+            return render(request, "passback.html.j2", actor, passbacks=troubled(session))
+
+    @app.post("/class/passback/retry")
+    async def passback_retry(request: Request) -> Response:
+        from grader.serve.passback import retry_failed
+
+        form = await request.form()
+        check_csrf(request, form)
+        with Session(engine) as session:
+            require(request, session, "retry-passback")
+            count = retry_failed(session)
+            session.commit()
+        return RedirectResponse(f"/class/passback?retried={count}", status_code=303)
 
     @app.get("/favicon.ico")
     def favicon() -> Response:

@@ -119,6 +119,11 @@ def _lang(f: Any) -> Any:
     help="Which graded attempt of an exercise counts.",
 )
 @click.option("--seed", type=int, help="Seed of the random inputs (kept in the database).")
+@click.option(
+    "--public-url",
+    help="The server's address as browsers reach it (behind a proxy: https://...); LTI "
+    "launches are checked against it (default: the address each request came to).",
+)
 @_lang
 @_lease_option
 @_limits_options
@@ -133,6 +138,7 @@ def serve_group(
     trust: bool,
     score_policy: str,
     seed: int | None,
+    public_url: str | None,
     lang: str,
     lease: float,
     timeout: float,
@@ -161,6 +167,7 @@ def serve_group(
     if applied:
         click.echo(f"grade serve: database migrated ({', '.join(reversed(applied))})", err=True)
     _set_seed(engine, seed)
+    _set_policy(engine, score_policy)
     options = [
         *(["--trust-submissions"] if trust else []),
         "--lease",
@@ -182,7 +189,7 @@ def serve_group(
     except ServeError as exc:
         _fail(str(exc))
     try:
-        _run_web(course, engine, host, port, lang, trust, score_policy)
+        _run_web(course, engine, host, port, lang, trust, score_policy, public_url)
     finally:
         workers.stop()
 
@@ -208,14 +215,44 @@ def _set_seed(engine: Any, seed: int | None) -> None:
         stored.value = str(seed)
 
 
+def _set_policy(engine: Any, policy: str) -> None:
+    from sqlalchemy.orm import Session
+
+    from grader.serve.models import Setting
+
+    # Kept in the database: a worker sends the platform the score the class page shows.
+    with Session(engine) as session, session.begin():
+        stored = session.get(Setting, "score_policy")
+        if stored is None:
+            session.add(Setting(key="score_policy", value=policy))
+        else:
+            stored.value = policy
+
+
 def _run_web(
-    course: Any, engine: Any, host: str, port: int, lang: str, trust: bool, policy: str
+    course: Any,
+    engine: Any,
+    host: str,
+    port: int,
+    lang: str,
+    trust: bool,
+    policy: str,
+    public_url: str | None,
 ) -> None:
     import uvicorn
 
     from grader.serve.app import Config, create_app
 
-    app = create_app(Config(course=course, engine=engine, lang=lang, trust=trust, policy=policy))
+    app = create_app(
+        Config(
+            course=course,
+            engine=engine,
+            lang=lang,
+            trust=trust,
+            policy=policy,
+            public_url=public_url,
+        )
+    )
     click.echo(f"grade serve: {course.title} on http://{host}:{port} (Ctrl-C ends)", err=True)
     uvicorn.run(app, host=host, port=port, log_level="warning", proxy_headers=True)
 
@@ -409,6 +446,152 @@ def regrade_command(exercise: str, url: str | None, course_dir: str | None) -> N
         if count
         else "nothing to regrade: every latest submission was graded with the current checks"
     )
+
+
+@serve_group.group("lti")
+def lti_group() -> None:
+    """Connect the server to learning platforms with LTI 1.3 (sign-in, roster, grade passback).
+
+    \b
+    grade serve lti add-platform ISSUER --client-id ID --deployment ID --login-url URL \\
+        --token-url URL --jwks-url URL --url https://grade.example.edu
+    grade serve lti list
+    grade serve lti roster              import the roster of every course launched from
+    """
+
+
+_public_url_option = click.option(
+    "--url",
+    "base_url",
+    default="http://127.0.0.1:8000",
+    show_default=True,
+    help="The server's address as the platform and the students reach it.",
+)
+
+
+def _tool_urls(base_url: str) -> list[tuple[str, str]]:
+    base = base_url.rstrip("/")
+    return [
+        ("OIDC login (initiate login) URL", f"{base}/lti/login"),
+        ("Redirect (launch) URL", f"{base}/lti/launch"),
+        ("Target link URI", f"{base}/"),
+        ("Deep linking URL", f"{base}/lti/launch"),
+        ("Public keyset (JWKS) URL", f"{base}/lti/jwks"),
+    ]
+
+
+@lti_group.command("add-platform")
+@click.argument("issuer")
+@click.option("--client-id", required=True, help="The client id the platform gave the tool.")
+@click.option(
+    "--deployment",
+    "deployments",
+    multiple=True,
+    required=True,
+    help="A deployment id of the tool on the platform (repeat for several).",
+)
+@click.option("--login-url", required=True, help="The platform's OIDC authorization endpoint.")
+@click.option("--token-url", required=True, help="The platform's OAuth 2 token endpoint.")
+@click.option("--jwks-url", required=True, help="The platform's public keyset (JWKS) URL.")
+@_public_url_option
+@_db_option
+@_course_option
+def lti_add_command(
+    issuer: str,
+    client_id: str,
+    deployments: tuple[str, ...],
+    login_url: str,
+    token_url: str,
+    jwks_url: str,
+    base_url: str,
+    url: str | None,
+    course_dir: str | None,
+) -> None:
+    """Register the platform ISSUER (its client id, deployments and endpoints) and make the key."""
+    from sqlalchemy.orm import Session
+
+    from grader.serve.lti import LtiError, add_platform
+
+    engine = _engine(url, _course(course_dir))
+    _migrated(engine)
+    try:
+        with Session(engine) as session, session.begin():
+            platform = add_platform(
+                session, issuer, client_id, list(deployments), login_url, token_url, jwks_url
+            )
+            shown = f"{platform.issuer} (client id {platform.client_id}, deployments "
+            shown += ", ".join(platform.deployment_ids) + ")"
+    except LtiError as exc:
+        _fail(str(exc))
+        return
+    click.echo(f"platform {shown} registered; the tool's addresses to give it:")
+    for name, address in _tool_urls(base_url):
+        click.echo(f"  {name}: {address}")
+
+
+@lti_group.command("list")
+@_db_option
+@_course_option
+def lti_list_command(url: str | None, course_dir: str | None) -> None:
+    """List the registered platforms, their deployments and endpoints."""
+    from sqlalchemy.orm import Session
+
+    from grader.serve.lti import platforms
+
+    engine = _engine(url, _course(course_dir))
+    _migrated(engine)
+    with Session(engine) as session:
+        found = platforms(session)
+        if not found:
+            click.echo("no platform registered: grade serve lti add-platform ISSUER ...")
+        for platform in found:
+            click.echo(
+                f"{platform.issuer}  client id {platform.client_id}  "
+                f"deployments {', '.join(platform.deployment_ids)}\n"
+                f"  login {platform.login_url}\n  token {platform.token_url}\n"
+                f"  jwks {platform.jwks_url}"
+            )
+
+
+@lti_group.command("remove")
+@click.argument("issuer")
+@click.option("--client-id", help="Only this client id of the platform (default: all of them).")
+@_db_option
+@_course_option
+def lti_remove_command(
+    issuer: str, client_id: str | None, url: str | None, course_dir: str | None
+) -> None:
+    """Forget the platform ISSUER: its launches stop working; grades already sent stay there."""
+    from sqlalchemy.orm import Session
+
+    from grader.serve.lti import remove_platform
+
+    engine = _engine(url, _course(course_dir))
+    _migrated(engine)
+    with Session(engine) as session, session.begin():
+        count = remove_platform(session, issuer, client_id)
+    if not count:
+        _fail(f"no platform {issuer}{f' with client id {client_id}' if client_id else ''}")
+    click.echo(f"platform {issuer} removed")
+
+
+@lti_group.command("roster")
+@_db_option
+@_course_option
+def lti_roster_command(url: str | None, course_dir: str | None) -> None:
+    """Import or refresh the learners of every course the tool was launched from (NRPS)."""
+    from grader.serve.accounts import import_platform_roster
+    from grader.serve.database import ServeError
+    from grader.serve.lti_services import PlatformError, Services
+
+    engine = _engine(url, _course(course_dir))
+    _migrated(engine)
+    try:
+        new, known = import_platform_roster(engine, Services())
+    except (ServeError, PlatformError) as exc:
+        _fail(str(exc))
+        return
+    click.echo(f"roster from the platform: {new} new student(s), {known} already here")
 
 
 @click.command("login")

@@ -1,4 +1,4 @@
-"""The server's tables: students, instructors, tokens, submissions, jobs and results.
+"""The server's tables: students, instructors, tokens, submissions, jobs, results, LTI platforms.
 
 The schema is changed only by a migration in ``grader/serve/migrations``; a
 test checks that the migrations give exactly these tables.
@@ -10,6 +10,7 @@ from datetime import datetime
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     DateTime,
     ForeignKey,
     Index,
@@ -31,6 +32,11 @@ __all__ = [
     "Submission",
     "Job",
     "Result",
+    "LtiPlatform",
+    "LtiLogin",
+    "LtiContext",
+    "LtiUser",
+    "LtiLineItem",
 ]
 
 # Named constraints: a migration can then drop or alter them on SQLite and PostgreSQL alike.
@@ -159,3 +165,90 @@ class Result(Base):
     # The exercise's record as grade_parcel returns it (results.json's exercise entry).
     document: Mapped[str] = mapped_column(Text)
     graded_at: Mapped[datetime] = mapped_column(DateTime())
+
+
+class LtiPlatform(Base):
+    """A learning platform registered with ``grade serve lti add-platform`` (LTI 1.3)."""
+
+    __tablename__ = "lti_platforms"
+    __table_args__ = (UniqueConstraint("issuer", "client_id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    issuer: Mapped[str] = mapped_column(String(255))
+    client_id: Mapped[str] = mapped_column(String(255))
+    deployment_ids: Mapped[list[str]] = mapped_column(JSON, default=list)
+    login_url: Mapped[str] = mapped_column(Text)  # the platform's OIDC authorization endpoint
+    token_url: Mapped[str] = mapped_column(Text)  # its OAuth 2 token endpoint (AGS, NRPS)
+    jwks_url: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime())
+
+
+class LtiLogin(Base):
+    """One OIDC login, from its initiation to the launch it allows once.
+
+    Kept in the database, keyed by the ``state`` sent to the platform, and not in
+    a cookie: a platform that opens the tool in an iframe of another site gets no
+    cookie of ours back (third-party cookies blocked), and every web process of
+    the server sees the same row, so a nonce is used once across all of them.
+    """
+
+    __tablename__ = "lti_logins"
+    state: Mapped[str] = mapped_column(String(64), primary_key=True)
+    nonce: Mapped[str] = mapped_column(String(64))
+    platform_id: Mapped[int] = mapped_column(ForeignKey("lti_platforms.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(DateTime())
+    launched_at: Mapped[datetime | None] = mapped_column(DateTime(), nullable=True)
+    # Who the launch signed in, where it goes, and (deep linking) where to answer.
+    role: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    actor_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    target: Mapped[str | None] = mapped_column(Text, nullable=True)
+    deep_link: Mapped[dict[str, object] | None] = mapped_column(JSON, nullable=True)
+    continued: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class LtiContext(Base):
+    """A course of a platform, with the service endpoints its last launch named."""
+
+    __tablename__ = "lti_contexts"
+    __table_args__ = (UniqueConstraint("platform_id", "context_key"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    platform_id: Mapped[int] = mapped_column(ForeignKey("lti_platforms.id", ondelete="CASCADE"))
+    context_key: Mapped[str] = mapped_column(String(255))
+    deployment_id: Mapped[str] = mapped_column(String(255))
+    title: Mapped[str] = mapped_column(String(255), default="")
+    lineitems_url: Mapped[str | None] = mapped_column(Text, nullable=True)
+    memberships_url: Mapped[str | None] = mapped_column(Text, nullable=True)
+    scopes: Mapped[list[str]] = mapped_column(JSON, default=list)
+    updated_at: Mapped[datetime] = mapped_column(DateTime())
+
+
+class LtiUser(Base):
+    """A platform's user (its ``sub``) and who they are here: a student or an instructor."""
+
+    __tablename__ = "lti_users"
+    __table_args__ = (UniqueConstraint("platform_id", "subject"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    platform_id: Mapped[int] = mapped_column(ForeignKey("lti_platforms.id", ondelete="CASCADE"))
+    subject: Mapped[str] = mapped_column(String(255))
+    student_id: Mapped[int | None] = mapped_column(
+        ForeignKey("students.id", ondelete="CASCADE"), nullable=True, index=True
+    )
+    instructor_id: Mapped[int | None] = mapped_column(
+        ForeignKey("instructors.id", ondelete="CASCADE"), nullable=True
+    )
+    # The course the user last came from: where their scores go.
+    context_id: Mapped[int | None] = mapped_column(
+        ForeignKey("lti_contexts.id", ondelete="SET NULL"), nullable=True
+    )
+    created_at: Mapped[datetime] = mapped_column(DateTime())
+
+
+class LtiLineItem(Base):
+    """The gradebook column of one exercise in one platform course: made once, then reused."""
+
+    __tablename__ = "lti_line_items"
+    __table_args__ = (UniqueConstraint("context_id", "exercise"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    context_id: Mapped[int] = mapped_column(ForeignKey("lti_contexts.id", ondelete="CASCADE"))
+    exercise: Mapped[str] = mapped_column(String(255))
+    url: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime())

@@ -21,6 +21,8 @@ ACTIONS = {
     "download-class": "instructor",
     "view-student": "instructor",
     "regrade": "instructor",
+    "view-passback": "instructor",
+    "retry-passback": "instructor",
 }
 
 

@@ -32,6 +32,8 @@ __all__ = [
     "Attempt",
     "attempts_of",
     "counted",
+    "FinalScore",
+    "final_score",
     "exercise_record",
     "ClassView",
     "ClassViews",
@@ -105,6 +107,33 @@ def counted(attempts: list[Attempt], policy: str) -> dict[tuple[int, str], Attem
         if old is None or policy == "last" or (attempt.score or 0.0) >= (old.score or 0.0):
             chosen[key] = attempt
     return chosen
+
+
+@dataclass(frozen=True)
+class FinalScore:
+    """The score of a student's exercise that counts: what the gradebook shows."""
+
+    score: float
+    max_score: float
+    submission_id: int
+
+
+def final_score(
+    session: Session, student_id: int, exercise: str, policy: str | None = None
+) -> FinalScore | None:
+    """Return the student's final score of the exercise (None while nothing graded counts).
+
+    ``policy`` left out is the server's, as ``grade serve --score-policy`` recorded it:
+    a worker on another machine posts the score the class page shows.
+    """
+    from grader.serve.database import setting
+
+    chosen = policy or setting(session, "score_policy") or "best"
+    attempts = [a for a in attempts_of(session, student_id) if a.exercise == exercise]
+    attempt = counted(attempts, chosen).get((student_id, exercise))
+    if attempt is None or attempt.score is None or attempt.max_score is None:
+        return None
+    return FinalScore(attempt.score, attempt.max_score, attempt.id)
 
 
 def exercise_record(document: str) -> dict[str, Any]:

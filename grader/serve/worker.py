@@ -6,6 +6,9 @@ a submission through ``grader.parcel.grade_parcel``, the very function a batch
 worker calls, behind the same sandbox gate. When the grading environment fails
 (the child could not start, the zygote died) the submission is the server's
 fault: it goes back in the queue, marked delayed, and is never scored.
+A worker also runs the passback jobs that send final scores to a learning
+platform (``grader.serve.passback``); a graded attempt records its passback
+job in the transaction that records its result.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from sqlalchemy.orm import Session
 
 from grader.course import Course, CourseError
 from grader.executors import Executor, Limits
-from grader.serve import clock, jobs
+from grader.serve import clock, jobs, passback
 from grader.serve.database import (
     DatabaseDown,
     ServeError,
@@ -39,6 +42,9 @@ from grader.serve.database import (
 from grader.serve.models import Result, Student, Submission
 
 __all__ = ["Worker", "run_worker"]
+
+# A worker grades and sends grades back: both are jobs of the one table.
+KINDS = ("grade", "passback")
 
 
 def _say(line: str) -> None:
@@ -56,6 +62,7 @@ class Worker:
     name: str
     executor: Executor | None = None
     lease: timedelta = jobs.LEASE
+    services: Any = None  # the platforms' services client (LTI passback), made on first use
 
     def start(self) -> dict[str, Any]:
         """Start the warm executor and refuse now if the sandbox falls short here."""
@@ -78,14 +85,17 @@ class Worker:
     def run_once(self) -> bool:
         """Claim and run one job; return False when none was due."""
         with Session(self.engine) as session:
-            claimed = jobs.claim(session, self.name, lease=self.lease)
+            claimed = jobs.claim(session, self.name, KINDS, lease=self.lease)
         if claimed is None:
             return False
         beating = threading.Event()
         beat = threading.Thread(target=self._heartbeat, args=(claimed.id, beating), daemon=True)
         beat.start()
         try:
-            self._grade(claimed)
+            if claimed.kind == "passback":
+                self._pass_back(claimed)
+            else:
+                self._grade(claimed)
         finally:
             beating.set()
             beat.join()
@@ -98,6 +108,16 @@ class Worker:
                     jobs.heartbeat(session, job_id, self.name, lease=self.lease)
             except DatabaseDown:
                 pass  # tried again at the next beat; the lease covers a few misses
+
+    def _pass_back(self, claimed: jobs.Claimed) -> None:
+        from grader.serve import passback
+        from grader.serve.lti_services import Services
+
+        if self.services is None:
+            self.services = Services()
+        outcome = passback.run(self.engine, self.course, claimed, self.services)
+        if outcome in ("retry", "failed"):
+            _say(f"grade serve worker: passback job {claimed.id}: {outcome}")
 
     def _grade(self, claimed: jobs.Claimed) -> None:
         from grader.parcel import Parcel, grade_parcel
@@ -167,6 +187,11 @@ class Worker:
                     update(Submission).where(Submission.id == submission_id).values(status="graded")
                 )
                 jobs.finish(session, claimed.id)
+                # The student's final score may have changed: the platform's gradebook is told
+                # (a durable job in this same transaction, so a restart loses no passback).
+                submission = session.get(Submission, submission_id)
+                if submission is not None:
+                    passback.enqueue(session, submission.student_id, submission.exercise)
         except IntegrityError:
             # Another worker took the job over (this one's lease ran out) and recorded
             # the same grade first: one result per submission and checks, never two.

@@ -46,4 +46,8 @@ document.addEventListener("DOMContentLoaded", function () {
     }
     setTimeout(poll, 2000);
   });
+  document.querySelectorAll("form[data-autosubmit]").forEach(function (form) {
+    // The answer to a deep linking request goes back to the platform at once.
+    form.submit();
+  });
 });
