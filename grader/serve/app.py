@@ -106,7 +106,7 @@ def create_app(config: Config) -> FastAPI:
         autoescape=True,
         undefined=jinja2.StrictUndefined,
     )
-    throttle = Throttle()
+    throttle = Throttle(engine)
     state: dict[str, Any] = {}
 
     def secret() -> str:

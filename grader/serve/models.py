@@ -1,4 +1,4 @@
-"""The server's tables: students, instructors, tokens, submissions, jobs and results.
+"""The server's tables: students, instructors, tokens, submissions, jobs, results, sign-in tries.
 
 The schema is changed only by a migration in ``grader/serve/migrations``; a
 test checks that the migrations give exactly these tables.
@@ -31,6 +31,7 @@ __all__ = [
     "Submission",
     "Job",
     "Result",
+    "SigninAttempt",
 ]
 
 # Named constraints: a migration can then drop or alter them on SQLite and PostgreSQL alike.
@@ -159,3 +160,17 @@ class Result(Base):
     # The exercise's record as grade_parcel returns it (results.json's exercise entry).
     document: Mapped[str] = mapped_column(Text)
     graded_at: Mapped[datetime] = mapped_column(DateTime())
+
+
+class SigninAttempt(Base):
+    """A wrong sign-in secret or password, by address, for the slowing of guesses.
+
+    In the database, not in a process: every web process of the server (``--workers``,
+    several machines) counts the same tries, so more processes give no more guesses.
+    """
+
+    __tablename__ = "signin_attempts"
+    __table_args__ = (Index("ix_signin_attempts_address_at", "address", "at"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    address: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(DateTime(), index=True)
