@@ -10,11 +10,15 @@ Prints, all measured in this one run on this machine (the figures of issue 23):
  - the wall time of the whole spike (first submit to last grade) against
    `grade batch --jobs JOBS` on the same class in the same run, as a ratio
    of throughputs (goal: at least 0.8x the batch's);
+ - the web process's CPU time per accepted submission (its own work, which
+   the machine's other load changes least), beside the load average;
  - the web process's resident memory after 100 and after 1,000 accepted
    submissions (goal: flat); the spike is topped up to 1,000 for that.
 
 Run from the course root: python benchmarks/bench_serve.py
-(--students 10 --exercises 01,04 for a short run.)
+(--students 10 --exercises 01,04 for a short run; --accept-only measures the
+accepting alone, the workers grading meanwhile, and stops without waiting
+for the grades or running the batch.)
 """
 
 from __future__ import annotations
@@ -51,6 +55,12 @@ def _rss_mib(pid: int) -> float:
     return float("nan")
 
 
+def _cpu_seconds(pid: int) -> float:
+    # utime and stime of /proc/PID/stat (fields 14 and 15, after the command's parenthesis).
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _percentile(values: list[float], share: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
@@ -63,6 +73,14 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--memory-at", type=int, default=1000)
+    parser.add_argument(
+        "--accept-only",
+        action="store_true",
+        help="measure the accepting (and the memory) only: no waiting for grades, no batch",
+    )
+    parser.add_argument(
+        "--timeout", type=float, default=3600, help="seconds the grading may take at most"
+    )
     args = parser.parse_args()
     numbers = args.exercises.split(",")
     exercises = sorted(p.name for p in (ROOT / "exercises").iterdir() if p.name[:2] in numbers)
@@ -128,7 +146,10 @@ def _run(
         stderr=log,
     )
     try:
+        up_by = time.monotonic() + 600
         while True:
+            if time.monotonic() > up_by or server.poll() is not None:
+                raise SystemExit(f"grade serve did not come up: see {work / 'serve.log'}")
             try:
                 if httpx.get(f"{base}/api/health", timeout=2).status_code == 200:
                     break
@@ -159,15 +180,20 @@ def _spike(
     lock = threading.Lock()
     jobs = [(i, e) for i in range(len(students)) for e in exercises]
 
+    # One connection per client, kept: a student's machine is not the server's, and a
+    # client made anew per request (its TLS context loaded) spent the server's cores.
+    connections = threading.local()
+
     def send(item: tuple[int, str]) -> None:
         student, exercise = item
+        if not hasattr(connections, "client"):
+            connections.client = httpx.Client(timeout=120)
         started = time.perf_counter()
-        reply = httpx.post(
+        reply = connections.client.post(
             f"{base}/api/submissions",
             headers={"Authorization": f"Bearer {tokens[student]}"},
             data={"exercise": exercise},
             files={"file": ("exercise.py", solutions[exercise])},
-            timeout=120,
         )
         reply.raise_for_status()
         with lock:
@@ -176,24 +202,11 @@ def _spike(
                 memory[len(accept)] = _rss_mib(web_pid)
 
     spike_start = time.time()
+    cpu_start = _cpu_seconds(web_pid)
     with ThreadPoolExecutor(args.clients) as pool:
         list(pool.map(send, jobs))
     accepted_in = time.time() - spike_start
-    while True:
-        with sqlite3.connect(database, timeout=60) as connection:
-            left = connection.execute(
-                "SELECT count(*) FROM jobs WHERE status != 'done'"
-            ).fetchone()[0]
-        if not left:
-            break
-        time.sleep(1)
-    with sqlite3.connect(database, timeout=60) as connection:
-        rows = connection.execute(
-            "SELECT julianday(r.graded_at) - julianday(s.created_at), julianday(r.graded_at)"
-            " FROM results r JOIN submissions s ON s.id = r.submission_id"
-        ).fetchall()
-    to_graded = [days * 86400 for days, _ in rows]
-    spike_wall = time.time() - spike_start
+    web_cpu = _cpu_seconds(web_pid) - cpu_start
     count = len(jobs)
     print(
         f"spike: {len(students)} students x {len(exercises)} exercises = {count} submissions, "
@@ -204,6 +217,52 @@ def _spike(
         f"  time to accept: p50 {1000 * statistics.median(accept):.0f} ms, "
         f"p95 {1000 * _percentile(accept, 0.95):.0f} ms (goal: p95 < 100 ms)"
     )
+    # The web process's own work per submission: what the machine's other load changes least.
+    print(
+        f"  web process CPU per accepted submission: {1000 * web_cpu / count:.1f} ms; "
+        f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores",
+        flush=True,
+    )
+    if not args.accept_only:
+        _graded(args, database, students, exercises, solutions, work, spike_start)
+    # Topped up only now: the extra submissions must not take cores from the batch. They
+    # are accepted while the workers grade, and the measure does not wait for their grades.
+    if len(accept) < args.memory_at:
+        extra = [(i % len(students), exercises[0]) for i in range(args.memory_at - len(accept))]
+        with ThreadPoolExecutor(args.clients) as pool:
+            list(pool.map(send, extra))
+    print(
+        f"  web process memory: {memory.get(100, float('nan')):.0f} MiB at 100 submissions, "
+        f"{memory.get(args.memory_at, float('nan')):.0f} MiB at {args.memory_at}"
+    )
+
+
+def _graded(
+    args: argparse.Namespace,
+    database: Path,
+    students: list[str],
+    exercises: list[str],
+    solutions: dict[str, bytes],
+    work: Path,
+    spike_start: float,
+) -> None:
+    while True:
+        with sqlite3.connect(database, timeout=60) as connection:
+            left = connection.execute(
+                "SELECT count(*) FROM jobs WHERE status != 'done'"
+            ).fetchone()[0]
+        if not left:
+            break
+        if time.time() - spike_start > args.timeout:
+            raise SystemExit(f"  {left} submission(s) still not graded after {args.timeout:.0f} s")
+        time.sleep(1)
+    with sqlite3.connect(database, timeout=60) as connection:
+        rows = connection.execute(
+            "SELECT julianday(r.graded_at) - julianday(s.created_at), julianday(r.graded_at)"
+            " FROM results r JOIN submissions s ON s.id = r.submission_id"
+        ).fetchall()
+    to_graded = [days * 86400 for days, _ in rows]
+    spike_wall = time.time() - spike_start
     print(
         f"  submit to graded: p50 {statistics.median(to_graded):.1f} s, "
         f"p95 {_percentile(to_graded, 0.95):.1f} s"
@@ -213,17 +272,8 @@ def _spike(
     ratio = batch_wall / spike_wall
     print(
         f"grade batch --jobs {args.jobs} on the same class: {batch_wall:.1f} s; "
-        f"server throughput / batch throughput = {ratio:.2f}x (goal: >= 0.8x)"
-    )
-
-    # Topped up only now: the extra submissions must not take cores from the batch.
-    if len(accept) < args.memory_at:
-        extra = [(i % len(students), exercises[0]) for i in range(args.memory_at - len(accept))]
-        with ThreadPoolExecutor(args.clients) as pool:
-            list(pool.map(send, extra))
-    print(
-        f"  web process memory: {memory.get(100, float('nan')):.0f} MiB at 100 submissions, "
-        f"{memory.get(args.memory_at, float('nan')):.0f} MiB at {args.memory_at}"
+        f"server throughput / batch throughput = {ratio:.2f}x (goal: >= 0.8x)",
+        flush=True,
     )
 
 
@@ -260,6 +310,7 @@ def _batch(
         check=True,
         capture_output=True,
         env={**os.environ},
+        timeout=args.timeout,
     )
     return time.time() - started
 

@@ -10,21 +10,19 @@ from __future__ import annotations
 import csv
 import hashlib
 import secrets
-import threading
-import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Engine, delete, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from grader.gradebook import Roster, RosterError, load_roster
 from grader.serve import clock
-from grader.serve.database import ServeError, setting
-from grader.serve.models import Instructor, Setting, Student, Token
+from grader.serve.database import ServeError, reading, setting, writing
+from grader.serve.models import Instructor, Setting, SigninAttempt, Student, Token
 
 __all__ = [
     "Actor",
@@ -76,14 +74,17 @@ def issue_token(
 
 def student_for_secret(session: Session, secret: str, kinds: Iterable[str]) -> Student | None:
     """Return the student whose live secret this is (of one of ``kinds``), or None."""
-    token = session.scalar(
-        select(Token).where(Token.digest == digest_of_secret(secret), Token.kind.in_(list(kinds)))
+    # One query: every request of the API asks it (a hand-in among them).
+    return session.scalar(
+        select(Student)
+        .join(Token, Token.student_id == Student.id)
+        .where(
+            Token.digest == digest_of_secret(secret),
+            Token.kind.in_(list(kinds)),
+            Token.revoked_at.is_(None),
+            or_(Token.expires_at.is_(None), Token.expires_at > clock.now()),
+        )
     )
-    if token is None or token.revoked_at is not None:
-        return None
-    if token.expires_at is not None and token.expires_at <= clock.now():
-        return None
-    return session.get(Student, token.student_id)
 
 
 def _read_plain_roster(path: Path) -> Roster:
@@ -236,34 +237,38 @@ _DUMMY = _Dummy()
 class Throttle:
     """Slow down guessing: after a few wrong secrets from one address, refuse for a while.
 
-    Kept in the web process (one per server): a restart forgives, which is fine
-    against guessing 256-bit secrets; the slowing is against a flood of tries.
+    The wrong tries are rows of the database (``signin_attempts``), so every web
+    process of the server counts the same ones: more processes give an attacker
+    no more tries. Rows older than the window are deleted as new ones come.
     """
 
     FREE = 5  # wrong tries allowed before the waits start
-    WINDOW = 600.0  # seconds after which wrong tries are forgotten
+    WINDOW = timedelta(minutes=10)  # after which wrong tries are forgotten
 
-    def __init__(self) -> None:
-        self._failures: dict[str, list[float]] = {}
-        self._lock = threading.Lock()
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
 
     def wait_for(self, address: str) -> float:
         """Return the seconds ``address`` must wait before its next try (0: go ahead)."""
-        now = time.monotonic()
-        with self._lock:
-            recent = [t for t in self._failures.get(address, []) if now - t < self.WINDOW]
-            self._failures[address] = recent
-            if len(recent) < self.FREE:
-                return 0.0
-            # Doubling from 1 s with every wrong try past the free ones, up to the window.
-            wait = min(self.WINDOW, 2.0 ** (len(recent) - self.FREE))
-            return max(0.0, recent[-1] + wait - now)
+        now = clock.now()
+        with Session(reading(self._engine)) as session:
+            count, last = session.execute(
+                select(func.count(SigninAttempt.id), func.max(SigninAttempt.at)).where(
+                    SigninAttempt.address == address[:64], SigninAttempt.at > now - self.WINDOW
+                )
+            ).one()
+        if count < self.FREE or last is None:
+            return 0.0
+        # Doubling from 1 s with every wrong try past the free ones, up to the window.
+        wait = min(self.WINDOW.total_seconds(), 2.0 ** (count - self.FREE))
+        return max(0.0, (last - now).total_seconds() + wait)
 
     def failed(self, address: str) -> None:
-        with self._lock:
-            self._failures.setdefault(address, []).append(time.monotonic())
-            if len(self._failures) > 100_000:  # a flood from many addresses: forget the oldest
-                self._failures.pop(next(iter(self._failures)))
+        """Count a wrong try from ``address``."""
+        now = clock.now()
+        with writing(self._engine) as session:
+            session.execute(delete(SigninAttempt).where(SigninAttempt.at <= now - self.WINDOW))
+            session.execute(insert(SigninAttempt).values(address=address[:64], at=now))
 
 
 def import_platform_roster(engine: Any, services: Any) -> tuple[int, int]:

@@ -43,7 +43,7 @@ from grader.serve.accounts import (
     issue_token,
     student_for_secret,
 )
-from grader.serve.database import setting
+from grader.serve.database import reading, setting
 from grader.serve.handin import MAX_BYTES, HandInError, accept, regrade
 from grader.serve.lti import LtiError, PlatformKeys
 from grader.serve.models import Instructor, LtiLogin, Result, Student, Submission
@@ -108,17 +108,19 @@ def create_app(config: Config) -> FastAPI:
     app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
     course = config.course
     engine = config.engine
+    # The pages only read: on SQLite their transactions wait for no writer.
+    reader = reading(engine)
     pages = jinja2.Environment(
         loader=jinja2.FileSystemLoader(HERE / "templates"),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
     )
-    throttle = Throttle()
+    throttle = Throttle(engine)
     state: dict[str, Any] = {}
 
     def secret() -> str:
         if "secret" not in state:
-            with Session(engine) as session:
+            with Session(reader) as session:
                 value = setting(session, "secret")
             if value is None:
                 raise _Refused(503, "the database is not set up: run grade serve migrate")
@@ -127,7 +129,7 @@ def create_app(config: Config) -> FastAPI:
 
     def seed() -> int:
         if "seed" not in state:
-            with Session(engine) as session:
+            with Session(reader) as session:
                 state["seed"] = int(setting(session, "seed") or 0)
         return int(state["seed"])
 
@@ -263,8 +265,8 @@ def create_app(config: Config) -> FastAPI:
     @app.middleware("http")
     async def _headers(request: Request, call_next: Any) -> Response:
         try:
-            # Read once, before any route opens its session: on SQLite every transaction
-            # holds the write lock (BEGIN IMMEDIATE), so a second one inside would wait on it.
+            # Read once, before any route opens its session: on SQLite a writing
+            # transaction holds the write lock (BEGIN IMMEDIATE) from its start.
             secret()
             seed()
             response: Response = await call_next(request)
@@ -318,7 +320,7 @@ def create_app(config: Config) -> FastAPI:
     # -- pages ------------------------------------------------------------------
     @app.get("/", response_class=HTMLResponse)
     def home(request: Request) -> Response:
-        with Session(engine) as session:
+        with Session(reader) as session:
             actor = actor_of(request, session)
             if actor is not None and actor.role == "instructor":
                 return RedirectResponse("/class", status_code=303)
@@ -346,7 +348,7 @@ def create_app(config: Config) -> FastAPI:
     @app.get("/signin/{secret_value}")
     def signin_link(request: Request, secret_value: str) -> Response:
         slowed(request)
-        with Session(engine) as session:
+        with Session(reader) as session:
             student = linked_student(request, session, secret_value)
             return sign_in(RedirectResponse("/", status_code=303), request, "student", student.id)
 
@@ -356,7 +358,8 @@ def create_app(config: Config) -> FastAPI:
         check_csrf(request, form)
         slowed(request)
         name, password = str(form.get("name") or ""), str(form.get("password") or "")
-        with Session(engine) as session:
+        # Only reads: the password's hash is slow on purpose, and holds no lock.
+        with Session(reader) as session:
             found = check_password(session, name, password)
             if found is None:
                 throttle.failed(address(request))
@@ -407,9 +410,9 @@ def create_app(config: Config) -> FastAPI:
     def take_in(request: Request, exercise: str, filename: str, raw: bytes, key: str) -> Any:
         # On a worker thread: the database may make it wait for its lock, and the
         # event loop must go on taking other requests meanwhile.
-        with Session(engine) as session:
+        with Session(reader) as session:
             actor = require(request, session, "submit")
-            return accept(session, course, actor.id, exercise, filename, raw, key)
+        return accept(engine, course, actor.id, exercise, filename, raw, key)
 
     def _owned(session: Session, request: Request, submission_id: int) -> tuple[Actor, Submission]:
         submission = session.get(Submission, submission_id)
@@ -431,7 +434,7 @@ def create_app(config: Config) -> FastAPI:
 
     @app.get("/submissions/{submission_id}", response_class=HTMLResponse)
     def submission_page(request: Request, submission_id: int) -> Response:
-        with Session(engine) as session:
+        with Session(reader) as session:
             actor, submission = _owned(session, request, submission_id)
             result = _latest_result(session, submission.id)
             student = session.get(Student, submission.student_id)
@@ -448,7 +451,7 @@ def create_app(config: Config) -> FastAPI:
     def report(request: Request, submission_id: int) -> Response:
         from grader.report import render_student_report
 
-        with Session(engine) as session:
+        with Session(reader) as session:
             _, submission = _owned(session, request, submission_id)
             result = _latest_result(session, submission.id)
             student = session.get(Student, submission.student_id)
@@ -472,7 +475,7 @@ def create_app(config: Config) -> FastAPI:
     # -- the instructor's ---------------------------------------------------------
     @app.get("/class", response_class=HTMLResponse)
     def class_page(request: Request) -> Response:
-        with Session(engine) as session:
+        with Session(reader) as session:
             actor = require(request, session, "view-class")
             view = views().current(session)
             stale = _stale(session)
@@ -506,13 +509,13 @@ def create_app(config: Config) -> FastAPI:
 
     @app.get("/class/overview", response_class=HTMLResponse)
     def overview(request: Request) -> Response:
-        with Session(engine) as session:
+        with Session(reader) as session:
             require(request, session, "view-class")
             return report_page(views().current(session).files["index.html"].decode())
 
     @app.get("/class/similarity/{name}", response_class=HTMLResponse)
     def near_copy(request: Request, name: str) -> Response:
-        with Session(engine) as session:
+        with Session(reader) as session:
             require(request, session, "view-class")
             page = views().current(session).files.get(f"similarity/{name}")
         if page is None:
@@ -521,7 +524,7 @@ def create_app(config: Config) -> FastAPI:
 
     @app.get("/class/students/{student_id}", response_class=HTMLResponse)
     def class_student(request: Request, student_id: int) -> Response:
-        with Session(engine) as session:
+        with Session(reader) as session:
             actor = require(request, session, "view-student")
             student = session.get(Student, student_id)
             if student is None:
@@ -541,7 +544,7 @@ def create_app(config: Config) -> FastAPI:
 
     @app.get("/class/download/{name}")
     def download(request: Request, name: str) -> Response:
-        with Session(engine) as session:
+        with Session(reader) as session:
             require(request, session, "download-class")
             data = views().current(session).files.get(name)
         if name not in DOWNLOADS or data is None:
@@ -569,7 +572,7 @@ def create_app(config: Config) -> FastAPI:
     # -- the JSON API -------------------------------------------------------------
     @app.get("/api/health")
     def health() -> dict[str, Any]:
-        with Session(engine) as session:
+        with Session(reader) as session:
             session.scalar(select(Student.id).limit(1))
         return {"ok": True}
 
@@ -621,13 +624,13 @@ def create_app(config: Config) -> FastAPI:
 
     @app.get("/api/submissions")
     def api_list(request: Request) -> dict[str, Any]:
-        with Session(engine) as session:
+        with Session(reader) as session:
             actor = require(request, session, "list-own-submissions")
             return {"submissions": [_attempt_json(a) for a in attempts_of(session, actor.id)]}
 
     @app.get("/api/submissions/{submission_id}")
     def api_one(request: Request, submission_id: int) -> Response:
-        with Session(engine) as session:
+        with Session(reader) as session:
             _, submission = _owned(session, request, submission_id)
             result = _latest_result(session, submission.id)
             student = session.get(Student, submission.student_id)
@@ -650,7 +653,7 @@ def create_app(config: Config) -> FastAPI:
 
     @app.get("/api/class")
     def api_class(request: Request) -> dict[str, Any]:
-        with Session(engine) as session:
+        with Session(reader) as session:
             require(request, session, "view-class")
             view = views().current(session)
             return {

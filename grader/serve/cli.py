@@ -18,6 +18,10 @@ from grader.options import course_option as _course_option
 __all__ = ["serve_group", "login_command", "submit_command"]
 
 
+# How much lower a worker started by grade serve runs than the web process (nice).
+WORKER_NICENESS = 10
+
+
 def _fail(message: str) -> None:
     from grader.options import fail
 
@@ -310,6 +314,10 @@ def worker_command_(
         die_with_parent()  # started by grade serve: ends with it, however it ends
         if os.getppid() != parent:
             sys.exit(0)  # it ended while this one started: no worker without its server
+        # Beside its web process: a hand-in (milliseconds of CPU) goes before grading,
+        # which still takes every core the web leaves (the limits are wall-clock seconds,
+        # tens of times what a grade takes, so a spike of hand-ins costs no timeout).
+        os.nice(WORKER_NICENESS)
     course = _course(course_dir)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

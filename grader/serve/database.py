@@ -3,11 +3,24 @@
 The same code serves both: SQLite in WAL mode (readers never wait for the
 one writer) with a busy timeout, PostgreSQL through psycopg 3. The schema is
 Alembic's, shipped in ``grader/serve/migrations`` and applied on start.
+
+On SQLite a transaction takes the write lock at its start (``BEGIN
+IMMEDIATE``) unless it comes from ``reading(engine)``: a transaction that
+reads first and writes later could otherwise find, at its first write, that
+another process wrote since it read, and fail at once instead of waiting.
+Work that only reads goes through ``reading`` and never waits for a writer;
+``writing`` is the short write transaction of the busy paths (a submission
+taken in, a grade recorded), queued on a lock of the process's own before it
+asks SQLite's, whose busy handler polls and favours nobody.
 """
 
 from __future__ import annotations
 
 import secrets
+import threading
+import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +40,8 @@ __all__ = [
     "ensure_setting",
     "is_sqlite",
     "DatabaseDown",
+    "reading",
+    "writing",
 ]
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -84,9 +99,41 @@ def open_engine(url: str) -> Engine:
         def _begin(connection: Any) -> None:
             # BEGIN IMMEDIATE: take the write lock at once, so two writers queue on the
             # busy timeout instead of one failing at its first write ("database is locked").
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
+            # A reading transaction begins deferred: it waits for nobody.
+            mode = connection.get_execution_options().get(_BEGIN, "IMMEDIATE")
+            connection.exec_driver_sql(f"BEGIN {mode}")
 
     return engine
+
+
+_BEGIN = "grade_sqlite_begin"
+# One per pool (an engine and its reading view share theirs): the threads of a process
+# that write take turns here, in order, rather than in SQLite's busy handler.
+_WRITERS: weakref.WeakKeyDictionary[Any, threading.Lock] = weakref.WeakKeyDictionary()
+_WRITERS_LOCK = threading.Lock()
+
+
+def reading(engine: Engine) -> Engine:
+    """Return ``engine`` for transactions that only read (on SQLite: deferred, no write lock)."""
+    return engine.execution_options(**{_BEGIN: "DEFERRED"})
+
+
+@contextmanager
+def writing(engine: Engine) -> Iterator[Session]:
+    """Open a session in one write transaction, committed at the end (rolled back on error).
+
+    Keep it short: prepare everything first, then write. On SQLite the threads of
+    this process take the write lock one after the other.
+    """
+    writer = engine.execution_options(**{_BEGIN: "IMMEDIATE"})
+    if engine.dialect.name != "sqlite":
+        with Session(writer) as session, session.begin():
+            yield session
+        return
+    with _WRITERS_LOCK:
+        lock = _WRITERS.setdefault(engine.pool, threading.Lock())
+    with lock, Session(writer) as session, session.begin():
+        yield session
 
 
 def _alembic_config(engine: Engine) -> Any:

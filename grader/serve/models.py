@@ -1,4 +1,5 @@
-"""The server's tables: students, instructors, tokens, submissions, jobs, results, LTI platforms.
+"""The server's tables: students, instructors, tokens, submissions, jobs, results,
+sign-in tries, LTI platforms.
 
 The schema is changed only by a migration in ``grader/serve/migrations``; a
 test checks that the migrations give exactly these tables.
@@ -37,6 +38,7 @@ __all__ = [
     "LtiContext",
     "LtiUser",
     "LtiLineItem",
+    "SigninAttempt",
 ]
 
 # Named constraints: a migration can then drop or alter them on SQLite and PostgreSQL alike.
@@ -252,3 +254,17 @@ class LtiLineItem(Base):
     exercise: Mapped[str] = mapped_column(String(255))
     url: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime())
+
+
+class SigninAttempt(Base):
+    """A wrong sign-in secret or password, by address, for the slowing of guesses.
+
+    In the database, not in a process: every web process of the server (``--workers``,
+    several machines) counts the same tries, so more processes give no more guesses.
+    """
+
+    __tablename__ = "signin_attempts"
+    __table_args__ = (Index("ix_signin_attempts_address_at", "address", "at"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    address: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(DateTime(), index=True)

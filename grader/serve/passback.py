@@ -43,8 +43,10 @@ def _link(session: Session, student_id: int) -> LtiUser | None:
     )
 
 
-def enqueue(session: Session, student_id: int, exercise: str) -> Job | None:
-    """Record that the student's final score of ``exercise`` is to be sent; None: no platform.
+def enqueue(session: Session, student_id: int, exercise: str) -> int | None:
+    """Record that the student's final score of ``exercise`` is to be sent; return the job's id.
+
+    None: the student has no platform to send it to.
 
     A job already waiting for the same student and exercise is enough: it reads
     the score when it runs.
@@ -56,7 +58,7 @@ def enqueue(session: Session, student_id: int, exercise: str) -> Job | None:
     ):
         payload = waiting.payload or {}
         if payload.get("student_id") == student_id and payload.get("exercise") == exercise:
-            return waiting
+            return waiting.id
     return jobs.enqueue(session, KIND, None, student_id=student_id, exercise=exercise)
 
 

@@ -25,7 +25,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -37,7 +37,9 @@ from grader.serve.database import (
     ServeError,
     open_engine,
     pending_migrations,
+    reading,
     setting,
+    writing,
 )
 from grader.serve.models import Result, Student, Submission
 
@@ -123,25 +125,30 @@ class Worker:
         from grader.parcel import Parcel, grade_parcel
         from grader.submission import SourceFile
 
-        with Session(self.engine) as session:
-            submission = session.get(Submission, claimed.submission_id)
-            if submission is None:  # deleted meanwhile: nothing to grade
+        submission_id = claimed.submission_id or 0
+        # Reads only, in a transaction that holds no lock: the web process takes
+        # submissions in meanwhile.
+        with Session(reading(self.engine)) as session:
+            found = session.execute(
+                select(Student.name, Submission.exercise, Submission.filename, Submission.content)
+                .join(Student, Student.id == Submission.student_id)
+                .where(Submission.id == submission_id)
+            ).first()
+        if found is None:  # deleted meanwhile: nothing to grade
+            with writing(self.engine) as session:
                 jobs.finish(session, claimed.id)
-                session.commit()
-                return
-            student = session.get(Student, submission.student_id)
-            assert student is not None
-            name, exercise_name = student.name, submission.exercise
-            file = SourceFile(submission.filename, bytes(submission.content))
-            submission_id = submission.id
+            return
+        name, exercise_name = found.name, found.exercise
+        file = SourceFile(found.filename, bytes(found.content))
         try:
             exercise = self.course.exercise(exercise_name)
-            with Session(self.engine) as session:
-                if already_graded(session, submission_id, exercise.checks_digest):
-                    # A regrade asked for the checks it was graded with: nothing to do.
+            with Session(reading(self.engine)) as session:
+                done = already_graded(session, submission_id, exercise.checks_digest)
+            if done:
+                # A regrade asked for the checks it was graded with: nothing to do.
+                with writing(self.engine) as session:
                     jobs.finish(session, claimed.id)
-                    session.commit()
-                    return
+                return
             if self.executor is None:
                 self.start()
             assert self.executor is not None
@@ -158,7 +165,7 @@ class Worker:
         self._record(claimed, submission_id, result)
 
     def _delay(self, claimed: jobs.Claimed, submission_id: int, reason: str) -> None:
-        with Session(self.engine) as session, session.begin():
+        with writing(self.engine) as session:
             when = jobs.retry_later(session, claimed, reason)
             session.execute(
                 update(Submission).where(Submission.id == submission_id).values(status="delayed")
@@ -169,20 +176,20 @@ class Worker:
         )
 
     def _record(self, claimed: jobs.Claimed, submission_id: int, result: dict[str, Any]) -> None:
+        # Made before the transaction, which is three statements and nothing else.
+        row = {
+            "submission_id": submission_id,
+            "checks_digest": result["checks_digest"],
+            "seed": self.settings.seed,
+            "status": result["status"],
+            "score": float(result["score"]),
+            "max_score": float(result["max_score"]),
+            "document": json.dumps(result, allow_nan=True),
+            "graded_at": clock.now(),
+        }
         try:
-            with Session(self.engine) as session, session.begin():
-                session.add(
-                    Result(
-                        submission_id=submission_id,
-                        checks_digest=result["checks_digest"],
-                        seed=self.settings.seed,
-                        status=result["status"],
-                        score=float(result["score"]),
-                        max_score=float(result["max_score"]),
-                        document=json.dumps(result, allow_nan=True),
-                        graded_at=clock.now(),
-                    )
-                )
+            with writing(self.engine) as session:
+                session.execute(insert(Result).values(**row))
                 session.execute(
                     update(Submission).where(Submission.id == submission_id).values(status="graded")
                 )
@@ -195,7 +202,7 @@ class Worker:
         except IntegrityError:
             # Another worker took the job over (this one's lease ran out) and recorded
             # the same grade first: one result per submission and checks, never two.
-            with Session(self.engine) as session, session.begin():
+            with writing(self.engine) as session:
                 jobs.finish(session, claimed.id)
                 session.execute(
                     update(Submission).where(Submission.id == submission_id).values(status="graded")

@@ -201,6 +201,8 @@ class Server:
 
     folder: Path
     jobs: int
+    # The database's URL (SQLite in the folder when empty).
+    database: str = ""
     port: int = field(default_factory=_free_port)
     process: subprocess.Popen[bytes] | None = None
     links: dict[str, str] = field(default_factory=dict)
@@ -212,7 +214,7 @@ class Server:
 
     @property
     def db(self) -> str:
-        return f"sqlite:///{self.folder / 'grade.db'}"
+        return self.database or f"sqlite:///{self.folder / 'grade.db'}"
 
     def setup(self, students: list[str]) -> None:
         roster = self.folder / "roster.csv"

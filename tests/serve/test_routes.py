@@ -17,7 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 from serving import HOSTILE, PASSWORD, People
-from sqlalchemy import Engine
+from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 from starlette.testclient import TestClient
 
@@ -28,7 +28,7 @@ from grader.serve import clock
 from grader.serve.app import Config, create_app
 from grader.serve.database import migrate, open_engine
 from grader.serve.handin import MAX_BYTES
-from grader.serve.models import Result
+from grader.serve.models import Result, SigninAttempt
 
 STUB = (
     Path(__file__).resolve().parents[2] / "exercises" / "01_leaf_tensors" / "exercise.py"
@@ -212,6 +212,30 @@ def test_repeated_wrong_sign_in_secrets_are_slowed_down(client: Client, people: 
     assert (
         web.post("/api/login", json={"link": f"http://x/signin/{people.a_link}"}).status_code == 429
     )
+
+
+def test_wrong_sign_ins_at_one_web_process_slow_down_another_on_the_same_database(
+    engine: Engine, course: Course, people: People
+) -> None:
+    # Two web processes of one server: each its own application and its own engine.
+    other = open_engine(engine.url.render_as_string(hide_password=False))
+    try:
+        first = TestClient(create_app(Config(course=course, engine=engine)), follow_redirects=False)
+        second = TestClient(create_app(Config(course=course, engine=other)), follow_redirects=False)
+        for web in (first, second, first, second, first):
+            assert web.get("/signin/not-a-real-link").status_code == 403
+        assert second.get("/signin/not-a-real-link").status_code == 429
+        assert second.get(f"/signin/{people.a_link}").status_code == 429
+        assert first.get(f"/signin/{people.a_link}").status_code == 429
+        # Ten minutes on, the tries are forgotten (and their rows deleted at the next one).
+        later = clock.now() + timedelta(minutes=11)
+        with clock.using(lambda: later):
+            assert second.get(f"/signin/{people.a_link}").status_code == 303
+            assert first.get("/signin/not-a-real-link").status_code == 403
+        with Session(engine) as session:
+            assert session.scalar(select(func.count(SigninAttempt.id))) == 1
+    finally:
+        other.dispose()
 
 
 def test_an_expired_link_signs_nobody_in(client: Client, people: People) -> None:

@@ -34,9 +34,8 @@ def _worker(engine: Engine, course: Course) -> Worker:
 
 
 def _hand_in(engine: Engine, course: Course, people: People, fixture: str) -> int:
-    with Session(engine) as session:
-        raw = (FIXTURES / fixture).read_bytes()
-        return accept(session, course, people.a_id, "01", fixture, raw, None).id
+    raw = (FIXTURES / fixture).read_bytes()
+    return accept(engine, course, people.a_id, "01", fixture, raw, None).id
 
 
 def test_a_broken_environment_leaves_the_submission_delayed_and_unscored(
@@ -132,8 +131,7 @@ def test_the_class_exports_are_those_grade_batch_writes_for_the_same_files_and_s
     klass = tmp_path / "class"
     for name, fixture in handed.items():
         raw = (FIXTURES / fixture).read_bytes()
-        with Session(engine) as session:
-            accept(session, course, ids[name], "01", "exercise.py", raw, None)
+        accept(engine, course, ids[name], "01", "exercise.py", raw, None)
         folder = klass / name / "01_leaf_tensors"
         folder.mkdir(parents=True)
         (folder / "exercise.py").write_bytes(raw)
