@@ -111,6 +111,9 @@ class Submission:
         # Functions that returned a tensor past the child's cut: numbers a check never
         # sees. A check that cannot judge such a value fails the student, with a hint.
         self.too_large: dict[str, int] = {}
+        # The function whose answer a check got last: the one a check that crashed on
+        # an answer could not judge (grader.reference).
+        self.last_returned = ""
 
     def start_early(self) -> None:
         """Start the child now, so it imports torch while pytest collects the checks."""
@@ -341,6 +344,7 @@ class Submission:
             raise error_hint(result.error, function)
         self.answers.record(result, json.dumps([args, kwargs], sort_keys=True, default=str))
         ANSWERS.set(self.answers)
+        self.last_returned = function
         return result
 
     def replay_with_evidence(self, result: CallResult) -> None:

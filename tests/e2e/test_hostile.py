@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -377,6 +378,29 @@ def test_a_value_past_the_childs_cut_fails_the_student_not_the_checks(run_grade,
     hints = {(c["hint"] or {}).get("id") for c in ex["checks"] if not c["passed"]}
     assert "check_error" not in hints and "value_too_large" in hints, hints
     assert "100002 numbers" in failed_messages(ex)
+
+
+def test_a_check_that_cannot_judge_an_answer_fails_the_student_not_the_checks(
+    run_grade, course_copy, tmp_path
+):
+    # An instructor's course, whose exercise 06 has two checks written without a guard.
+    course = course_copy(solutions=True)
+    unguarded = COURSE / "tests" / "fixtures" / "fragile_checks" / "test_unguarded.py"
+    shutil.copy(unguarded, course / "checks" / "06_minimize_square")
+    source = SUBMISSIONS / "06_minimize_square" / "returns_one_point_too_few.py"
+    run = run_grade(source, "--exercise", "06", "--json", tmp_path / "r.json", cwd=course)
+    ex = only_exercise(tmp_path / "r.json")
+    hints = {c["name"]: (c["hint"] or {}).get("id") for c in ex["checks"] if not c["passed"]}
+    # It crashes on this history, and judges the reference's: the student's failure...
+    assert hints["test_last_point_lies_on_the_parabola"] == "check_cannot_judge", hints
+    (judged,) = [c for c in ex["checks"] if c["name"] == "test_last_point_lies_on_the_parabola"]
+    assert "`minimize_square`" in judged["message"] and "IndexError" in judged["message"]
+    assert hints["test_minimize_square_history"] == "shape_missing_step", hints
+    # ...while a check that crashes on the reference too stays the checks' (exit 2).
+    assert hints["test_broken_for_everyone"] == "check_error", hints
+    assert run.code == 2, run.stdout + run.stderr
+    assert "test_broken_for_everyone" in run.stdout + run.stderr
+    assert "test_last_point_lies_on_the_parabola" not in run.stderr
 
 
 @confined_only
