@@ -434,6 +434,28 @@ def test_the_grader_is_out_of_reach_without_kill(run_grade, hostile, tmp_path):
         assert landlock["abi"] <= int(simulated) and not landlock["signals"], landlock
 
 
+@confined_only
+def test_a_child_cannot_tell_a_live_pid_from_a_dead_one(run_grade, hostile, tmp_path):
+    dead = subprocess.Popen(["true"])  # a pid that was just in use, reaped: nobody's now
+    dead.wait()
+    source = hostile("probes_pids.py", live=os.getpid(), dead=dead.pid)
+    run, ex = grade_hostile(run_grade, tmp_path, source)
+    assert_not_full(run, ex)
+    answers = dict(
+        re.findall(r"^(.+?): (live=.*)$", ex["output"], re.M)
+    )  # every probe, as its first call printed it
+    assert len(answers) >= 25, ex["output"]
+    # Where no mount namespace covers the host's /proc (deployments 2 and 4) a path
+    # lookup there still tells them apart: SECURITY.md's known limit, not a system call.
+    lookups = {"stat /proc", "open /proc"} if not ex["sandbox"].get("namespaces") else set()
+    told = {
+        name: answer
+        for name, answer in answers.items()
+        if name not in lookups and answer.split(" dead=")[0][5:] != answer.split(" dead=")[1]
+    }
+    assert told == {}, told
+
+
 def _descendants(root: int) -> dict[int, str]:
     """Map every process below ``root`` to its start time (pids are reused; start times not)."""
     parents: dict[int, tuple[int, str]] = {}
@@ -657,6 +679,7 @@ def test_every_attack_has_its_fixture():
         "forges_huge_replies",
         "forges_load_traceback",
         "reaches_the_grader",
+        "probes_pids",
     }
     have = {p.stem for p in (SUBMISSIONS / "hostile").glob("*.py")}
     assert wanted <= have
