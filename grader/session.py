@@ -36,6 +36,7 @@ from grader.answers import (
 )
 from grader.child import wire
 from grader.executors import STARTUP, ChildGone, Timeout
+from grader.executors.base import ScratchFull
 from grader.hints import CheckFailed, error_hint, load_failure
 from grader.spare import SpareChild
 
@@ -235,6 +236,9 @@ class Submission:
             self.restarts += 1
             if self.restarts > self.MAX_RESTARTS:
                 self._break(CheckFailed("crashed_repeatedly", reason=reason), "error")
+            if isinstance(gone, ScratchFull):
+                # Files are memory too (tmpfs) or disk: the memory limit's hint.
+                raise CheckFailed("memory_limit", function=function) from None
             raise CheckFailed("crashed_in_call", function=function, reason=reason) from None
         finally:
             for timer in timers:

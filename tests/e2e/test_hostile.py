@@ -403,6 +403,25 @@ def test_a_check_that_cannot_judge_an_answer_fails_the_student_not_the_checks(
     assert "test_last_point_lies_on_the_parabola" not in run.stderr
 
 
+def test_a_notebook_of_fifty_thousand_magics_is_read_in_linear_time(run_grade, tmp_path):
+    # Tokenized again before each magic line, this cell cost hours in the trusted
+    # process (a 33 KB one took 56 s); read once, it costs seconds. The bound is the
+    # run's own: a grade that does not end within it fails the test.
+    source = (SUBMISSIONS / "01_leaf_tensors" / "passes_all.py").read_text(encoding="utf-8")
+    cell = "%a\n" * 50_000 + source
+    notebook = {
+        "cells": [{"cell_type": "code", "metadata": {}, "outputs": [], "source": cell}],
+        "metadata": {},
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
+    path = tmp_path / "exercise.ipynb"
+    path.write_text(json.dumps(notebook), encoding="utf-8")
+    run = run_grade(path, "--exercise", "01", "--json", tmp_path / "r.json", timeout=120)
+    ex = only_exercise(tmp_path / "r.json")
+    assert run.code == 0 and ex["score"] == ex["max_score"], failed_messages(ex)
+
+
 @confined_only
 def test_the_grader_is_out_of_reach_without_kill(run_grade, hostile, tmp_path):
     before = ipc_objects()
@@ -454,6 +473,41 @@ def test_a_child_cannot_tell_a_live_pid_from_a_dead_one(run_grade, hostile, tmp_
         if name not in lookups and answer.split(" dead=")[0][5:] != answer.split(" dead=")[1]
     }
     assert told == {}, told
+
+
+@confined_only
+def test_memory_outside_the_address_space_is_bounded_too(run_grade, hostile, tmp_path):
+    memory = 192  # MiB: the hog wants 768 through each way
+    klass, out = tmp_path / "class", tmp_path / "out"
+    students = {
+        "good": SUBMISSIONS / "01_leaf_tensors" / "passes_all.py",
+        "hog": hostile("holds_memory_outside_the_address_space.py", memory=memory),
+    }
+    for name, source in students.items():
+        (klass / name / "01_leaf_tensors").mkdir(parents=True)
+        shutil.copy(source, klass / name / "01_leaf_tensors" / "exercise.py")
+    before = scratch_folders()
+    run = run_grade(
+        "batch", klass, "--out", out, "--exercises", "01", "--jobs", "1",
+        "--memory", str(memory), html=False, timeout=300,
+    )  # fmt: skip
+    assert run.code in (0, 1), run.stderr
+    scores = {s["student"]: s for s in results(out / "results.json")["students"]}
+    assert scores["good"]["score"] == scores["good"]["max_score"] == FULL
+    (hog,) = scores["hog"]["exercises"]
+    assert hog["score"] < hog["max_score"], hog
+    held = {
+        way: int(mib) for way, mib in re.findall(r"^(.+?): held (\d+) MiB", hog["output"], re.M)
+    }
+    assert {"memfd", "pipes", "socket pairs"} <= set(held), hog["output"]
+    # Every way stops well under the limit: memfd refused, a descriptor limit on
+    # buffers, tmpfs folders sized from the limit...
+    assert held["memfd"] == 0 and all(mib < memory for mib in held.values()), held
+    if not hog["sandbox"].get("namespaces"):
+        # ...and on the host's disk the judge counts the scratch folder and ends the child.
+        hinted = {c["hint"]["id"] for c in hog["checks"] if c["name"].startswith("test_make_leaf")}
+        assert hinted == {"memory_limit"}, hog["checks"]
+    assert scratch_folders() - before == set()
 
 
 def _descendants(root: int) -> dict[int, str]:
@@ -680,6 +734,7 @@ def test_every_attack_has_its_fixture():
         "forges_load_traceback",
         "reaches_the_grader",
         "probes_pids",
+        "holds_memory_outside_the_address_space",
     }
     have = {p.stem for p in (SUBMISSIONS / "hostile").glob("*.py")}
     assert wanted <= have
