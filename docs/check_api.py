@@ -36,9 +36,11 @@ A check is a pytest test: it asks for the `submission` fixture (and `rng`,
 the plain data that comes back. It fails with a hint: `fail`, `expect`,
 `expect_close`, or a plain `assert` (pytest's assertion rewriting shows the
 values compared; `assert x == y, hint("id", ...)` names the hint). Any other
-exception is a crash of the check, a fault of the course: the student is
-told the check could not run, and the author gets the traceback from
-`grade verify`.
+exception is a crash of the check: a fault of the course when the check
+fails on the reference solution too (the student is told the check could
+not run, `grade` exits 2, and the author gets the traceback from `grade
+verify`), else the student's answer's (`check_cannot_judge`, see
+`grader/reference.py`), though `grade verify` still asks for a hint.
 """
 
 

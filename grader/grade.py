@@ -10,12 +10,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from grader import content
+from grader import content, reference
 from grader.child.protocol import Chunk
 from grader.content import ContentError, ExerciseContent
 from grader.course import Course, Exercise
 from grader.executors import STARTUP, Executor, Limits
-from grader.judge import JudgeError, judge, max_score
+from grader.judge import CheckOutcome, JudgeError, judge, max_score
 from grader.results import ExerciseResult, hint
 from grader.score import exercise_result, unjudged_result
 from grader.session import ENVIRONMENT, Submission, SubmissionBroken
@@ -163,6 +163,15 @@ def grade_exercise(
         verdict = judge(exercise.checks, submission, settings.seed)
     if verdict.broken is not None and verdict.broken.status == ENVIRONMENT:
         raise _environment_broken(verdict.broken, shown)
+    if reference.crashed_on_answers(verdict.checks):
+        passed = reference.passed_by_reference(
+            exercise.solution,
+            exercise.checks,
+            exercise.checks_digest,
+            settings.seed,
+            lambda: _reference_outcomes(exercise, data, executor, settings),
+        )
+        verdict.checks = reference.charged(verdict.checks, passed)
     output = "".join(ending.output for ending in submission.endings)
     dropped = sum(ending.dropped for ending in submission.endings)
     return exercise_result(
@@ -177,6 +186,27 @@ def grade_exercise(
         load_error=submission.load_error,
         sandbox=submission.sandbox,
     )
+
+
+def _reference_outcomes(
+    exercise: Exercise, data: ExerciseContent, executor: Executor, settings: Settings
+) -> list[CheckOutcome]:
+    """Judge the exercise's reference solution as a submission; [] when it cannot run.
+
+    Whatever stops it (no solution shipped, as in a student's copy of the course; a
+    child that fails) keeps a crash the check's: never a student's 0 by default.
+    """
+    try:
+        source = SourceFile.read(exercise.solution).source()
+    except SubmissionError:
+        return []
+    submission = _submission(executor, settings.limits, source.load_chunks(), data)
+    try:
+        with content.using(data):
+            verdict = judge(exercise.checks, submission, settings.seed)
+    except JudgeError:
+        return []
+    return [] if verdict.broken is not None else verdict.checks
 
 
 def _has_code(text: str) -> bool:

@@ -282,13 +282,17 @@ class _Checks:
         plugin = self.plugin
         plugin.begin(submission, seed)
         past_the_cut: dict[str, dict[str, int]] = {}
+        answered: dict[str, str] = {}
         try:
             with _quiet():
                 for check in self.checks:
-                    # What each check got past the child's cut is its own (see _hint).
+                    # What each check got past the child's cut, and whose answer it got
+                    # last, are its own (see _hint).
                     submission.too_large.clear()
+                    submission.last_returned = ""
                     check.item.ihook.pytest_runtest_protocol(item=check.item, nextitem=None)
                     past_the_cut[check.item.nodeid] = dict(submission.too_large)
+                    answered[check.item.nodeid] = submission.last_returned
         except pytest.exit.Exception as exc:
             raise JudgeError(f"the checks stopped the run: {exc}") from None
         outcomes = []
@@ -303,7 +307,7 @@ class _Checks:
                     title=check.title,
                     passed=plugin.outcomes.get(nodeid) == "passed",
                     max_score=check.points,
-                    **_hint(error, past_the_cut.get(nodeid, {})),
+                    **_hint(error, past_the_cut.get(nodeid, {}), answered.get(nodeid, "")),
                 )
             )
         return outcomes
@@ -319,8 +323,14 @@ def _collected(item: pytest.Item) -> _Check:
     return _Check(item=item, name=name, title=title, points=points_of(item))
 
 
-def _hint(error: BaseException | None, too_large: dict[str, int] | None = None) -> dict[str, Any]:
-    """Return the hint id and parameters of a failed check's exception."""
+def _hint(
+    error: BaseException | None, too_large: dict[str, int] | None = None, answered: str = ""
+) -> dict[str, Any]:
+    """Return the hint id and parameters of a failed check's exception.
+
+    ``answered`` names the function whose answer the check got last: a crash after
+    it may be that answer's doing, which ``grader.reference`` tells apart.
+    """
     if error is None:
         return {}
     if isinstance(error, SubmissionBroken):
@@ -334,10 +344,10 @@ def _hint(error: BaseException | None, too_large: dict[str, int] | None = None) 
         function, numel = list(too_large.items())[-1]
         params = {"function": function, "numel": numel, "limit": wire.MAX_ELEMENTS}
         return {"hint": "value_too_large", "params": params}
-    return {
-        "hint": "check_error",
-        "params": {"message": without_addresses(f"{type(error).__name__}: {error}")[:300]},
-    }
+    params = {"message": without_addresses(f"{type(error).__name__}: {error}")[:300]}
+    if answered:
+        params["function"] = answered
+    return {"hint": "check_error", "params": params}
 
 
 @contextmanager

@@ -35,6 +35,7 @@ from grader.answers import (
 from grader.child import protocol, wire
 from grader.child.protocol import Call, Chunk, ErrorKind, Hello, Load, Request
 from grader.executors import STARTUP, ChildGone, Timeout
+from grader.executors.base import ScratchFull
 from grader.hints import CheckFailed, error_hint, load_failure
 from grader.spare import SpareChild
 
@@ -110,6 +111,9 @@ class Submission:
         # Functions that returned a tensor past the child's cut: numbers a check never
         # sees. A check that cannot judge such a value fails the student, with a hint.
         self.too_large: dict[str, int] = {}
+        # The function whose answer a check got last: the one a check that crashed on
+        # an answer could not judge (grader.reference).
+        self.last_returned = ""
 
     def start_early(self) -> None:
         """Start the child now, so it imports torch while pytest collects the checks."""
@@ -231,6 +235,9 @@ class Submission:
             self.restarts += 1
             if self.restarts > self.MAX_RESTARTS:
                 self._break(CheckFailed("crashed_repeatedly", reason=reason), "error")
+            if isinstance(gone, ScratchFull):
+                # Files are memory too (tmpfs) or disk: the memory limit's hint.
+                raise CheckFailed("memory_limit", function=function) from None
             raise CheckFailed("crashed_in_call", function=function, reason=reason) from None
         finally:
             for timer in timers:
@@ -326,6 +333,7 @@ class Submission:
             raise error_hint(result.error, function)
         self.answers.record(result, json.dumps([args, kwargs], sort_keys=True, default=str))
         ANSWERS.set(self.answers)
+        self.last_returned = function
         return result
 
     def replay_with_evidence(self, result: CallResult) -> None:

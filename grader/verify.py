@@ -30,6 +30,7 @@ from grader.grade import Settings, grade_exercise, secrets_of
 from grader.judge import JudgeError
 from grader.lint import lint
 from grader.locale import Locale
+from grader.reference import CRASHED
 from grader.results import with_messages
 
 __all__ = ["MIN_MISTAKES", "MistakeHeader", "read_header", "run"]
@@ -147,7 +148,7 @@ class _Grader:
         # The self-test's lines are output: its texts in English, written here.
         written = with_messages(dict(result), self.locale)
         for check in written["checks"]:
-            if (check["hint"] or {}).get("id") == "check_error":
+            if (check["hint"] or {}).get("id") in CRASHED:
                 # For the author: where the check broke, and (once) its whole traceback.
                 at = crashes.where(exercise.checks, check["name"])
                 # First: the one-line problems keep 160 characters of a message.
@@ -359,7 +360,9 @@ def _caught(
         return problems + [
             f"{name}: {shown} passes {header.caught_by}, the check its caught-by header names{also}"
         ]
-    crashed = [c for c in meant if not c["passed"] and (c["hint"] or {}).get("id") == "check_error"]
+    # A crash the reference solution does not make is charged to the student, but it is
+    # still a check that crashed where it should have said why.
+    crashed = [c for c in meant if not c["passed"] and (c["hint"] or {}).get("id") in CRASHED]
     if crashed and all(c["passed"] or c in crashed for c in meant):
         return problems + [
             f"{name}: check {header.caught_by} crashes on {shown} instead of "

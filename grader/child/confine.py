@@ -208,8 +208,30 @@ def _probe_namespaces() -> str:
     return why or "the namespace probe died"
 
 
+# The private tmpfs folders' shares of the exercise's memory limit, and their caps:
+# tmpfs pages are memory RLIMIT_AS never sees, so together they stay under the limit.
+_TMPFS = {"/tmp": (2, 256 << 20), "/var/tmp": (16, 16 << 20), "/dev/shm": (8, 64 << 20)}
+# Descriptors a submission may open beyond those it inherits. Each pipe or socket
+# holds up to a few hundred KiB of kernel memory outside RLIMIT_AS (a socketpair's
+# two buffers about 400 KiB): 20,000 of them held 4 GiB. The course needs a handful.
+EXTRA_DESCRIPTORS = 64
+
+
+def _tmpfs_sizes(memory: Any) -> dict[str, str]:
+    """Size each private tmpfs from the memory limit (in bytes; None: the caps alone)."""
+    sizes = {}
+    for path, (share, cap) in _TMPFS.items():
+        size = min(cap, int(memory) // share) if memory else cap
+        sizes[path] = f"{max(size, 1 << 20) >> 10}k"
+    return sizes
+
+
 def limit_memory(config: dict[str, Any]) -> None:
-    """Cap the address space the submission may add to what is mapped now (torch included)."""
+    """Cap the address space the submission may add to what is mapped now (torch included).
+
+    And what it may hold outside the address space: one file's size, and the
+    descriptors (pipes, sockets) it may open.
+    """
     memory = config.get("memory")
     if not memory:
         return
@@ -220,8 +242,14 @@ def limit_memory(config: dict[str, Any]) -> None:
             mapped = int(f.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
         resource.setrlimit(resource.RLIMIT_AS, (mapped + int(memory), mapped + int(memory)))
         # A scratch folder on the host's disk (no mount namespace) has no quota: one file
-        # may not outgrow the memory limit either (Python ignores SIGXFSZ: write fails).
-        resource.setrlimit(resource.RLIMIT_FSIZE, (int(memory), int(memory)))
+        # may not outgrow a quarter of the memory limit (Python ignores SIGXFSZ: write
+        # fails); the judge counts what the whole folder holds (grader.executors.scratch).
+        resource.setrlimit(resource.RLIMIT_FSIZE, (int(memory) // 4, int(memory) // 4))
+        # Counted by number, not by how many are open: a new descriptor takes the lowest
+        # free number, and those inherited may sit high.
+        highest = max((int(fd) for fd in os.listdir("/proc/self/fd")), default=2)
+        fds = highest + 1 + EXTRA_DESCRIPTORS
+        resource.setrlimit(resource.RLIMIT_NOFILE, (fds, fds))
     except (ImportError, OSError, ValueError):
         pass  # macOS and Windows do not enforce RLIMIT_AS; SECURITY.md says so
 
@@ -452,7 +480,7 @@ def _confine_inside(libc: Any, config: dict[str, Any], root: bool) -> None:
     # covers its path, bound back after.
     keep.extend(p for p in python if any(_beneath(p, c) for c in [*covers, *_SCRATCH]))
     held = {path: os.open(path, os.O_PATH | os.O_DIRECTORY) for path in dict.fromkeys(keep)}
-    for path, size in (("/tmp", "256m"), ("/var/tmp", "16m"), ("/dev/shm", "64m")):
+    for path, size in _tmpfs_sizes(config.get("memory")).items():
         if os.path.isdir(path):
             # A private, empty, writable scratch space: gone when the child is.
             _mount(libc, "tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, f"size={size},mode=1777")

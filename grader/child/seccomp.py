@@ -27,8 +27,16 @@ What it refuses, and the attack each line stops:
   for live pids), ``prlimit64``, ``setpriority`` and the ``sched_*`` calls
   on any process but the caller (pid 0): an ``RLIMIT_CPU`` of 1 s on the
   grader, ``SCHED_IDLE`` or one CPU inherited by the next student's child.
-  The read-only ``sched_get*``/``getpgid``/``getsid`` with another pid and
-  ``pidfd_open`` would list live pids: refused too.
+  Every call that would tell a live pid from a dead one (ESRCH for a pid
+  nobody has, an answer or EPERM for a live one) answers EPERM alike for any
+  pid but 0 (the caller): the read-only ``sched_get*``, ``sched_getaffinity``,
+  ``getpgid``, ``getsid``, ``getpriority``, ``ioprio_get``,
+  ``get_robust_list``; ``capget``, whose pid a filter cannot read, and
+  ``pidfd_open`` are refused whole, and so are the priority-inheriting
+  ``futex`` operations (the kernel looks up the owner their word names) and
+  Yama's ``PR_SET_PTRACER``. ``wait*`` answers ECHILD for any pid (a child
+  has no children). What stays: a path lookup under the host's ``/proc``,
+  where no mount namespace covers it (SECURITY.md).
 - objects that outlive the child or sit outside its memory limit: SysV IPC
   (``shmget``, ``msgget``, ``semget``...) and POSIX message queues, which
   without an IPC namespace survive the batch and reach the next student;
@@ -113,14 +121,17 @@ _SELF_ONLY = (
     "sched_getparam",
     "sched_getattr",
     "sched_rr_get_interval",
+    "sched_getaffinity",
     "getpgid",
     "getsid",
+    "get_robust_list",
     "migrate_pages",
     "move_pages",
 )
 _REFUSED_TOO = (
     "ioprio_set",
     "pidfd_open",
+    "capget",
     "process_madvise",
     "process_mrelease",
     "shmget",
@@ -154,6 +165,12 @@ _REFUSED_TOO = (
     "openat2",
 )
 F_SETOWN, F_SETSIG, F_SETOWN_EX, F_SETPIPE_SZ = 8, 10, 15, 1031
+# futex's priority-inheriting operations (LOCK_PI, UNLOCK_PI, TRYLOCK_PI,
+# WAIT_REQUEUE_PI, CMP_REQUEUE_PI, LOCK_PI2); the kernel reads the command as
+# op & ~(FUTEX_PRIVATE_FLAG | FUTEX_CLOCK_REALTIME), so the filter masks the same.
+FUTEX_PI = (6, 7, 8, 11, 12, 13)
+FUTEX_COMMAND = 0xFFFFFE7F
+PR_SET_PTRACER = 0x59616D61
 FIOSETOWN, SIOCSPGRP = 0x8901, 0x8902
 S_ISUID, S_ISGID = 0o4000, 0o2000
 # Where each call takes the mode of the file it changes or creates.
@@ -210,7 +227,18 @@ def install() -> list[str]:
     _add(seccomp, rules, refuse, "setpriority", seccomp.Arg(0, seccomp.NE, 0))
     _add(seccomp, rules, refuse, "setpriority", seccomp.Arg(1, seccomp.NE, 0))
     _add(seccomp, rules, refuse, "getpriority", seccomp.Arg(1, seccomp.NE, 0))
+    _add(seccomp, rules, refuse, "ioprio_get", seccomp.Arg(1, seccomp.NE, 0))
     refused.append("setpriority (other processes)")
+    for command in FUTEX_PI:
+        _add(
+            seccomp,
+            rules,
+            refuse,
+            "futex",
+            seccomp.Arg(1, seccomp.MASKED_EQ, FUTEX_COMMAND, command),
+        )
+    _add(seccomp, rules, refuse, "prctl", _low_half(seccomp, 0, PR_SET_PTRACER))
+    refused.append("futex (priority inheritance), PR_SET_PTRACER")
     for name in _REFUSED_TOO:
         if _add(seccomp, rules, refuse, name):
             refused.append(name)

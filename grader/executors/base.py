@@ -20,6 +20,7 @@ __all__ = [
     "Executor",
     "ChildGone",
     "ProtocolFault",
+    "ScratchFull",
     "Timeout",
     "describe_exit",
 ]
@@ -62,6 +63,15 @@ class ProtocolFault(ChildGone):
         self.returncode = returncode
         self.what = what
         Exception.__init__(self, f"the submission's process broke the grader's protocol: {what}")
+
+
+class ScratchFull(ChildGone):
+    """The child held more in its scratch folder than its memory limit allows, and was ended."""
+
+    def __init__(self, what: str, returncode: int | None = None) -> None:
+        self.returncode = returncode
+        self.what = what
+        Exception.__init__(self, f"the submission's process {what}")
 
 
 class Timeout(Exception):

@@ -20,9 +20,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from grader.executors.base import ChildGone, Ending, Limits, ProtocolFault, Timeout
+from grader.executors.base import (
+    ChildGone,
+    Ending,
+    Limits,
+    ProtocolFault,
+    ScratchFull,
+    Timeout,
+)
 from grader.executors.pipes import MAX_ITEMS, Replies, send
-from grader.executors.scratch import make_scratch, remove_scratch
+from grader.executors.scratch import MOST_ENTRIES, held, make_scratch, remove_scratch
 
 __all__ = [
     "SandboxExecutor",
@@ -33,6 +40,12 @@ __all__ = [
     "make_scratch",
     "remove_scratch",
 ]
+
+# What a scratch folder on the host may hold: half the memory limit, the share the
+# child's private /tmp gets where a mount namespace sizes it (grader.child.confine),
+# counted this often while the child runs.
+SCRATCH_SHARE = 2
+SCRATCH_EVERY = 0.25
 
 # The grader package: the child imports grader.child from it, wherever it sits.
 _GRADER = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -84,6 +97,7 @@ class PipeSession:
         kill: Callable[[], None],
         wait: Callable[[float], int | None],
         cleanup: Callable[[], None] = lambda: None,
+        scratch: str = "",
     ) -> None:
         self.stdin = stdin
         self._cleanup = cleanup
@@ -94,22 +108,55 @@ class PipeSession:
         self._replies = Replies(stdout)
         self._sink = _OutputSink(stderr, limits.output)
         self._ended: Ending | None = None
+        self._full = ""  # why the scratch watch ended the child, if it did
+        self._done = threading.Event()
+        if scratch:
+            threading.Thread(
+                target=self._watch_scratch,
+                args=(scratch, limits.memory // SCRATCH_SHARE),
+                name="scratch",
+                daemon=True,
+            ).start()
+
+    def _watch_scratch(self, scratch: str, most: int) -> None:
+        """End the child once its scratch folder holds more than ``most`` bytes.
+
+        Where the child writes on the host's file system (no mount namespace gives
+        it a tmpfs of a bounded size), files are memory or disk that RLIMIT_AS never
+        counts; RLIMIT_FSIZE bounds one file, this the folder.
+        """
+        while not self._done.wait(SCRATCH_EVERY):
+            size = held(scratch)
+            if size is None or size > most:
+                self._full = (
+                    f"held more than {most // 1024**2} MiB in files (half its memory limit)"
+                    if size is not None
+                    else f"made more than {MOST_ENTRIES:,} files, or a folder the grader "
+                    "cannot read, in its scratch folder"
+                )
+                self._kill()
+                return
+
+    def _gone(self, returncode: int | None) -> ChildGone:
+        return ScratchFull(self._full, returncode) if self._full else ChildGone(returncode)
 
     def request(self, message: dict[str, Any]) -> dict[str, Any]:
         if self._ended is not None:
-            raise ChildGone(self._ended.returncode)
+            raise self._gone(self._ended.returncode)
         try:
             # Neither end blocks past the deadline: a child that stops reading its
             # requests, or writes replies without end, costs its own time only.
             send(self.stdin, json.dumps(message).encode("utf-8") + b"\n", self.deadline)
             line = self._replies.line(self.deadline)
         except Timeout:
-            self._stop()
+            returncode = self._stop().returncode
+            if self._full:
+                raise self._gone(returncode) from None
             raise
         except ProtocolFault as fault:
             raise self._fault(fault.what) from None
         if line is None or not line.endswith(b"\n"):
-            raise ChildGone(self._stop().returncode)
+            raise self._gone(self._stop().returncode)
         # Each value costs the judge's memory many times its bytes once parsed: count first.
         if line.count(b",") + line.count(b":") > MAX_ITEMS:
             raise self._fault(f"it sent a reply of over {MAX_ITEMS:,} values")
@@ -135,6 +182,7 @@ class PipeSession:
             self.stdin.close()
         except OSError:
             pass
+        self._done.set()
         returncode = self._wait(0.5)  # a child that ended on its own keeps its own status
         self._kill()
         if returncode is None:
@@ -175,6 +223,7 @@ def _popen_session(
         kill,
         wait,
         cleanup=lambda: remove_scratch(scratch),
+        scratch=scratch,
     )
 
 

@@ -19,7 +19,11 @@ import stat
 import tempfile
 import threading
 
-__all__ = ["make_scratch", "remove_scratch", "remove_tree", "left_behind"]
+__all__ = ["make_scratch", "remove_scratch", "remove_tree", "held", "MOST_ENTRIES", "left_behind"]
+
+# Files and folders a scratch folder may hold before the judge stops counting them:
+# an honest submission writes a handful, and each entry costs the judge a stat.
+MOST_ENTRIES = 20_000
 
 _PREFIX = "grade-scratch-"
 _OWN = re.compile(rf"^{_PREFIX}(\d+)-")
@@ -186,6 +190,75 @@ def remove_tree(path: str) -> None:
         return  # the tree changed under us (it cannot, once the child is dead): stop
     finally:
         os.close(fd)
+
+
+def held(path: str, most: int = MOST_ENTRIES) -> int | None:
+    """Return the bytes the files under ``path`` take; None when they cannot be counted.
+
+    The folder's child may be writing while this counts: an entry that vanishes
+    is skipped. More than ``most`` entries, or a folder the grader cannot open
+    (its modes taken away), cannot be counted, and the judge takes that as over
+    any bound. Walks as ``remove_tree`` does: one folder open at a time, back up
+    by ``..``, so a tree deeper than the recursion limit is counted too.
+    """
+    if os.name != "posix":
+        return 0
+    try:
+        fd = os.open(path, _OPEN_DIR)
+    except FileNotFoundError:
+        return 0
+    except OSError:
+        return None
+    counted = [0, 0]  # bytes, entries
+    stack: list[list[str]] = []
+    try:
+        pending = _count(fd, counted, most)
+        while True:
+            if pending:
+                name = pending.pop()
+                try:
+                    inner = os.open(name, _OPEN_DIR, dir_fd=fd)
+                except FileNotFoundError:
+                    continue  # removed by the child while this counted
+                stack.append(pending)
+                os.close(fd)
+                fd = inner
+                pending = _count(fd, counted, most)
+                continue
+            if not stack:
+                return counted[0]
+            pending = stack.pop()
+            up = os.open("..", _OPEN_DIR, dir_fd=fd)
+            os.close(fd)
+            fd = up
+    except (PermissionError, _TooMany):
+        return None
+    except OSError:
+        return counted[0]  # the tree changed under the walk: what was counted so far
+    finally:
+        os.close(fd)
+
+
+class _TooMany(Exception):
+    """More entries than the judge counts."""
+
+
+def _count(fd: int, counted: list[int], most: int) -> list[str]:
+    """Add the bytes and entries of folder ``fd`` to ``counted``; return its subfolders."""
+    folders = []
+    with os.scandir(fd) as entries:
+        for entry in entries:
+            counted[1] += 1
+            if counted[1] > most:
+                raise _TooMany()
+            try:
+                st = entry.stat(follow_symlinks=False)
+            except FileNotFoundError:
+                continue
+            if stat.S_ISDIR(st.st_mode):
+                folders.append(entry.name)
+            counted[0] += st.st_blocks * 512
+    return folders
 
 
 def _enter(fd: int, name: str) -> int | None:

@@ -147,6 +147,7 @@ class ZygoteExecutor(SandboxExecutor):
             kill,
             status.wait,
             cleanup=lambda: remove_scratch(scratch),
+            scratch=scratch,
         )
 
     def close(self) -> None:

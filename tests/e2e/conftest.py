@@ -161,14 +161,17 @@ def processes_with(text: str, grace: float = 3.0) -> list[tuple[int, str]]:
 def course_copy(tmp_path: Path):
     """Return ``make(exercise_file=None)``: a copy of the course without solutions.
 
-    ``exercise_file`` replaces exercise 01's stub (as a student would edit it).
+    ``exercise_file`` replaces exercise 01's stub (as a student would edit it);
+    ``solutions=True`` copies the reference solutions too (an instructor's copy).
     """
 
-    def make(exercise_file: Path | None = None, name: str = "exercise.py") -> Path:
+    def make(
+        exercise_file: Path | None = None, name: str = "exercise.py", solutions: bool = False
+    ) -> Path:
         root = tmp_path / "course"
         root.mkdir()
         shutil.copy(COURSE / "course.toml", root)
-        for folder in ("exercises", "checks", "templates"):
+        for folder in ("exercises", "checks", "templates") + ("solutions",) * solutions:
             shutil.copytree(
                 COURSE / folder, root / folder, ignore=shutil.ignore_patterns("__pycache__")
             )

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -386,6 +387,48 @@ def test_a_value_past_the_childs_cut_fails_the_student_not_the_checks(run_grade,
     assert "100002 numbers" in failed_messages(ex)
 
 
+def test_a_check_that_cannot_judge_an_answer_fails_the_student_not_the_checks(
+    run_grade, course_copy, tmp_path
+):
+    # An instructor's course, whose exercise 06 has two checks written without a guard.
+    course = course_copy(solutions=True)
+    unguarded = COURSE / "tests" / "fixtures" / "fragile_checks" / "test_unguarded.py"
+    shutil.copy(unguarded, course / "checks" / "06_minimize_square")
+    source = SUBMISSIONS / "06_minimize_square" / "returns_one_point_too_few.py"
+    run = run_grade(source, "--exercise", "06", "--json", tmp_path / "r.json", cwd=course)
+    ex = only_exercise(tmp_path / "r.json")
+    hints = {c["name"]: (c["hint"] or {}).get("id") for c in ex["checks"] if not c["passed"]}
+    # It crashes on this history, and judges the reference's: the student's failure...
+    assert hints["test_last_point_lies_on_the_parabola"] == "check_cannot_judge", hints
+    (judged,) = [c for c in ex["checks"] if c["name"] == "test_last_point_lies_on_the_parabola"]
+    assert "`minimize_square`" in judged["message"] and "IndexError" in judged["message"]
+    assert hints["test_minimize_square_history"] == "shape_missing_step", hints
+    # ...while a check that crashes on the reference too stays the checks' (exit 2).
+    assert hints["test_broken_for_everyone"] == "check_error", hints
+    assert run.code == 2, run.stdout + run.stderr
+    assert "test_broken_for_everyone" in run.stdout + run.stderr
+    assert "test_last_point_lies_on_the_parabola" not in run.stderr
+
+
+def test_a_notebook_of_fifty_thousand_magics_is_read_in_linear_time(run_grade, tmp_path):
+    # Tokenized again before each magic line, this cell cost hours in the trusted
+    # process (a 33 KB one took 56 s); read once, it costs seconds. The bound is the
+    # run's own: a grade that does not end within it fails the test.
+    source = (SUBMISSIONS / "01_leaf_tensors" / "passes_all.py").read_text(encoding="utf-8")
+    cell = "%a\n" * 50_000 + source
+    notebook = {
+        "cells": [{"cell_type": "code", "metadata": {}, "outputs": [], "source": cell}],
+        "metadata": {},
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
+    path = tmp_path / "exercise.ipynb"
+    path.write_text(json.dumps(notebook), encoding="utf-8")
+    run = run_grade(path, "--exercise", "01", "--json", tmp_path / "r.json", timeout=120)
+    ex = only_exercise(tmp_path / "r.json")
+    assert run.code == 0 and ex["score"] == ex["max_score"], failed_messages(ex)
+
+
 @confined_only
 def test_the_grader_is_out_of_reach_without_kill(run_grade, hostile, tmp_path):
     before = ipc_objects()
@@ -415,6 +458,63 @@ def test_the_grader_is_out_of_reach_without_kill(run_grade, hostile, tmp_path):
     landlock = ex["sandbox"].get("landlock") or {}
     if simulated.isdigit() and landlock:
         assert landlock["abi"] <= int(simulated) and not landlock["signals"], landlock
+
+
+@confined_only
+def test_a_child_cannot_tell_a_live_pid_from_a_dead_one(run_grade, hostile, tmp_path):
+    dead = subprocess.Popen(["true"])  # a pid that was just in use, reaped: nobody's now
+    dead.wait()
+    source = hostile("probes_pids.py", live=os.getpid(), dead=dead.pid)
+    run, ex = grade_hostile(run_grade, tmp_path, source)
+    assert_not_full(run, ex)
+    answers = dict(
+        re.findall(r"^(.+?): (live=.*)$", ex["output"], re.M)
+    )  # every probe, as its first call printed it
+    assert len(answers) >= 25, ex["output"]
+    # Where no mount namespace covers the host's /proc (deployments 2 and 4) a path
+    # lookup there still tells them apart: SECURITY.md's known limit, not a system call.
+    lookups = {"stat /proc", "open /proc"} if not ex["sandbox"].get("namespaces") else set()
+    told = {
+        name: answer
+        for name, answer in answers.items()
+        if name not in lookups and answer.split(" dead=")[0][5:] != answer.split(" dead=")[1]
+    }
+    assert told == {}, told
+
+
+@confined_only
+def test_memory_outside_the_address_space_is_bounded_too(run_grade, hostile, tmp_path):
+    memory = 192  # MiB: the hog wants 768 through each way
+    klass, out = tmp_path / "class", tmp_path / "out"
+    students = {
+        "good": SUBMISSIONS / "01_leaf_tensors" / "passes_all.py",
+        "hog": hostile("holds_memory_outside_the_address_space.py", memory=memory),
+    }
+    for name, source in students.items():
+        (klass / name / "01_leaf_tensors").mkdir(parents=True)
+        shutil.copy(source, klass / name / "01_leaf_tensors" / "exercise.py")
+    before = scratch_folders()
+    run = run_grade(
+        "batch", klass, "--out", out, "--exercises", "01", "--jobs", "1",
+        "--memory", str(memory), html=False, timeout=300,
+    )  # fmt: skip
+    assert run.code in (0, 1), run.stderr
+    scores = {s["student"]: s for s in results(out / "results.json")["students"]}
+    assert scores["good"]["score"] == scores["good"]["max_score"] == FULL
+    (hog,) = scores["hog"]["exercises"]
+    assert hog["score"] < hog["max_score"], hog
+    held = {
+        way: int(mib) for way, mib in re.findall(r"^(.+?): held (\d+) MiB", hog["output"], re.M)
+    }
+    assert {"memfd", "pipes", "socket pairs"} <= set(held), hog["output"]
+    # Every way stops well under the limit: memfd refused, a descriptor limit on
+    # buffers, tmpfs folders sized from the limit...
+    assert held["memfd"] == 0 and all(mib < memory for mib in held.values()), held
+    if not hog["sandbox"].get("namespaces"):
+        # ...and on the host's disk the judge counts the scratch folder and ends the child.
+        hinted = {c["hint"]["id"] for c in hog["checks"] if c["name"].startswith("test_make_leaf")}
+        assert hinted == {"memory_limit"}, hog["checks"]
+    assert scratch_folders() - before == set()
 
 
 def _descendants(root: int) -> dict[int, str]:
@@ -640,6 +740,8 @@ def test_every_attack_has_its_fixture():
         "forges_huge_replies",
         "forges_load_traceback",
         "reaches_the_grader",
+        "probes_pids",
+        "holds_memory_outside_the_address_space",
     }
     have = {p.stem for p in (SUBMISSIONS / "hostile").glob("*.py")}
     assert wanted <= have

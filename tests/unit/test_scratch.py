@@ -91,3 +91,31 @@ def test_a_folder_whose_lock_is_held_is_never_left_behind_whatever_its_pid(
     finally:
         os.close(owner)
     assert sorted(scratch.left_behind(str(tmp_path))) == [str(free), str(held)]
+
+
+@posix_only
+def test_what_a_scratch_folder_holds_is_counted_at_any_depth(tmp_path: Path) -> None:
+    top = tmp_path / "scratch"
+    top.mkdir()
+    folder = os.open(top, os.O_RDONLY | os.O_DIRECTORY)
+    for _ in range(max(1200, sys.getrecursionlimit() + 200)):
+        os.mkdir("d", dir_fd=folder)
+        inner = os.open("d", os.O_RDONLY | os.O_DIRECTORY, dir_fd=folder)
+        os.close(folder)
+        folder = inner
+    file = os.open("held", os.O_CREAT | os.O_WRONLY, 0o600, dir_fd=folder)
+    os.write(file, os.urandom(1024**2))
+    os.close(file)
+    os.close(folder)
+    (top / "link").symlink_to(tmp_path)  # never followed: the grader's folder is not counted
+    size = scratch.held(str(top))
+    assert size is not None and size >= 1024**2
+    assert scratch.held(str(tmp_path / "none")) == 0
+
+
+@posix_only
+def test_a_scratch_folder_too_full_to_count_is_over_any_bound(tmp_path: Path) -> None:
+    for n in range(30):
+        (tmp_path / f"f{n}").write_bytes(b"")
+    assert scratch.held(str(tmp_path), most=20) is None
+    assert scratch.held(str(tmp_path), most=40) == 0
