@@ -32,6 +32,7 @@ __all__ = [
     "CourseRules",
     "RulesError",
     "load_rules",
+    "rules_from_toml",
     "local_time",
     "rules_problems",
 ]
@@ -150,12 +151,27 @@ def rules_problems(course: Course) -> list[str]:
     return _read(course)[1]
 
 
+def rules_from_toml(course: Course, text: str) -> CourseRules:
+    """Read rules from ``text``, a course.toml's content, for ``course``'s exercises."""
+    rules, problems = _from_text(course, text)
+    if problems:
+        raise RulesError("\n".join(problems))
+    return rules
+
+
 def _read(course: Course) -> tuple[CourseRules, list[str]]:
-    path = course.root / "course.toml"
     try:
-        meta = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        text = (course.root / "course.toml").read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
         return CourseRules(), [f"course.toml: cannot be read: {exc}"]
+    return _from_text(course, text)
+
+
+def _from_text(course: Course, text: str) -> tuple[CourseRules, list[str]]:
+    try:
+        meta = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        return CourseRules(), [f"course.toml: not valid TOML: {exc}"]
     table = meta.get("rules")
     if table is None:
         return CourseRules(), []

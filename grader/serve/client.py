@@ -118,7 +118,7 @@ def wait_for(saved: dict[str, str], submission_id: int, *, timeout: float) -> di
             reply = None
         if reply is not None and reply.status_code == 200:
             answer = reply.json()
-            if "results" in answer and answer["status"] == "graded":
+            if answer["status"] == "graded" and ("results" in answer or "shown" in answer):
                 return dict(answer)
             if answer["status"] == "delayed" and not delayed_said:
                 import click

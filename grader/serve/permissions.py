@@ -21,6 +21,7 @@ ACTIONS = {
     "download-class": "instructor",
     "view-student": "instructor",
     "regrade": "instructor",
+    "decide": "instructor",  # extensions, overrides, comments on a check
 }
 
 

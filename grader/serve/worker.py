@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 
 from grader.course import Course, CourseError
 from grader.executors import Executor, Limits
-from grader.serve import clock, jobs
+from grader.serve import clock, jobs, standing
 from grader.serve.database import (
     DatabaseDown,
     ServeError,
@@ -167,6 +167,9 @@ class Worker:
                     update(Submission).where(Submission.id == submission_id).values(status="graded")
                 )
                 jobs.finish(session, claimed.id)
+                graded = session.get(Submission, submission_id)
+                if graded is not None:
+                    standing.changed(session, graded.student_id, graded.exercise)
         except IntegrityError:
             # Another worker took the job over (this one's lease ran out) and recorded
             # the same grade first: one result per submission and checks, never two.
