@@ -51,7 +51,10 @@ from grader.serve.decisions import (
     comments_of,
     extend,
     history,
+    open_requests,
     override,
+    post_message,
+    thread,
 )
 from grader.serve.handin import MAX_BYTES, HandInError, accept, regrade
 from grader.serve.models import Instructor, Result, Student, Submission
@@ -71,6 +74,8 @@ __all__ = ["Config", "create_app"]
 
 HERE = Path(__file__).resolve().parent
 SESSION_COOKIE = "grade_session"
+# An instructor's choice of anonymous review: names and ids left off the review pages.
+REVIEW_COOKIE = "grade_review"
 # The pages' own policy: script and style only from this server's /static, no inline
 # script (a name that slipped past the escaping could still not run), no framing.
 PAGE_POLICY = (
@@ -530,6 +535,9 @@ def create_app(config: Config) -> FastAPI:
                 comments=comments_of(session, submission.id) if level == "full" else {},
                 history=entries,
                 rules=config.rules.of(submission.exercise),
+                thread=thread(session, submission.id),
+                anonymous=actor.role == "instructor" and _anonymous(request),
+                who=_who(session, student.id, actor.role == "instructor" and _anonymous(request)),
             )
 
     def _view(
@@ -690,48 +698,132 @@ def create_app(config: Config) -> FastAPI:
                 raise _Refused(422, str(exc)) from None
         return RedirectResponse(f"/class/students/{student_id}?done=extension", status_code=303)
 
+    def _decided(
+        request: Request, session: Session, form: Any, submission_id: int
+    ) -> tuple[Actor, Submission]:
+        check_csrf(request, form)
+        actor = require(request, session, "decide")
+        submission = session.get(Submission, submission_id)
+        if submission is None:
+            raise _Refused(404, "no such submission")
+        return actor, submission
+
+    def _override(
+        session: Session, actor: Actor, form: Any, student_id: int, submission_id: int | None
+    ) -> None:
+        text = str(form.get("score") or "").strip()
+        try:
+            score = float(text) if text else None
+        except ValueError:
+            raise _Refused(422, f"the score must be a number, not {text!r}") from None
+        try:
+            override(
+                session,
+                course,
+                config.rules,
+                config.policy,
+                student_id,
+                str(form.get("exercise") or ""),
+                score,
+                actor.name,
+                str(form.get("comment") or ""),
+                submission_id,
+            )
+        except DecisionError as exc:
+            raise _Refused(422, str(exc)) from None
+
     @app.post("/class/students/{student_id}/override")
     async def override_form(request: Request, student_id: int) -> Response:
         form = await request.form()
         with Session(engine) as session:
             actor = _decision(request, session, form, student_id)
-            text = str(form.get("score") or "").strip()
-            try:
-                score = float(text) if text else None
-            except ValueError:
-                raise _Refused(422, f"the score must be a number, not {text!r}") from None
-            submission_id = str(form.get("submission") or "")
-            try:
-                override(
+            _override(session, actor, form, student_id, None)
+        return RedirectResponse(f"/class/students/{student_id}?done=override", status_code=303)
+
+    @app.post("/submissions/{submission_id}/override")
+    async def override_submission(request: Request, submission_id: int) -> Response:
+        # From the submission's own page: its URL names no student (anonymous review).
+        form = await request.form()
+        with Session(engine) as session:
+            actor, submission = _decided(request, session, form, submission_id)
+            _override(session, actor, form, submission.student_id, submission.id)
+        return RedirectResponse(f"/submissions/{submission_id}", status_code=303)
+
+    @app.post("/submissions/{submission_id}/messages")
+    async def message_form(request: Request, submission_id: int) -> Response:
+        form = await request.form()
+        check_csrf(request, form)
+        with Session(engine) as session:
+            actor, submission = _owned(session, request, submission_id)
+            if actor.role == "instructor" and str(form.get("score") or "").strip():
+                # The answer may change the score: the answer is the override's reason.
+                _override(
                     session,
-                    course,
-                    config.rules,
-                    config.policy,
-                    student_id,
-                    str(form.get("exercise") or ""),
-                    score,
-                    actor.name,
-                    str(form.get("comment") or ""),
-                    int(submission_id) if submission_id.isdigit() else None,
+                    actor,
+                    {
+                        "score": form.get("score"),
+                        "exercise": submission.exercise,
+                        "comment": form.get("text"),
+                    },
+                    submission.student_id,
+                    submission.id,
+                )
+            try:
+                post_message(
+                    session, submission, actor.role, actor.name, str(form.get("text") or "")
                 )
             except DecisionError as exc:
                 raise _Refused(422, str(exc)) from None
-        back = (
-            f"/submissions/{submission_id}"
-            if submission_id.isdigit()
-            else (f"/class/students/{student_id}")
-        )
-        return RedirectResponse(f"{back}?done=override", status_code=303)
+        return RedirectResponse(f"/submissions/{submission_id}", status_code=303)
+
+    @app.get("/class/review", response_class=HTMLResponse)
+    def review_page(request: Request) -> Response:
+        with Session(engine) as session:
+            actor = require(request, session, "view-class")
+            anonymous = _anonymous(request)
+            waiting = [
+                {
+                    "submission": submission,
+                    "message": message,
+                    "who": _who(session, submission.student_id, anonymous),
+                }
+                for submission, message in open_requests(session)
+            ]
+            return render(request, "review.html.j2", actor, waiting=waiting, anonymous=anonymous)
+
+    @app.post("/class/anonymous")
+    async def anonymous_form(request: Request) -> Response:
+        form = await request.form()
+        check_csrf(request, form)
+        with Session(engine) as session:
+            require(request, session, "view-class")
+        response = RedirectResponse(str(form.get("back") or "/class/review"), status_code=303)
+        if str(form.get("anonymous") or "") == "on":
+            response.set_cookie(REVIEW_COOKIE, "anonymous", httponly=True, samesite="strict")
+        else:
+            response.delete_cookie(REVIEW_COOKIE)
+        return response
+
+    def _anonymous(request: Request) -> bool:
+        return request.cookies.get(REVIEW_COOKIE) == "anonymous"
+
+    def _who(session: Session, student_id: int, anonymous: bool) -> str:
+        """Name a student on a review page: a pseudonym in anonymous review."""
+        if anonymous:
+            import hmac
+
+            # Stable for the course (the same student, the same code), not reversible
+            # without the server's secret: ids and names stay off the page.
+            code = hmac.new(secret().encode(), f"review:{student_id}".encode(), "sha256")
+            return f"student {code.hexdigest()[:8]}"
+        student = session.get(Student, student_id)
+        return student.name if student is not None else "?"
 
     @app.post("/submissions/{submission_id}/comment")
     async def comment_form(request: Request, submission_id: int) -> Response:
         form = await request.form()
-        check_csrf(request, form)
         with Session(engine) as session:
-            actor = require(request, session, "decide")
-            submission = session.get(Submission, submission_id)
-            if submission is None:
-                raise _Refused(404, "no such submission")
+            actor, submission = _decided(request, session, form, submission_id)
             try:
                 comment_check(
                     session,

@@ -1,4 +1,5 @@
-"""The instructor's decisions: extensions, score overrides and comments on a check's result.
+"""The instructor's decisions: extensions, score overrides, comments on a check's result, and
+the regrade threads where a student asks about a result and the instructor answers.
 
 Each one is kept (a new row; nothing is updated in place) and written to the
 audit log in the same transaction: who, when, the old value, the new value,
@@ -15,9 +16,28 @@ from sqlalchemy.orm import Session
 from grader.course import Course, CourseError
 from grader.rules import CourseRules
 from grader.serve import clock, standing
-from grader.serve.models import AuditEntry, CheckComment, Extension, Override, Submission
+from grader.serve.models import (
+    AuditEntry,
+    CheckComment,
+    Extension,
+    Override,
+    RegradeMessage,
+    Submission,
+)
 
-__all__ = ["DecisionError", "extend", "override", "comment_check", "history"]
+__all__ = [
+    "DecisionError",
+    "extend",
+    "override",
+    "comment_check",
+    "history",
+    "post_message",
+    "thread",
+    "open_requests",
+]
+
+# A message is read on a page: long enough for a careful question, short enough to read.
+MAX_MESSAGE = 4000
 
 
 class DecisionError(Exception):
@@ -208,3 +228,51 @@ def history(session: Session, student_id: int, exercise: str) -> list[AuditEntry
             .order_by(AuditEntry.id)
         )
     )
+
+
+def post_message(
+    session: Session, submission: Submission, role: str, author: str, text: str
+) -> RegradeMessage:
+    """Add a message to a submission's regrade thread: a student's question, or an answer."""
+    words = text.strip()
+    if not words:
+        raise DecisionError("write what the message is about: an empty one is not sent")
+    if len(words) > MAX_MESSAGE:
+        raise DecisionError(f"a message holds at most {MAX_MESSAGE} characters")
+    if role == "student" and submission.status != "graded":
+        raise DecisionError("a regrade can be asked once the submission is graded")
+    message = RegradeMessage(
+        submission_id=submission.id,
+        author_role=role,
+        author=author,
+        text=words,
+        created_at=clock.now(),
+    )
+    session.add(message)
+    session.commit()
+    return message
+
+
+def thread(session: Session, submission_id: int) -> list[RegradeMessage]:
+    """Return a submission's regrade thread, oldest first."""
+    return list(
+        session.scalars(
+            select(RegradeMessage)
+            .where(RegradeMessage.submission_id == submission_id)
+            .order_by(RegradeMessage.id)
+        )
+    )
+
+
+def open_requests(session: Session) -> list[tuple[Submission, RegradeMessage]]:
+    """Return every submission whose thread waits for an answer, with its last message."""
+    last: dict[int, RegradeMessage] = {}
+    for message in session.scalars(select(RegradeMessage).order_by(RegradeMessage.id)):
+        last[message.submission_id] = message
+    waiting = [m for m in last.values() if m.author_role == "student"]
+    found = []
+    for message in sorted(waiting, key=lambda m: m.id):
+        submission = session.get(Submission, message.submission_id)
+        if submission is not None:
+            found.append((submission, message))
+    return found

@@ -35,6 +35,7 @@ __all__ = [
     "Override",
     "CheckComment",
     "AuditEntry",
+    "RegradeMessage",
 ]
 
 # Named constraints: a migration can then drop or alter them on SQLite and PostgreSQL alike.
@@ -230,3 +231,18 @@ class AuditEntry(Base):
     old: Mapped[str | None] = mapped_column(Text, nullable=True)
     new: Mapped[str | None] = mapped_column(Text, nullable=True)
     why: Mapped[str] = mapped_column(Text)
+
+
+class RegradeMessage(Base):
+    """One message of a submission's regrade thread: a student's question or the answer."""
+
+    __tablename__ = "regrade_messages"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    submission_id: Mapped[int] = mapped_column(
+        ForeignKey("submissions.id", ondelete="CASCADE"), index=True
+    )
+    # student or instructor: the thread is open while a student's message is the last
+    author_role: Mapped[str] = mapped_column(String(16))
+    author: Mapped[str] = mapped_column(String(255))
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime())

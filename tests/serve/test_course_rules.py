@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -458,3 +459,85 @@ def test_a_mistake_in_the_rules_stops_grade_serve_with_one_line(tmp_path: Path) 
     assert len(lines) == 1
     assert "rules.timezone: unknown time zone 'Nowhere/City'" in lines[0]
     assert not (tmp_path / "grade.db").exists()  # stopped before anything was made
+
+
+def test_a_regrade_request_is_answered_with_a_new_score_and_both_see_the_thread(
+    serve: Make, engine: Engine, course: Course, fake: FakeClock
+) -> None:
+    client = serve()
+    a, teacher = client("a"), client("instructor")
+    submission_id = _graded_at(a, engine, course, fake, START, 4.0)
+    token = csrf_token(a.get(f"/submissions/{submission_id}").text)
+    asked = a.post(
+        f"/submissions/{submission_id}/messages",
+        data={"csrf_token": token, "text": "my make_leaf passes on my machine"},
+    )
+    assert asked.status_code == 303, asked.text
+    waiting = teacher.get("/class/review").text
+    assert "my make_leaf passes on my machine" in waiting and "alice" in waiting
+    token = csrf_token(teacher.get(f"/submissions/{submission_id}").text)
+    answered = teacher.post(
+        f"/submissions/{submission_id}/messages",
+        data={"csrf_token": token, "text": "right: the check was too strict", "score": "10"},
+    )
+    assert answered.status_code == 303, answered.text
+    for web in (a, teacher):
+        page = web.get(f"/submissions/{submission_id}").text
+        assert "my make_leaf passes on my machine" in page
+        assert "right: the check was too strict" in page
+    assert "No request waits for an answer" in teacher.get("/class/review").text
+    assert _scores(teacher)["01_leaf_tensors"]["final_score"] == "10"
+    assert "10/10" in a.get("/").text
+
+
+def test_anonymous_review_leaves_names_and_ids_off_the_review_pages(
+    serve: Make, engine: Engine, course: Course, people: People, fake: FakeClock
+) -> None:
+    client = serve()
+    a, teacher = client("a"), client("instructor")
+    submission_id = _graded_at(a, engine, course, fake, START, 4.0)
+    token = csrf_token(a.get(f"/submissions/{submission_id}").text)
+    a.post(f"/submissions/{submission_id}/messages", data={"csrf_token": token, "text": "why?"})
+    token = csrf_token(teacher.get("/class/review").text)
+    switched = teacher.post(
+        "/class/anonymous", data={"csrf_token": token, "anonymous": "on", "back": "/class/review"}
+    )
+    assert switched.status_code == 303
+    teacher.cookies.set("grade_review", switched.cookies["grade_review"])
+    for path in ("/class/review", f"/submissions/{submission_id}"):
+        page = teacher.get(path).text
+        assert "alice" not in page and "Alice" not in page, path
+        assert f"/class/students/{people.a_id}" not in page, path
+        assert re.search(r"student [0-9a-f]{8}", page), path
+    token = csrf_token(teacher.get(f"/submissions/{submission_id}").text)
+    done = teacher.post(
+        f"/submissions/{submission_id}/override",
+        data={"csrf_token": token, "exercise": "01", "score": "5", "comment": "partial credit"},
+    )
+    assert done.status_code == 303, done.text
+    assert _scores(teacher)["01_leaf_tensors"]["final_score"] == "5"
+
+
+def test_the_decision_forms_answer_each_role_as_its_permission_says(
+    serve: Make, engine: Engine, course: Course, people: People, fake: FakeClock
+) -> None:
+    client = serve()
+    a = client("a")
+    submission_id = _graded_at(a, engine, course, fake, START, 4.0)
+    forms = [
+        f"/class/students/{people.a_id}/override",
+        f"/class/students/{people.a_id}/extension",
+        f"/submissions/{submission_id}/override",
+        f"/submissions/{submission_id}/comment",
+    ]
+    for role, expected in (("anonymous", 401), ("a", 403)):
+        web = client(role)
+        token = csrf_token(web.get("/").text)
+        for path in forms:
+            reply = web.post(
+                path,
+                data={"csrf_token": token, "exercise": "01", "score": "10", "comment": "x"}
+                | {"until": "2027-01-01T00:00", "reason": "x", "check": CHECK},
+            )
+            assert reply.status_code == expected, (role, path, reply.status_code)
+    assert _scores(client("instructor"))["01_leaf_tensors"]["final_score"] == "4"

@@ -74,6 +74,8 @@ ROUTES = [
     ("/class/download/grades.csv", "instructor"),
     ("/class/download/mistakes.csv", "instructor"),
     ("/api/class", "instructor"),
+    ("/class/download/scores.csv", "instructor"),
+    ("/class/review", "instructor"),
 ]
 
 
@@ -184,6 +186,7 @@ def test_hostile_names_show_as_text_on_every_page(
         b.get(f"/submissions/{submission_id}/report").text,
         teacher.get("/class").text,
         teacher.get("/class/overview").text,
+        teacher.get("/class/review").text,
     ]
     for page in pages:
         assert "<img src=x" not in page

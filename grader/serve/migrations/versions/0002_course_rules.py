@@ -1,4 +1,4 @@
-"""the course's rules: refused submissions, extensions, overrides, check comments, the audit log
+"""the course's rules: refused submissions, extensions, overrides, comments, audit, regrades
 
 Revision ID: 0002
 Revises: 0001
@@ -74,6 +74,26 @@ def upgrade() -> None:
         batch_op.create_index(
             batch_op.f("ix_check_comments_submission_id"), ["submission_id"], unique=False
         )
+    op.create_table(
+        "regrade_messages",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("submission_id", sa.Integer(), nullable=False),
+        sa.Column("author_role", sa.String(length=16), nullable=False),
+        sa.Column("author", sa.String(length=255), nullable=False),
+        sa.Column("text", sa.Text(), nullable=False),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["submission_id"],
+            ["submissions.id"],
+            name=op.f("fk_regrade_messages_submission_id_submissions"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_regrade_messages")),
+    )
+    with op.batch_alter_table("regrade_messages", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_regrade_messages_submission_id"), ["submission_id"], unique=False
+        )
     _by_student(
         "audit",
         sa.Column("at", sa.DateTime(), nullable=False),
@@ -97,6 +117,9 @@ def downgrade() -> None:
         with op.batch_alter_table(name, schema=None) as batch_op:
             batch_op.drop_index(f"ix_{name}_student_exercise")
     op.drop_table("audit")
+    with op.batch_alter_table("regrade_messages", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_regrade_messages_submission_id"))
+    op.drop_table("regrade_messages")
     with op.batch_alter_table("check_comments", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_check_comments_submission_id"))
     op.drop_table("check_comments")
