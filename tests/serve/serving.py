@@ -213,6 +213,7 @@ class Server:
     process: subprocess.Popen[bytes] | None = None
     links: dict[str, str] = field(default_factory=dict)
     options: list[str] = field(default_factory=list)
+    course: Path = COURSE
 
     @property
     def url(self) -> str:
@@ -254,7 +255,7 @@ class Server:
                 "--db",
                 self.db,
                 "--course",
-                str(COURSE),
+                str(self.course),
                 "--port",
                 str(self.port),
                 "--jobs",
