@@ -9,7 +9,14 @@ import pytest
 
 from grader.course import Course
 from grader.lint import lint
-from grader.rules import ExerciseRules, RulesError, days_late, load_rules, rules_problems
+from grader.rules import (
+    ExerciseRules,
+    RulesError,
+    days_late,
+    load_rules,
+    rules_from_toml,
+    rules_problems,
+)
 
 
 def _course(tmp_path: Path, rules: str) -> Course:
@@ -90,3 +97,19 @@ def test_each_mistake_is_one_line_naming_its_field(tmp_path: Path, rules: str, f
     with pytest.raises(RulesError) as raised:
         load_rules(course)
     assert str(raised.value) == problems[0]
+
+
+def test_the_documented_example_reads_clean_for_the_real_course() -> None:
+    import re
+
+    repo = Path(__file__).resolve().parents[2]
+    page = (repo / "docs" / "course-rules.md").read_text(encoding="utf-8")
+    example = re.search(r"```toml\n(.*?)```", page, re.S)
+    assert example is not None
+    rules = rules_from_toml(Course.load(repo), example.group(1))
+    three = rules.of("03_multi_input_grads")
+    assert three.late == "late-days" and three.attempts == 10 and rules.late_days == 5
+    assert rules.of("07_fit_line").deadline == datetime(2026, 12, 14, 22, 59)
+    assert rules.of("01_leaf_tensors").local(datetime(2026, 11, 2, 8, 0)) == (
+        "2026-11-02 09:00 Europe/Berlin"
+    )
