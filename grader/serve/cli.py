@@ -492,17 +492,6 @@ def extend_command(
         click.echo(f"{student} may hand in {granted.exercise} until {shown}")
 
 
-def _held_back(exercise: str, answer: dict[str, Any]) -> str:
-    """Write the part of a grade the course shows before the release (``grade submit``)."""
-    lines = [f"{exercise}: received"]
-    if answer.get("score") is not None:
-        lines = [f"{exercise}: {answer['score']:g}/{answer['max_score']:g}"]
-    lines += [f"  - {hint}" for hint in answer.get("hints", [])]
-    if answer.get("released"):
-        lines.append(f"the full report is shown from {answer['released']}")
-    return "\n".join(lines)
-
-
 @click.command("login")
 @click.argument("link")
 def login_command(link: str) -> None:
@@ -558,7 +547,9 @@ def submit_command(target: str, no_wait: bool, wait_seconds: float, course_dir: 
     if "results" not in answer:
         # The course shows less before the exercise's release: print only what the server
         # sent, and exit 0 (a pass or fail status would tell what the page may not).
-        click.echo(_held_back(exercise.name, answer))
+        from grader.serve.client import held_back
+
+        click.echo(held_back(exercise.name, answer))
         click.echo(f"on the server: {saved['server']}{answer['url']}")
         return
     results = answer["results"]

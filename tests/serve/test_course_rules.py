@@ -26,7 +26,7 @@ from grader.course import Course
 from grader.rules import rules_from_toml
 from grader.serve import clock
 from grader.serve.app import Config, create_app
-from grader.serve.cli import _held_back
+from grader.serve.client import held_back
 from grader.serve.decisions import extend
 from grader.serve.models import AuditEntry, Extension, Submission
 
@@ -368,7 +368,7 @@ def test_before_the_release_nothing_shows_more_than_the_policy(
     reply = a.get(f"/api/submissions/{submission_id}").json()
     assert reply["shown"] == shown and "results" not in reply
     assert "2026-11-10 12:00 UTC" in reply["released"]
-    printed = _held_back("01_leaf_tensors", reply)  # what grade submit prints of it
+    printed = held_back("01_leaf_tensors", reply)  # what grade submit prints of it
     assert CHECK not in printed and ("6.5" in printed) is score
     assert (HINT_WORDS in printed) is hints
     # The instructor sees everything, before the release too.
