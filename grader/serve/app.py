@@ -887,11 +887,21 @@ def create_app(config: Config) -> FastAPI:
 
     @app.get("/api/exercises")
     def api_exercises() -> dict[str, Any]:
+        return {"exercises": [_exercise_json(e) for e in course.exercises]}
+
+    def _exercise_json(exercise: Any) -> dict[str, Any]:
+        # The course's rules, for a client to show before a hand-in (a student's own
+        # extension and attempts used are on their page).
+        own = config.rules.of(exercise.name)
         return {
-            "exercises": [
-                {"name": e.name, "title": e.title, "max_score": max_score(e.checks)}
-                for e in course.exercises
-            ]
+            "name": exercise.name,
+            "title": exercise.title,
+            "max_score": max_score(exercise.checks),
+            "opens": own.local(own.opens) if own.opens else None,
+            "deadline": own.local(own.deadline) if own.deadline else None,
+            "late": own.late if own.deadline else None,
+            "attempts": own.attempts,
+            "cooloff_minutes": own.cooloff_minutes or None,
         }
 
     @app.post("/api/submissions", status_code=202)

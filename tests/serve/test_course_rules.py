@@ -306,6 +306,9 @@ def test_the_attempt_limit_refuses_the_next_attempt_and_keeps_it(
     assert hand_in(a).status_code == 303
     assert hand_in(a).status_code == 303
     assert "2 of 2" in a.get("/").text  # shown before the next try
+    listed = {e["name"]: e for e in a.get("/api/exercises").json()["exercises"]}
+    assert listed["01_leaf_tensors"]["attempts"] == 2
+    assert listed["02_vector_grad_mean"]["attempts"] is None
     reply = hand_in(a)
     assert reply.status_code == 429
     assert "you have used all 2 attempts of 01_leaf_tensors" in reply.text
