@@ -593,8 +593,7 @@ def create_app(config: Config) -> FastAPI:
             for check in exercise.get("checks") or []:
                 said = comments.get(str(check["name"]))
                 if said:
-                    mine = f"Your instructor: {said}"
-                    check["message"] = f"{check['message']} {mine}" if check["message"] else mine
+                    check["comment"] = said
 
     def _student_record(name: str, result: Result) -> dict[str, Any]:
         locale = Locale(course.templates, config.lang)
