@@ -97,8 +97,8 @@ def test_watch_says_what_it_waits_for_and_the_first_ctrl_c_stops_at_once(tmp_pat
     # A 20-minute limit: the loop's share is 10 minutes, far past the test's own wait
     # for the grade to end, so a grade that waited for the loop fails with TimeoutExpired.
     watcher = subprocess.Popen(
-        [grade, HANGS, "--exercise", "05", "--watch", "--seed", "1", "--timeout", "1200"]
-        + ["--html", tmp_path / "r.html"],
+        [grade, str(HANGS), "--exercise", "05", "--watch", "--seed", "1", "--timeout", "1200"]
+        + ["--html", str(tmp_path / "r.html")],
         cwd=COURSE,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
