@@ -120,6 +120,8 @@ def wait_for(saved: dict[str, str], submission_id: int, *, timeout: float) -> di
             answer = reply.json()
             if answer["status"] == "graded" and ("results" in answer or "shown" in answer):
                 return dict(answer)
+            if answer["status"] == "refused":
+                raise ClientError(f"the server refused the submission: {answer.get('refusal')}")
             if answer["status"] == "delayed" and not delayed_said:
                 import click
 

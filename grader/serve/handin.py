@@ -186,6 +186,9 @@ def _repeat(earlier: Submission, exercise: str, digest: str) -> Accepted:
         raise HandInError(
             422, "this idempotency key was used for another file: send a new key for a new file"
         )
+    if earlier.status == "refused":
+        # A retry of a refused hand-in (its reply was lost) is told the same refusal.
+        raise HandInError(403, earlier.refusal or "this hand-in was refused")
     return Accepted(earlier.id, earlier.exercise, earlier.status, repeated=True)
 
 

@@ -313,6 +313,9 @@ def test_the_attempt_limit_refuses_the_next_attempt_and_keeps_it(
     assert reply.status_code == 429
     assert "you have used all 2 attempts of 01_leaf_tensors" in reply.text
     assert [status for status, _ in _kept(engine)] == ["queued", "queued", "refused"]
+    again = hand_in(a, key="lost-reply")
+    assert hand_in(a, key="lost-reply").text == again.text  # a retry: the same refusal
+    assert len(_kept(engine)) == 4
     assert hand_in(a, exercise="02").status_code == 303  # another exercise has its own
 
 
