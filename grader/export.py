@@ -17,6 +17,7 @@ from typing import Any
 
 __all__ = [
     "grades_csv",
+    "scores_csv",
     "junit_xml",
     "gradescope_json",
     "markdown_summary",
@@ -81,6 +82,42 @@ def grades_csv(results: dict[str, Any]) -> str:
         row += [_number(scores[n]) if n in scores else "" for n in names]
         row += [_number(student.get("score", 0.0)), _number(student.get("max_score", 0.0))]
         writer.writerow(row)
+    return out.getvalue()
+
+
+SCORE_COLUMNS = (
+    "student",
+    "exercise",
+    "raw_score",
+    "penalty",
+    "override",
+    "final_score",
+    "comment",
+)
+
+
+def scores_csv(rows: list[dict[str, Any]]) -> str:
+    """Render how each final score came about: a row per student and exercise.
+
+    ``raw_score`` is the counted attempt's score (empty: nothing graded),
+    ``penalty`` the points lateness took, ``override`` an instructor's score
+    (empty: none), ``final_score`` what counts.
+    """
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(SCORE_COLUMNS)
+    for row in rows:
+        writer.writerow(
+            [
+                _safe_cell(str(row["student"])),
+                row["exercise"],
+                "" if row["raw_score"] is None else _number(row["raw_score"]),
+                _number(row["penalty"]),
+                "" if row["override"] is None else _number(row["override"]),
+                _number(row["final_score"]),
+                _safe_cell(str(row["comment"])),
+            ]
+        )
     return out.getvalue()
 
 

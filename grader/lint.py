@@ -7,7 +7,8 @@ branch: every hint id a check can give exists in each catalog language;
 every placeholder of such a hint is a parameter the check passes; no
 catalog holds a key nothing uses; every TOML file parses; one exercise per
 number; every operation a check's functions use is defined; no placeholder
-of ``grade new`` is left. Each problem is one line naming the file.
+of ``grade new`` is left; the course's rules (``grader.rules``) read
+right. Each problem is one line naming the file.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import tomllib
 
 from grader.child.operations import BUILTIN, OperationError, parse_table
 from grader.course import Course, Exercise
+from grader.rules import rules_problems
 
 __all__ = ["PLACEHOLDER", "lint"]
 
@@ -64,6 +66,7 @@ def lint(course: Course, exercises: Sequence[Exercise] | None = None) -> list[st
     if problems:
         return problems  # nothing else reads right until the files parse
     problems += _number_problems(course)
+    problems += rules_problems(course)
     languages = sorted(p.name for p in (root / "templates" / "locale").glob("*") if p.is_dir())
     catalogs = {lang: _catalogs(root, lang, problems) for lang in languages}
     problems += _shared_catalog_problems(root, catalogs)

@@ -72,6 +72,8 @@ class Result:
         printer.text(repr(self))
 
     def _repr_html_(self) -> str:
+        if not self.problem and self.course is None and self.summary:
+            return f"<pre>{html.escape(self.summary)}</pre>"  # a grade held back until release
         if self.problem or self.course is None:
             return f'<p style="color:#a40e26"><b>check:</b> {html.escape(self.problem)}</p>'
         try:
@@ -170,6 +172,17 @@ def submit(exercise: str, *, lang: str = "en", timeout: float = 600.0) -> Result
         )
     except (ClientError, CourseError) as exc:
         return Result(problem=str(exc))
+    if "results" not in answer:
+        # Before the release the server sends only what the course shows: that, and no more.
+        from grader.serve.client import held_back
+
+        shown_part = held_back(course.exercise(str(exercise)).name, answer)
+        return Result(
+            score=answer.get("score"),
+            max_score=answer.get("max_score"),
+            summary=f"{shown_part}\non the server: {server}{answer['url']}",
+            lang=lang,
+        )
     document = answer["results"]
     locale = Locale(course.templates, lang)
     shown = written(document, locale)

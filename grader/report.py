@@ -373,6 +373,8 @@ def _check_view(check: dict[str, Any], exercise: str, locale: Locale) -> dict[st
         "score": _number(check.get("score")),
         "max_score": _number(check.get("max_score")),
         "hint": "" if passed else str(check.get("message") or ""),
+        # An instructor's word on this check (grade serve), on passed checks too.
+        "comment": str(check.get("comment") or ""),
     }
 
 

@@ -9,7 +9,8 @@ application reads and writes the database only: grading is the workers'.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -34,8 +35,9 @@ from grader.course import Course
 from grader.judge import max_score
 from grader.locale import Locale
 from grader.results import written_student
+from grader.rules import CourseRules, local_time
 from grader.score import results_document, student_result, to_json
-from grader.serve import csrf, lti
+from grader.serve import clock, csrf, lti
 from grader.serve.accounts import (
     Actor,
     Throttle,
@@ -44,16 +46,38 @@ from grader.serve.accounts import (
     student_for_secret,
 )
 from grader.serve.database import reading, setting
+from grader.serve.decisions import (
+    DecisionError,
+    comment_check,
+    comments_of,
+    extend,
+    history,
+    open_requests,
+    override,
+    post_message,
+    thread,
+)
 from grader.serve.handin import MAX_BYTES, HandInError, accept, regrade
 from grader.serve.lti import LtiError, PlatformKeys
 from grader.serve.models import Instructor, LtiLogin, Result, Student, Submission
 from grader.serve.permissions import allowed
-from grader.serve.standing import ClassViews, attempts_of, counted, exercise_record
+from grader.serve.standing import (
+    ClassViews,
+    Final,
+    attempts_of,
+    deadlines,
+    exercise_record,
+    final_scores,
+    late_days_spent,
+)
+from grader.serve.visibility import View, level_for, student_view
 
 __all__ = ["Config", "create_app"]
 
 HERE = Path(__file__).resolve().parent
 SESSION_COOKIE = "grade_session"
+# An instructor's choice of anonymous review: names and ids left off the review pages.
+REVIEW_COOKIE = "grade_review"
 # The pages' own policy: script and style only from this server's /static, no inline
 # script (a name that slipped past the escaping could still not run), no framing.
 PAGE_POLICY = (
@@ -63,6 +87,7 @@ PAGE_POLICY = (
 DOWNLOADS = {
     "results.json": "application/json",
     "grades.csv": "text/csv",
+    "scores.csv": "text/csv",
     "mistakes.csv": "text/csv",
     "similarity.csv": "text/csv",
     "gradebook-canvas.csv": "text/csv",
@@ -91,6 +116,7 @@ class Config:
     policy: str = "best"
     # The address browsers reach the server at (LTI's redirect and targets); None: the request's.
     public_url: str | None = None
+    rules: CourseRules = field(default_factory=CourseRules)
 
 
 class _Refused(Exception):
@@ -136,7 +162,12 @@ def create_app(config: Config) -> FastAPI:
     def views() -> ClassViews:
         if "views" not in state:
             state["views"] = ClassViews(
-                course, seed=seed(), lang=config.lang, trust=config.trust, policy=config.policy
+                course,
+                seed=seed(),
+                lang=config.lang,
+                trust=config.trust,
+                policy=config.policy,
+                rules=config.rules,
             )
         views: ClassViews = state["views"]
         return views
@@ -332,18 +363,83 @@ def create_app(config: Config) -> FastAPI:
         if actor is None:
             return render(request, "signin.html.j2", None)
         attempts = attempts_of(session, actor.id)
-        scores = {exercise: a for (_, exercise), a in counted(attempts, config.policy).items()}
         return render(
             request,
             "home.html.j2",
             actor,
             exercises=course.exercises,
-            scores=scores,
+            rows=_standing_rows(session, actor, actor.id, attempts),
+            levels=_levels(actor),
             attempts=list(reversed(attempts)),
             limit_mib=MAX_BYTES // 1024 // 1024,
             policy=config.policy,
             chosen=chosen,
         )
+
+    def _levels(actor: Actor | None) -> dict[str, str]:
+        now = clock.now()
+        return {e.name: level_for(actor, config.rules, e.name, now) for e in course.exercises}
+
+    def _standing_rows(
+        session: Session, actor: Actor, student_id: int, attempts: list[Any]
+    ) -> list[dict[str, Any]]:
+        """Say, per exercise, its rules as they hold for one student, and what counts so far."""
+        from datetime import timedelta
+
+        rules = config.rules
+        now = clock.now()
+        finals = final_scores(session, rules, config.policy, student_id)
+        extended = deadlines(session, student_id)
+        spent = late_days_spent(session, rules, student_id, attempts)
+        rows = []
+        for exercise in course.exercises:
+            own = rules.of(exercise.name)
+            deadline = extended.get((student_id, exercise.name), own.deadline)
+            taken = [a for a in attempts if a.exercise == exercise.name and a.status != "refused"]
+            final: Final | None = finals.get((student_id, exercise.name))
+            level = level_for(actor, rules, exercise.name, now)
+            view = student_view(
+                level,
+                rules,
+                exercise.name,
+                None,
+                final.final if final else None,
+                (final.max_score if final and final.max_score is not None else None)
+                or max_score(exercise.checks),
+                now,
+            )
+            next_at = None
+            if own.cooloff_minutes and taken:
+                after = taken[-1].created_at + timedelta(minutes=own.cooloff_minutes)
+                next_at = own.local(after) if after > now else None
+            if own.late == "penalty":
+                late = (
+                    f"{own.penalty * 100:g}% per {own.penalty_per} late, "
+                    f"at most {own.penalty_cap * 100:g}%"
+                )
+                if own.cutoff_days is not None:
+                    late += f"; nothing after {own.cutoff_days:g} day(s)"
+            elif own.late == "late-days":
+                late = f"late days: {sum(spent.values())} of {rules.late_days} spent"
+            else:
+                late = "nothing after the deadline"
+            rows.append(
+                {
+                    "exercise": exercise,
+                    "opens": own.local(own.opens) if own.opens else None,
+                    "not_open": own.opens is not None and now < own.opens,
+                    "deadline": own.local(deadline) if deadline else None,
+                    "extended": deadline is not None and deadline != own.deadline,
+                    "late": late if deadline else "",
+                    "used": len(taken),
+                    "attempts": own.attempts,
+                    "cooloff": own.cooloff_minutes,
+                    "next_at": next_at,
+                    "final": final,
+                    "view": view,
+                }
+            )
+        return rows
 
     @app.get("/signin/{secret_value}")
     def signin_link(request: Request, secret_value: str) -> Response:
@@ -412,7 +508,7 @@ def create_app(config: Config) -> FastAPI:
         # event loop must go on taking other requests meanwhile.
         with Session(reader) as session:
             actor = require(request, session, "submit")
-        return accept(engine, course, actor.id, exercise, filename, raw, key)
+        return accept(engine, course, actor.id, exercise, filename, raw, key, rules=config.rules)
 
     def _owned(session: Session, request: Request, submission_id: int) -> tuple[Actor, Submission]:
         submission = session.get(Submission, submission_id)
@@ -438,6 +534,18 @@ def create_app(config: Config) -> FastAPI:
             actor, submission = _owned(session, request, submission_id)
             result = _latest_result(session, submission.id)
             student = session.get(Student, submission.student_id)
+            assert student is not None
+            now = clock.now()
+            level = level_for(actor, config.rules, submission.exercise, now)
+            record = _student_record(student.name, result)["exercises"][0] if result else None
+            view = _view(level, submission.exercise, record, result, now)
+            final = final_scores(session, config.rules, config.policy, student.id).get(
+                (student.id, submission.exercise)
+            )
+            entries = history(session, student.id, submission.exercise)
+            if level != "full":
+                # A comment names its check, an override its score: shown from the release on.
+                entries = [e for e in entries if e.what == "extension"]
             return render(
                 request,
                 "submission.html.j2",
@@ -445,19 +553,54 @@ def create_app(config: Config) -> FastAPI:
                 submission=submission,
                 result=result,
                 student=student,
+                view=view,
+                final=final if level in ("full", "score") else None,
+                checks=(record or {}).get("checks", []) if level == "full" else [],
+                comments=comments_of(session, submission.id) if level == "full" else {},
+                history=entries,
+                rules=config.rules.of(submission.exercise),
+                thread=thread(session, submission.id),
+                anonymous=actor.role == "instructor" and _anonymous(request),
+                who=_who(session, student.id, actor.role == "instructor" and _anonymous(request)),
             )
+
+    def _view(
+        level: str,
+        exercise: str,
+        record: dict[str, Any] | None,
+        result: Result | None,
+        now: datetime,
+    ) -> View | None:
+        if result is None:
+            return None
+        return student_view(
+            level, config.rules, exercise, record, result.score, result.max_score, now
+        )
 
     @app.get("/submissions/{submission_id}/report", response_class=HTMLResponse)
     def report(request: Request, submission_id: int) -> Response:
         from grader.report import render_student_report
 
         with Session(reader) as session:
-            _, submission = _owned(session, request, submission_id)
+            actor, submission = _owned(session, request, submission_id)
             result = _latest_result(session, submission.id)
             student = session.get(Student, submission.student_id)
             if result is None or student is None:
                 raise _Refused(404, "this submission is not graded yet")
+            now = clock.now()
+            view = _view(
+                level_for(actor, config.rules, submission.exercise, now),
+                submission.exercise,
+                None,
+                result,
+                now,
+            )
+            assert view is not None
+            if not view.full:
+                when = f": it is shown from {view.released}" if view.released else ""
+                raise _Refused(403, f"the report of {submission.exercise} is not shown{when}")
             record = _student_record(student.name, result)
+            _with_comments(record, comments_of(session, submission.id))
         return report_page(
             render_student_report(
                 record,
@@ -467,6 +610,14 @@ def create_app(config: Config) -> FastAPI:
                 title=course.title,
             )
         )
+
+    def _with_comments(record: dict[str, Any], comments: dict[str, str]) -> None:
+        # The instructor's word on a check, in the report's own place for what to read.
+        for exercise in record["exercises"]:
+            for check in exercise.get("checks") or []:
+                said = comments.get(str(check["name"]))
+                if said:
+                    check["comment"] = said
 
     def _student_record(name: str, result: Result) -> dict[str, Any]:
         locale = Locale(course.templates, config.lang)
@@ -529,18 +680,184 @@ def create_app(config: Config) -> FastAPI:
             student = session.get(Student, student_id)
             if student is None:
                 raise _Refused(404, "no such student")
-            attempts = list(reversed(attempts_of(session, student.id)))
-            chosen = counted(attempts_of(session, student.id), config.policy)
-            scores = {exercise: a for (_, exercise), a in chosen.items()}
+            attempts = attempts_of(session, student.id)
             return render(
                 request,
                 "student.html.j2",
                 actor,
                 student=student,
-                attempts=attempts,
-                scores=scores,
+                attempts=list(reversed(attempts)),
+                rows=_standing_rows(session, actor, student.id, attempts),
                 exercises=course.exercises,
+                zone=config.rules.zone,
+                done=request.query_params.get("done", ""),
             )
+
+    def _decision(request: Request, session: Session, form: Any, student_id: int) -> Actor:
+        check_csrf(request, form)
+        actor = require(request, session, "decide")
+        if session.get(Student, student_id) is None:
+            raise _Refused(404, "no such student")
+        return actor
+
+    @app.post("/class/students/{student_id}/extension")
+    async def extension_form(request: Request, student_id: int) -> Response:
+        form = await request.form()
+        with Session(engine) as session:
+            actor = _decision(request, session, form, student_id)
+            try:
+                until = local_time(str(form.get("until") or ""), config.rules.zone)
+                extend(
+                    session,
+                    course,
+                    config.rules,
+                    student_id,
+                    str(form.get("exercise") or ""),
+                    until,
+                    actor.name,
+                    str(form.get("reason") or ""),
+                )
+            except (DecisionError, ValueError) as exc:
+                raise _Refused(422, str(exc)) from None
+        return RedirectResponse(f"/class/students/{student_id}?done=extension", status_code=303)
+
+    def _decided(
+        request: Request, session: Session, form: Any, submission_id: int
+    ) -> tuple[Actor, Submission]:
+        check_csrf(request, form)
+        actor = require(request, session, "decide")
+        submission = session.get(Submission, submission_id)
+        if submission is None:
+            raise _Refused(404, "no such submission")
+        return actor, submission
+
+    def _override(
+        session: Session, actor: Actor, form: Any, student_id: int, submission_id: int | None
+    ) -> None:
+        text = str(form.get("score") or "").strip()
+        try:
+            score = float(text) if text else None
+        except ValueError:
+            raise _Refused(422, f"the score must be a number, not {text!r}") from None
+        try:
+            override(
+                session,
+                course,
+                config.rules,
+                config.policy,
+                student_id,
+                str(form.get("exercise") or ""),
+                score,
+                actor.name,
+                str(form.get("comment") or ""),
+                submission_id,
+            )
+        except DecisionError as exc:
+            raise _Refused(422, str(exc)) from None
+
+    @app.post("/class/students/{student_id}/override")
+    async def override_form(request: Request, student_id: int) -> Response:
+        form = await request.form()
+        with Session(engine) as session:
+            actor = _decision(request, session, form, student_id)
+            _override(session, actor, form, student_id, None)
+        return RedirectResponse(f"/class/students/{student_id}?done=override", status_code=303)
+
+    @app.post("/submissions/{submission_id}/override")
+    async def override_submission(request: Request, submission_id: int) -> Response:
+        # From the submission's own page: its URL names no student (anonymous review).
+        form = await request.form()
+        with Session(engine) as session:
+            actor, submission = _decided(request, session, form, submission_id)
+            _override(session, actor, form, submission.student_id, submission.id)
+        return RedirectResponse(f"/submissions/{submission_id}", status_code=303)
+
+    @app.post("/submissions/{submission_id}/messages")
+    async def message_form(request: Request, submission_id: int) -> Response:
+        form = await request.form()
+        check_csrf(request, form)
+        with Session(engine) as session:
+            actor, submission = _owned(session, request, submission_id)
+            if actor.role == "instructor" and str(form.get("score") or "").strip():
+                # The answer may change the score: the answer is the override's reason.
+                _override(
+                    session,
+                    actor,
+                    {
+                        "score": form.get("score"),
+                        "exercise": submission.exercise,
+                        "comment": form.get("text"),
+                    },
+                    submission.student_id,
+                    submission.id,
+                )
+            try:
+                post_message(
+                    session, submission, actor.role, actor.name, str(form.get("text") or "")
+                )
+            except DecisionError as exc:
+                raise _Refused(422, str(exc)) from None
+        return RedirectResponse(f"/submissions/{submission_id}", status_code=303)
+
+    @app.get("/class/review", response_class=HTMLResponse)
+    def review_page(request: Request) -> Response:
+        with Session(engine) as session:
+            actor = require(request, session, "view-class")
+            anonymous = _anonymous(request)
+            waiting = [
+                {
+                    "submission": submission,
+                    "message": message,
+                    "who": _who(session, submission.student_id, anonymous),
+                }
+                for submission, message in open_requests(session)
+            ]
+            return render(request, "review.html.j2", actor, waiting=waiting, anonymous=anonymous)
+
+    @app.post("/class/anonymous")
+    async def anonymous_form(request: Request) -> Response:
+        form = await request.form()
+        check_csrf(request, form)
+        with Session(engine) as session:
+            require(request, session, "view-class")
+        response = RedirectResponse(str(form.get("back") or "/class/review"), status_code=303)
+        if str(form.get("anonymous") or "") == "on":
+            response.set_cookie(REVIEW_COOKIE, "anonymous", httponly=True, samesite="strict")
+        else:
+            response.delete_cookie(REVIEW_COOKIE)
+        return response
+
+    def _anonymous(request: Request) -> bool:
+        return request.cookies.get(REVIEW_COOKIE) == "anonymous"
+
+    def _who(session: Session, student_id: int, anonymous: bool) -> str:
+        """Name a student on a review page: a pseudonym in anonymous review."""
+        if anonymous:
+            import hmac
+
+            # Stable for the course (the same student, the same code), not reversible
+            # without the server's secret: ids and names stay off the page.
+            code = hmac.new(secret().encode(), f"review:{student_id}".encode(), "sha256")
+            return f"student {code.hexdigest()[:8]}"
+        student = session.get(Student, student_id)
+        return student.name if student is not None else "?"
+
+    @app.post("/submissions/{submission_id}/comment")
+    async def comment_form(request: Request, submission_id: int) -> Response:
+        form = await request.form()
+        with Session(engine) as session:
+            actor, submission = _decided(request, session, form, submission_id)
+            try:
+                comment_check(
+                    session,
+                    submission,
+                    str(form.get("check") or ""),
+                    str(form.get("comment") or ""),
+                    actor.name,
+                )
+            except DecisionError as exc:
+                raise _Refused(422, str(exc)) from None
+        return RedirectResponse(f"/submissions/{submission_id}?done=comment", status_code=303)
 
     @app.get("/class/download/{name}")
     def download(request: Request, name: str) -> Response:
@@ -593,11 +910,21 @@ def create_app(config: Config) -> FastAPI:
 
     @app.get("/api/exercises")
     def api_exercises() -> dict[str, Any]:
+        return {"exercises": [_exercise_json(e) for e in course.exercises]}
+
+    def _exercise_json(exercise: Any) -> dict[str, Any]:
+        # The course's rules, for a client to show before a hand-in (a student's own
+        # extension and attempts used are on their page).
+        own = config.rules.of(exercise.name)
         return {
-            "exercises": [
-                {"name": e.name, "title": e.title, "max_score": max_score(e.checks)}
-                for e in course.exercises
-            ]
+            "name": exercise.name,
+            "title": exercise.title,
+            "max_score": max_score(exercise.checks),
+            "opens": own.local(own.opens) if own.opens else None,
+            "deadline": own.local(own.deadline) if own.deadline else None,
+            "late": own.late if own.deadline else None,
+            "attempts": own.attempts,
+            "cooloff_minutes": own.cooloff_minutes or None,
         }
 
     @app.post("/api/submissions", status_code=202)
@@ -626,12 +953,17 @@ def create_app(config: Config) -> FastAPI:
     def api_list(request: Request) -> dict[str, Any]:
         with Session(reader) as session:
             actor = require(request, session, "list-own-submissions")
-            return {"submissions": [_attempt_json(a) for a in attempts_of(session, actor.id)]}
+            levels = _levels(actor)
+            return {
+                "submissions": [
+                    _attempt_json(a, levels[a.exercise]) for a in attempts_of(session, actor.id)
+                ]
+            }
 
     @app.get("/api/submissions/{submission_id}")
     def api_one(request: Request, submission_id: int) -> Response:
         with Session(reader) as session:
-            _, submission = _owned(session, request, submission_id)
+            actor, submission = _owned(session, request, submission_id)
             result = _latest_result(session, submission.id)
             student = session.get(Student, submission.student_id)
             reply: dict[str, Any] = {
@@ -641,7 +973,24 @@ def create_app(config: Config) -> FastAPI:
                 "status": submission.status,
                 "url": f"/submissions/{submission.id}",
             }
-            if result is not None and student is not None:
+            if submission.refusal:
+                reply["refusal"] = submission.refusal
+            now = clock.now()
+            level = level_for(actor, config.rules, submission.exercise, now)
+            if result is not None and student is not None and level != "full":
+                record = _student_record(student.name, result)["exercises"][0]
+                view = _view(level, submission.exercise, record, result, now)
+                assert view is not None
+                reply["shown"] = level
+                if view.score is not None:
+                    reply["score"] = view.score
+                    reply["max_score"] = view.max_score
+                if view.hints:
+                    reply["hints"] = list(view.hints)
+                if view.released:
+                    reply["released"] = view.released
+            elif result is not None and student is not None:
+                reply["shown"] = "full"
                 reply["score"] = result.score
                 reply["max_score"] = result.max_score
                 reply["report"] = f"/submissions/{submission.id}/report"
@@ -838,14 +1187,16 @@ def create_app(config: Config) -> FastAPI:
     return app
 
 
-def _attempt_json(attempt: Any) -> dict[str, Any]:
+def _attempt_json(attempt: Any, level: str) -> dict[str, Any]:
+    shows = level in ("full", "score")
     return {
         "id": attempt.id,
         "exercise": attempt.exercise,
         "filename": attempt.filename,
         "status": attempt.status,
         "submitted": attempt.created_at.isoformat() + "Z",
-        "score": attempt.score,
-        "max_score": attempt.max_score,
+        "score": attempt.score if shows else None,
+        "max_score": attempt.max_score if shows else None,
         "url": f"/submissions/{attempt.id}",
+        **({"refusal": attempt.refusal} if attempt.refusal else {}),
     }

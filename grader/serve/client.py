@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-__all__ = ["ClientError", "config_path", "login", "send", "wait_for"]
+__all__ = ["ClientError", "config_path", "held_back", "login", "send", "wait_for"]
 
 
 class ClientError(Exception):
@@ -118,8 +118,10 @@ def wait_for(saved: dict[str, str], submission_id: int, *, timeout: float) -> di
             reply = None
         if reply is not None and reply.status_code == 200:
             answer = reply.json()
-            if "results" in answer and answer["status"] == "graded":
+            if answer["status"] == "graded" and ("results" in answer or "shown" in answer):
                 return dict(answer)
+            if answer["status"] == "refused":
+                raise ClientError(f"the server refused the submission: {answer.get('refusal')}")
             if answer["status"] == "delayed" and not delayed_said:
                 import click
 
@@ -137,6 +139,21 @@ def wait_for(saved: dict[str, str], submission_id: int, *, timeout: float) -> di
                 f"{saved['server']}/submissions/{submission_id}"
             )
         time.sleep(0.5)
+
+
+def held_back(exercise: str, answer: dict[str, Any]) -> str:
+    """Write the part of a grade the course shows before its release, from the server's reply.
+
+    Only what the reply holds (the score, the hints, the release time): the
+    server has already cut it down to what the course allows.
+    """
+    lines = [f"{exercise}: received"]
+    if answer.get("score") is not None:
+        lines = [f"{exercise}: {answer['score']:g}/{answer['max_score']:g}"]
+    lines += [f"  - {hint}" for hint in answer.get("hints", [])]
+    if answer.get("released"):
+        lines.append(f"the full report is shown from {answer['released']}")
+    return "\n".join(lines)
 
 
 def notebook_bytes(cells: list[str]) -> bytes:

@@ -3,6 +3,11 @@
 Nothing of the file runs here (the web process never runs a student's code):
 it is only decoded, as a batch reads it, so a file that could never be
 graded is refused at once with its reason instead of waiting in the queue.
+
+The course's rules are asked here too (``refusal``): before the opening,
+after the deadline, with no late day or attempt left, or within the cool-off,
+the submission is kept (status ``refused``, with the reason) but never graded,
+and the student is told why and when the next attempt is possible.
 """
 
 from __future__ import annotations
@@ -10,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import PurePosixPath
 
 from sqlalchemy import Engine, insert, select
@@ -17,12 +23,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from grader.course import Course, CourseError
+from grader.rules import CourseRules, days_late
 from grader.serve import clock, jobs
 from grader.serve.database import reading, writing
-from grader.serve.models import Submission
+from grader.serve.models import Student, Submission
 from grader.submission import MAX_BYTES, SourceFile, SubmissionError
 
-__all__ = ["HandInError", "MAX_BYTES", "accept", "regrade"]
+__all__ = ["HandInError", "MAX_BYTES", "accept", "refusal", "regrade"]
 
 
 class HandInError(Exception):
@@ -63,12 +70,15 @@ def accept(
     filename: str,
     raw: bytes,
     idempotency_key: str | None,
+    rules: CourseRules | None = None,
 ) -> Accepted:
     """Record the submission and queue its grading; return it (committed).
 
     Everything that can be done before writing is: the file is checked, the
-    key looked up in a transaction that only reads, and the write is two
-    INSERTs (the submission, its job) in one short transaction.
+    key looked up in a transaction that only reads, and the write is one short
+    transaction: the student's hand-ins taken one at a time, the course's rules
+    applied, two INSERTs (the submission, its job). A submission the rules
+    refuse is recorded too (never graded), then HandInError says why.
     """
     try:
         exercise = course.exercise(exercise_ref)
@@ -88,27 +98,89 @@ def accept(
         earlier = _by_key(engine, student_id, key)
         if earlier is not None:
             return _repeat(earlier, exercise.name, digest)
-    row = {
-        "student_id": student_id,
-        "exercise": exercise.name,
-        "filename": name,
-        "content": raw,
-        "digest": digest,
-        "idempotency_key": key,
-        "status": "queued",
-        "created_at": clock.now(),
-    }
+    rules = rules or CourseRules()
     try:
         with writing(engine) as session:
+            # One hand-in of a student at a time (PostgreSQL: the student's row locked;
+            # SQLite: every write transaction holds the write lock), so that twenty sent
+            # at once with one attempt left find the attempts each other took and only
+            # one is graded. A course without rules needs none of it.
+            refused = None
+            now = clock.now()
+            if rules.exercises:
+                session.scalar(select(Student.id).where(Student.id == student_id).with_for_update())
+                refused = refusal(session, rules, student_id, exercise.name, now)
+            row = {
+                "student_id": student_id,
+                "exercise": exercise.name,
+                "filename": name,
+                "content": raw,
+                "digest": digest,
+                "idempotency_key": key,
+                "status": "queued" if refused is None else "refused",
+                "created_at": now,
+                "refusal": None if refused is None else refused[1],
+            }
             submission_id = session.connection().execute(_INSERT, row).scalar_one()
-            jobs.enqueue(session, "grade", submission_id)
+            if refused is None:
+                jobs.enqueue(session, "grade", submission_id)
     except IntegrityError:
         # The same key, sent twice at once: the other request took it in first.
         earlier = _by_key(engine, student_id, key)
         if earlier is None:
             raise
         return _repeat(earlier, exercise.name, digest)
+    if refused is not None:
+        raise HandInError(*refused)
     return Accepted(submission_id, exercise.name, "queued", repeated=False)
+
+
+def refusal(
+    session: Session, rules: CourseRules, student_id: int, exercise: str, now: datetime
+) -> tuple[int, str] | None:
+    """Say why the course's rules refuse a hand-in of ``exercise`` at ``now`` (None: taken).
+
+    The reason names the time in the course's zone: when the exercise opens,
+    when the deadline was, when the next attempt is possible.
+    """
+    from grader.serve.standing import attempts_of, deadlines, late_days_spent
+
+    own = rules.of(exercise)
+    if own.opens is not None and now < own.opens:
+        return 403, f"{exercise} opens at {own.local(own.opens)}: hand it in from then on"
+    deadline = deadlines(session, student_id).get((student_id, exercise), own.deadline)
+    if deadline is not None and own.past_cutoff(now, deadline):
+        if own.late == "refuse":
+            return 403, (
+                f"the deadline of {exercise} was {own.local(deadline)}: nothing is taken after it"
+            )
+        assert own.cutoff_days is not None
+        closed = deadline + timedelta(days=own.cutoff_days)
+        return 403, (
+            f"late hand-ins of {exercise} closed at {own.local(closed)}: nothing is taken after it"
+        )
+    attempts = attempts_of(session, student_id)
+    if own.late == "late-days" and deadline is not None and now > deadline:
+        spent = late_days_spent(session, rules, student_id, attempts)
+        elsewhere = sum(days for name, days in spent.items() if name != exercise)
+        needed = max(days_late(now, deadline), spent.get(exercise, 0))
+        if elsewhere + needed > rules.late_days:
+            left = max(rules.late_days - elsewhere, 0)
+            return 403, (
+                f"the deadline of {exercise} was {own.local(deadline)}: this hand-in needs "
+                f"{needed} late day(s) and you have {left} of {rules.late_days} left"
+            )
+    taken = [a for a in attempts if a.exercise == exercise and a.status != "refused"]
+    if own.attempts is not None and len(taken) >= own.attempts:
+        return 429, f"you have used all {own.attempts} attempts of {exercise}: no attempt is left"
+    if own.cooloff_minutes and taken:
+        after = taken[-1].created_at + timedelta(minutes=own.cooloff_minutes)
+        if now < after:
+            return 429, (
+                f"one attempt of {exercise} per {own.cooloff_minutes:g} minute(s): "
+                f"the next is possible at {own.local(after)}"
+            )
+    return None
 
 
 @dataclass(frozen=True)
@@ -117,17 +189,22 @@ class _Earlier:
     exercise: str
     status: str
     digest: str
+    refusal: str | None
 
 
 def _by_key(engine: Engine, student_id: int, key: str) -> _Earlier | None:
     # The columns only: the file's bytes stay in the database.
     with Session(reading(engine)) as session:
         row = session.execute(
-            select(Submission.id, Submission.exercise, Submission.status, Submission.digest).where(
-                Submission.student_id == student_id, Submission.idempotency_key == key
-            )
+            select(
+                Submission.id,
+                Submission.exercise,
+                Submission.status,
+                Submission.digest,
+                Submission.refusal,
+            ).where(Submission.student_id == student_id, Submission.idempotency_key == key)
         ).first()
-    return None if row is None else _Earlier(row.id, row.exercise, row.status, row.digest)
+    return None if row is None else _Earlier(*row)
 
 
 def _repeat(earlier: _Earlier, exercise: str, digest: str) -> Accepted:
@@ -135,6 +212,9 @@ def _repeat(earlier: _Earlier, exercise: str, digest: str) -> Accepted:
         raise HandInError(
             422, "this idempotency key was used for another file: send a new key for a new file"
         )
+    if earlier.status == "refused":
+        # A retry of a refused hand-in (its reply was lost) is told the same refusal.
+        raise HandInError(403, earlier.refusal or "this hand-in was refused")
     return Accepted(earlier.id, earlier.exercise, earlier.status, repeated=True)
 
 

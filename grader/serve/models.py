@@ -1,5 +1,5 @@
-"""The server's tables: students, instructors, tokens, submissions, jobs, results,
-sign-in tries, LTI platforms.
+"""The server's tables: students, instructors, tokens, submissions, jobs, results, the
+rules' decisions, sign-in tries, LTI platforms.
 
 The schema is changed only by a migration in ``grader/serve/migrations``; a
 test checks that the migrations give exactly these tables.
@@ -39,6 +39,11 @@ __all__ = [
     "LtiUser",
     "LtiLineItem",
     "SigninAttempt",
+    "Extension",
+    "Override",
+    "CheckComment",
+    "AuditEntry",
+    "RegradeMessage",
 ]
 
 # Named constraints: a migration can then drop or alter them on SQLite and PostgreSQL alike.
@@ -117,9 +122,11 @@ class Submission(Base):
     content: Mapped[bytes] = mapped_column(LargeBinary)
     digest: Mapped[str] = mapped_column(String(64))
     idempotency_key: Mapped[str] = mapped_column(String(128))
-    # queued, grading, graded, delayed (the environment failed: retried, never a zero)
+    # queued, grading, graded, delayed (the environment failed: retried, never a zero),
+    # refused (a rule of the course refused it: kept, never graded, with its reason)
     status: Mapped[str] = mapped_column(String(16), default="queued")
     created_at: Mapped[datetime] = mapped_column(DateTime())
+    refusal: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 class Job(Base):
@@ -268,3 +275,83 @@ class SigninAttempt(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     address: Mapped[str] = mapped_column(String(64))
     at: Mapped[datetime] = mapped_column(DateTime(), index=True)
+
+
+class Extension(Base):
+    """A later deadline for one student and exercise; the newest one granted counts."""
+
+    __tablename__ = "extensions"
+    __table_args__ = (Index("ix_extensions_student_exercise", "student_id", "exercise"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    student_id: Mapped[int] = mapped_column(ForeignKey("students.id", ondelete="CASCADE"))
+    exercise: Mapped[str] = mapped_column(String(255))
+    until: Mapped[datetime] = mapped_column(DateTime())
+    granted_by: Mapped[str] = mapped_column(String(255))
+    reason: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime())
+
+
+class Override(Base):
+    """An instructor's score for one student and exercise; the newest one counts.
+
+    ``score`` None takes an override back: the computed score counts again.
+    """
+
+    __tablename__ = "overrides"
+    __table_args__ = (Index("ix_overrides_student_exercise", "student_id", "exercise"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    student_id: Mapped[int] = mapped_column(ForeignKey("students.id", ondelete="CASCADE"))
+    exercise: Mapped[str] = mapped_column(String(255))
+    score: Mapped[float | None] = mapped_column(nullable=True)
+    comment: Mapped[str] = mapped_column(Text)
+    given_by: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(DateTime())
+
+
+class CheckComment(Base):
+    """An instructor's comment on one check's result of a submission, shown to the student."""
+
+    __tablename__ = "check_comments"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    submission_id: Mapped[int] = mapped_column(
+        ForeignKey("submissions.id", ondelete="CASCADE"), index=True
+    )
+    check: Mapped[str] = mapped_column(String(255))
+    comment: Mapped[str] = mapped_column(Text)
+    given_by: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(DateTime())
+
+
+class AuditEntry(Base):
+    """One change a person made to what counts: who, when, the old and new value, and why."""
+
+    __tablename__ = "audit"
+    __table_args__ = (Index("ix_audit_student_exercise", "student_id", "exercise"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime())
+    who: Mapped[str] = mapped_column(String(255))
+    student_id: Mapped[int] = mapped_column(ForeignKey("students.id", ondelete="CASCADE"))
+    exercise: Mapped[str] = mapped_column(String(255))
+    submission_id: Mapped[int | None] = mapped_column(
+        ForeignKey("submissions.id", ondelete="CASCADE"), nullable=True
+    )
+    # override, extension, check-comment
+    what: Mapped[str] = mapped_column(String(32))
+    old: Mapped[str | None] = mapped_column(Text, nullable=True)
+    new: Mapped[str | None] = mapped_column(Text, nullable=True)
+    why: Mapped[str] = mapped_column(Text)
+
+
+class RegradeMessage(Base):
+    """One message of a submission's regrade thread: a student's question or the answer."""
+
+    __tablename__ = "regrade_messages"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    submission_id: Mapped[int] = mapped_column(
+        ForeignKey("submissions.id", ondelete="CASCADE"), index=True
+    )
+    # student or instructor: the thread is open while a student's message is the last
+    author_role: Mapped[str] = mapped_column(String(16))
+    author: Mapped[str] = mapped_column(String(255))
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime())

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from grader.course import Course, CourseError
 from grader.judge import max_score
+from grader.rules import load_rules
 from grader.serve import clock, jobs
 from grader.serve.lti_services import Access, PlatformError, Score, Services
 from grader.serve.models import Job, LtiContext, LtiLineItem, LtiPlatform, LtiUser, Student
@@ -76,7 +77,7 @@ def run(engine: Engine, course: Course, claimed: jobs.Claimed, services: Service
     exercise = str(claimed.payload["exercise"])
     with Session(engine) as session:
         link = _link(session, student_id)
-        final = final_score(session, student_id, exercise)
+        final = final_score(session, load_rules(course), student_id, exercise)
         if link is None or final is None:
             jobs.finish(session, claimed.id)  # nothing (left) to send
             session.commit()
@@ -91,18 +92,25 @@ def run(engine: Engine, course: Course, claimed: jobs.Claimed, services: Service
                 LtiLineItem.context_id == context_id, LtiLineItem.exercise == exercise
             )
         )
+    maximum: float | None
     try:
         found = course.exercise(exercise)
         label, maximum = f"{found.name}: {found.title}", max_score(found.checks)
     except CourseError:
         label, maximum = exercise, final.max_score
+    out_of = final.max_score if final.max_score is not None else maximum
+    if out_of is None:
+        # Only an override, of an exercise the course no longer has: out of what is unknown.
+        with Session(engine) as session, session.begin():
+            jobs.finish(session, claimed.id)
+        return "nothing"
     try:
         if known is None:
             if not lineitems_url:
                 raise PlatformError("the course's launches named no line items service (AGS)")
-            known = services.line_item(access, lineitems_url, exercise, label, maximum)
+            known = services.line_item(access, lineitems_url, exercise, label, out_of)
             _keep_line_item(engine, context_id, exercise, known)
-        score = Score(subject, final.score, final.max_score, _timestamp())
+        score = Score(subject, final.score, out_of, _timestamp())
         services.post_score(access, known, score)
     except PlatformError as exc:
         with Session(engine) as session, session.begin():

@@ -23,6 +23,7 @@ ACTIONS = {
     "regrade": "instructor",
     "view-passback": "instructor",
     "retry-passback": "instructor",
+    "decide": "instructor",  # extensions, overrides, comments on a check
 }
 
 

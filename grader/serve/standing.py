@@ -1,4 +1,11 @@
-"""Which attempt counts, and the class's results document built from the database.
+"""Which attempt counts, the final score, and the class's results document built from the database.
+
+The final score of a student's exercise is decided in one place,
+``final_scores``: the attempt that counts (best or last), its late penalty,
+then any instructor's override. Whatever may change it (a graded attempt, an
+override, an extension) calls ``changed`` in its own transaction: the one
+place to attach what must follow a final score (a passback to the learning
+platform).
 
 The document is the one ``grade batch`` writes (``grader.batch._assemble``):
 one record per student and exercise, "missing" where nothing was handed in,
@@ -23,9 +30,10 @@ from grader.course import Course
 from grader.judge import max_score
 from grader.locale import Locale
 from grader.results import ExerciseResult
+from grader.rules import CourseRules, days_late
 from grader.score import results_document, student_result, to_json, unjudged_result
 from grader.serve.accounts import roster_of
-from grader.serve.models import Result, Student, Submission
+from grader.serve.models import Extension, Override, Result, Student, Submission
 
 __all__ = [
     "POLICIES",
@@ -35,6 +43,11 @@ __all__ = [
     "FinalScore",
     "final_score",
     "exercise_record",
+    "Final",
+    "final_scores",
+    "deadline_of",
+    "late_days_spent",
+    "changed",
     "ClassView",
     "ClassViews",
 ]
@@ -56,6 +69,7 @@ class Attempt:
     score: float | None
     max_score: float | None
     checks_digest: str | None
+    refusal: str | None  # why the course's rules refused it (status "refused")
 
 
 def attempts_of(session: Session, student_id: int | None = None) -> list[Attempt]:
@@ -81,6 +95,7 @@ def attempts_of(session: Session, student_id: int | None = None) -> list[Attempt
             Result.score,
             Result.max_score,
             Result.checks_digest,
+            Submission.refusal,
         )
         .select_from(Submission)
         .outerjoin(latest, latest.c.submission_id == Submission.id)
@@ -89,7 +104,7 @@ def attempts_of(session: Session, student_id: int | None = None) -> list[Attempt
     )
     if student_id is not None:
         query = query.where(Submission.student_id == student_id)
-    return [Attempt(*row) for row in session.execute(query).tuples()]  # type: ignore[call-arg]
+    return [Attempt(*row) for row in session.execute(query)]
 
 
 def counted(attempts: list[Attempt], policy: str) -> dict[tuple[int, str], Attempt]:
@@ -109,31 +124,141 @@ def counted(attempts: list[Attempt], policy: str) -> dict[tuple[int, str], Attem
     return chosen
 
 
+def deadlines(session: Session, student_id: int | None = None) -> dict[tuple[int, str], datetime]:
+    """Return each (student, exercise)'s extended deadline: the newest extension granted."""
+    query = select(Extension.student_id, Extension.exercise, Extension.until).order_by(Extension.id)
+    if student_id is not None:
+        query = query.where(Extension.student_id == student_id)
+    return {(sid, exercise): until for sid, exercise, until in session.execute(query)}
+
+
+def deadline_of(
+    session: Session, rules: CourseRules, student_id: int, exercise: str
+) -> datetime | None:
+    """Return the deadline that holds for one student: their extension's, or the exercise's."""
+    return deadlines(session, student_id).get((student_id, exercise), rules.of(exercise).deadline)
+
+
+def late_days_spent(
+    session: Session, rules: CourseRules, student_id: int, attempts: list[Attempt] | None = None
+) -> dict[str, int]:
+    """Count, per exercise under late days, the days a student spent: their latest hand-in's.
+
+    An exercise costs the days its latest taken hand-in came after the deadline
+    (a refused one is never taken); exercises on time cost nothing.
+    """
+    extended = deadlines(session, student_id)
+    spent: dict[str, int] = {}
+    for attempt in attempts if attempts is not None else attempts_of(session, student_id):
+        exercise_rules = rules.of(attempt.exercise)
+        if attempt.status == "refused" or exercise_rules.late != "late-days":
+            continue
+        deadline = extended.get((student_id, attempt.exercise), exercise_rules.deadline)
+        days = days_late(attempt.created_at, deadline)
+        spent[attempt.exercise] = max(spent.get(attempt.exercise, 0), days)
+    return spent
+
+
+@dataclass(frozen=True)
+class Final:
+    """What counts of one student's exercise: the raw score, the penalty, an override, the final."""
+
+    student_id: int
+    exercise: str
+    attempt: Attempt | None  # the attempt that counts (None: only an override)
+    raw: float | None
+    max_score: float | None
+    penalty: float  # points taken for lateness
+    override: float | None
+    comment: str  # the override's
+    final: float
+
+
+def final_scores(
+    session: Session, rules: CourseRules, policy: str, student_id: int | None = None
+) -> dict[tuple[int, str], Final]:
+    """Return the final score of every (student, exercise) with a graded attempt or an override.
+
+    The one definition of what counts: the attempt ``policy`` picks (best or
+    last raw score), less its late penalty (from the deadline that holds for
+    the student, extensions included), unless an instructor's override says
+    otherwise.
+    """
+    chosen = counted(attempts_of(session, student_id), policy)
+    extended = deadlines(session, student_id)
+    overrides: dict[tuple[int, str], Override] = {}
+    query = select(Override).order_by(Override.id)
+    if student_id is not None:
+        query = query.where(Override.student_id == student_id)
+    for given_row in session.scalars(query):
+        overrides[(given_row.student_id, given_row.exercise)] = given_row
+    finals: dict[tuple[int, str], Final] = {}
+    for key in sorted({*chosen, *overrides}):
+        attempt = chosen.get(key)
+        exercise_rules = rules.of(key[1])
+        raw = attempt.score if attempt is not None else None
+        penalty = 0.0
+        if attempt is not None and raw is not None:
+            deadline = extended.get(key, exercise_rules.deadline)
+            penalty = round(raw * exercise_rules.late_share(attempt.created_at, deadline), 4)
+        override = overrides.get(key)
+        given = override.score if override is not None else None
+        if given is None and attempt is None:
+            continue  # an override taken back, and nothing graded
+        final = given if given is not None else round((raw or 0.0) - penalty, 4)
+        finals[key] = Final(
+            key[0],
+            key[1],
+            attempt,
+            raw,
+            attempt.max_score if attempt is not None else None,
+            penalty,
+            given,
+            override.comment if override is not None and given is not None else "",
+            final,
+        )
+    return finals
+
+
+def changed(session: Session, student_id: int, exercise: str) -> None:
+    """Mark that the final score of ``student_id``'s ``exercise`` may have changed.
+
+    Called in the transaction of every change that can move a final score (a
+    graded attempt, an override, an extension): the one hook for what follows a
+    new final score. A grade passback to the student's learning platform (LTI)
+    queues its job here, in the same transaction, so a restart loses none.
+    """
+    from grader.serve import passback  # it reads final scores from here
+
+    passback.enqueue(session, student_id, exercise)
+
+
 @dataclass(frozen=True)
 class FinalScore:
     """The score of a student's exercise that counts: what the gradebook shows."""
 
     score: float
-    max_score: float
-    submission_id: int
+    max_score: float | None  # None: only an override, nothing graded to say out of what
+    submission_id: int | None
 
 
 def final_score(
-    session: Session, student_id: int, exercise: str, policy: str | None = None
+    session: Session, rules: CourseRules, student_id: int, exercise: str, policy: str | None = None
 ) -> FinalScore | None:
-    """Return the student's final score of the exercise (None while nothing graded counts).
+    """Return the student's final score of the exercise (None while nothing counts).
 
-    ``policy`` left out is the server's, as ``grade serve --score-policy`` recorded it:
-    a worker on another machine posts the score the class page shows.
+    ``final_scores``'s, for one student and exercise. ``policy`` left out is the
+    server's, as ``grade serve --score-policy`` recorded it: a worker on another
+    machine posts the score the class page shows.
     """
     from grader.serve.database import setting
 
     chosen = policy or setting(session, "score_policy") or "best"
-    attempts = [a for a in attempts_of(session, student_id) if a.exercise == exercise]
-    attempt = counted(attempts, chosen).get((student_id, exercise))
-    if attempt is None or attempt.score is None or attempt.max_score is None:
+    final = final_scores(session, rules, chosen, student_id).get((student_id, exercise))
+    if final is None:
         return None
-    return FinalScore(attempt.score, attempt.max_score, attempt.id)
+    submission_id = final.attempt.id if final.attempt is not None else None
+    return FinalScore(final.final, final.max_score, submission_id)
 
 
 def exercise_record(document: str) -> dict[str, Any]:
@@ -158,7 +283,7 @@ def missing_record(course: Course, name: str) -> ExerciseResult:
 class ClassView:
     """The class as ``grade batch`` would write it: the overview page and every export."""
 
-    version: tuple[int, int, int]
+    version: tuple[int, ...]
     results: dict[str, Any]
     files: dict[str, bytes]  # results.json, grades.csv, mistakes.csv, similarity/..., gradebook
 
@@ -166,8 +291,18 @@ class ClassView:
 class ClassViews:
     """Build the class view from the database, again only when a grade or a student changed."""
 
-    def __init__(self, course: Course, *, seed: int, lang: str, trust: bool, policy: str) -> None:
+    def __init__(
+        self,
+        course: Course,
+        *,
+        seed: int,
+        lang: str,
+        trust: bool,
+        policy: str,
+        rules: CourseRules | None = None,
+    ) -> None:
         self.course = course
+        self.rules = rules or CourseRules()
         self.seed = seed
         self.lang = lang
         self.trust = trust
@@ -181,13 +316,15 @@ class ClassViews:
             int(session.scalar(select(func.max(Result.id))) or 0),
             int(session.scalar(select(func.count(Submission.id))) or 0),
             int(session.scalar(select(func.count(Student.id))) or 0),
+            int(session.scalar(select(func.max(Override.id))) or 0),
+            int(session.scalar(select(func.max(Extension.id))) or 0),
         )
         with self._lock:
             if self._cached is None or self._cached.version != version:
                 self._cached = self._build(session, version)
             return self._cached
 
-    def _build(self, session: Session, version: tuple[int, int, int]) -> ClassView:
+    def _build(self, session: Session, version: tuple[int, ...]) -> ClassView:
         from grader import export
         from grader.report import render_class_overview
         from grader.results import written_student
@@ -197,7 +334,8 @@ class ClassViews:
         course = self.course
         exercises = list(course.exercises)
         locale = Locale(course.templates, self.lang)
-        chosen = counted(attempts_of(session), self.policy)
+        finals = final_scores(session, self.rules, self.policy)
+        chosen = {key: f.attempt for key, f in finals.items() if f.attempt is not None}
         documents = dict(
             session.execute(
                 select(Result.id, Result.document).where(
@@ -213,16 +351,25 @@ class ClassViews:
             ).all()
         )
         students = []
+        rows: list[dict[str, Any]] = []
         sources: dict[str, dict[str, str]] = {}
         for student in session.scalars(select(Student).order_by(Student.name)):
             records: list[Any] = []
             work = sources.setdefault(student.name, {})
             for exercise in exercises:
+                final = finals.get((student.id, exercise.name))
                 attempt = chosen.get((student.id, exercise.name))
                 if attempt is None or attempt.result_id is None:
-                    records.append(missing_record(course, exercise.name))
+                    record: Any = missing_record(course, exercise.name)
+                else:
+                    record = exercise_record(documents[attempt.result_id])
+                if final is not None:
+                    # What counts, in every export: after the late penalty and any override.
+                    record["score"] = final.final
+                    rows.append(_score_row(student.name, exercise.name, final))
+                records.append(record)
+                if attempt is None:
                     continue
-                records.append(exercise_record(documents[attempt.result_id]))
                 try:
                     file = SourceFile(attempt.filename, bytes(contents[attempt.id]))
                     work[exercise.name] = "\n".join(text for _, text in file.source().chunks)
@@ -260,6 +407,7 @@ class ClassViews:
                     files[str(path.relative_to(out))] = path.read_bytes()
         files["results.json"] = to_json(results).encode()
         files["grades.csv"] = export.grades_csv(results).encode()
+        files["scores.csv"] = export.scores_csv(rows).encode()
         files["index.html"] = render_class_overview(
             results,
             locale=locale,
@@ -268,3 +416,15 @@ class ClassViews:
             report_href=href,
         ).encode()
         return ClassView(version, results, files)
+
+
+def _score_row(student: str, exercise: str, final: Final) -> dict[str, Any]:
+    return {
+        "student": student,
+        "exercise": exercise,
+        "raw_score": final.raw,
+        "penalty": final.penalty,
+        "override": final.override,
+        "final_score": final.final,
+        "comment": final.comment,
+    }

@@ -70,6 +70,8 @@ class Workers:
         """
         import queue
 
+        if self.count == 0:
+            return  # --jobs 0: the web alone, its workers on other machines
         said: queue.Queue[str] = queue.Queue()
         self.processes = [self._spawn() for _ in range(self.count)]
 

@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session
 
 from grader.course import Course, CourseError
 from grader.executors import Executor, Limits
-from grader.serve import clock, jobs, passback
+from grader.serve import clock, jobs, standing
 from grader.serve.database import (
     DatabaseDown,
     ServeError,
@@ -194,11 +194,11 @@ class Worker:
                     update(Submission).where(Submission.id == submission_id).values(status="graded")
                 )
                 jobs.finish(session, claimed.id)
-                # The student's final score may have changed: the platform's gradebook is told
-                # (a durable job in this same transaction, so a restart loses no passback).
-                submission = session.get(Submission, submission_id)
-                if submission is not None:
-                    passback.enqueue(session, submission.student_id, submission.exercise)
+                # The student's final score may have changed (a platform's gradebook is
+                # told: a durable job in this same transaction, so a restart loses nothing).
+                graded = session.get(Submission, submission_id)
+                if graded is not None:
+                    standing.changed(session, graded.student_id, graded.exercise)
         except IntegrityError:
             # Another worker took the job over (this one's lease ran out) and recorded
             # the same grade first: one result per submission and checks, never two.

@@ -4,7 +4,9 @@ the course, students and an instructor, and the application behind an in-process
 from __future__ import annotations
 
 import glob
+import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -14,6 +16,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -21,10 +24,15 @@ from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
 from grader.course import Course
+from grader.judge import max_score
+from grader.score import unjudged_result
+from grader.serve import clock
 from grader.serve.accounts import add_instructor, import_roster
 from grader.serve.database import migrate, open_engine
+from grader.serve.models import Result
 
 COURSE = Path(__file__).resolve().parents[2]
+STUB = (COURSE / "exercises" / "01_leaf_tensors" / "exercise.py").read_bytes()
 PASSWORD = "a-long-password"
 # A name that must show as text on every page (and a file name like it).
 HOSTILE = "<img src=x onerror=alert(1)>"
@@ -207,6 +215,7 @@ class Server:
     process: subprocess.Popen[bytes] | None = None
     links: dict[str, str] = field(default_factory=dict)
     options: list[str] = field(default_factory=list)
+    course: Path = COURSE
 
     @property
     def url(self) -> str:
@@ -248,7 +257,7 @@ class Server:
                 "--db",
                 self.db,
                 "--course",
-                str(COURSE),
+                str(self.course),
                 "--port",
                 str(self.port),
                 "--jobs",
@@ -293,3 +302,68 @@ class Server:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+
+
+def csrf_token(page: str) -> str:
+    """Return the CSRF token of the first form on ``page``."""
+    found = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    assert found, "the page has no CSRF token"
+    return found.group(1)
+
+
+def hand_in(
+    web: Any,
+    name: str = "exercise.py",
+    raw: bytes = STUB,
+    key: str = "",
+    exercise: str = "01",
+) -> httpx.Response:
+    """Hand in a file through the student's page form (``web`` is a signed-in TestClient)."""
+    token = csrf_token(web.get("/").text)
+    reply: httpx.Response = web.post(
+        "/submit",
+        data={"exercise": exercise, "csrf_token": token, "idempotency_key": key},
+        files={"file": (name, raw)},
+    )
+    return reply
+
+
+def record_result(
+    engine: Engine,
+    submission_id: int,
+    course: Course,
+    score: float = 0.0,
+    checks: list[dict[str, Any]] | None = None,
+) -> None:
+    """Record a result of exercise 01 as a worker would (no worker runs in these tests).
+
+    Without ``checks`` the submission "would not load"; with them it reached the checks.
+    """
+    exercise = course.exercise("01")
+    top = max_score(exercise.checks)
+    record: dict[str, Any] = dict(
+        unjudged_result(exercise.name, exercise.title, "error", "it would not load", top)
+    )
+    if checks is not None:
+        record.update(status="failed", hint=None, error=None, checks=checks, score=score)
+    record["checks_digest"] = exercise.checks_digest
+    with Session(engine) as session, session.begin():
+        session.add(
+            Result(
+                submission_id=submission_id,
+                checks_digest=exercise.checks_digest,
+                seed=1,
+                status=str(record["status"]),
+                score=score,
+                max_score=top,
+                document=json.dumps(record),
+                graded_at=clock.now(),
+            )
+        )
+        from sqlalchemy import update
+
+        from grader.serve.models import Submission
+
+        session.execute(
+            update(Submission).where(Submission.id == submission_id).values(status="graded")
+        )

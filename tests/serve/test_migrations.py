@@ -41,3 +41,22 @@ def test_sqlite_runs_in_wal_mode(tmp_path: object) -> None:
         assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
     engine.dispose()
+
+
+def test_the_course_rules_migration_goes_down_to_the_first_schema_and_up_again(
+    engine: Engine,
+) -> None:
+    from alembic import command
+
+    from grader.serve.database import _alembic_config
+
+    config = _alembic_config(engine)
+    command.downgrade(config, "0001")
+    tables = set(inspect(engine).get_table_names())
+    assert "extensions" not in tables and "audit" not in tables
+    assert "refusal" not in {c["name"] for c in inspect(engine).get_columns("submissions")}
+    assert pending_migrations(engine) == ["0002"]
+    assert migrate(engine) == ["0002"]
+    with engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        assert compare_metadata(context, Base.metadata) == []

@@ -8,38 +8,24 @@ input gets one clear line.
 
 from __future__ import annotations
 
-import json
-import re
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
-import httpx
 import pytest
-from serving import HOSTILE, PASSWORD, People
+from serving import HOSTILE, PASSWORD, STUB, People, csrf_token, hand_in, record_result
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 from starlette.testclient import TestClient
 
 from grader.course import Course
-from grader.judge import max_score
-from grader.score import unjudged_result
 from grader.serve import clock
 from grader.serve.app import Config, create_app
 from grader.serve.database import migrate, open_engine
 from grader.serve.handin import MAX_BYTES
 from grader.serve.models import Result, SigninAttempt
 
-STUB = (
-    Path(__file__).resolve().parents[2] / "exercises" / "01_leaf_tensors" / "exercise.py"
-).read_bytes()
 Client = Callable[[str], TestClient]
-
-
-def _token(page: str) -> str:
-    found = re.search(r'name="csrf_token" value="([^"]+)"', page)
-    assert found, "the page has no CSRF token"
-    return found.group(1)
 
 
 @pytest.fixture
@@ -53,7 +39,7 @@ def client(engine: Engine, course: Course, people: People) -> Client:
             reply = web.get(f"/signin/{people.a_link if role == 'a' else people.b_link}")
             assert reply.status_code == 303
         elif role == "instructor":
-            token = _token(web.get("/").text)
+            token = csrf_token(web.get("/").text)
             reply = web.post(
                 "/login", data={"name": "prof", "password": PASSWORD, "csrf_token": token}
             )
@@ -63,51 +49,12 @@ def client(engine: Engine, course: Course, people: People) -> Client:
     return make
 
 
-def _submit(
-    web: TestClient,
-    name: str = "exercise.py",
-    raw: bytes = STUB,
-    key: str = "",
-    exercise: str = "01",
-) -> httpx.Response:
-    token = _token(web.get("/").text)
-    return web.post(
-        "/submit",
-        data={"exercise": exercise, "csrf_token": token, "idempotency_key": key},
-        files={"file": (name, raw)},
-    )
-
-
-def _graded(engine: Engine, submission_id: int, course: Course) -> None:
-    """Record a result as a worker would (no worker runs in these tests)."""
-    exercise = course.exercise("01")
-    record = dict(
-        unjudged_result(
-            exercise.name, exercise.title, "error", "it would not load", max_score(exercise.checks)
-        )
-    )
-    record["checks_digest"] = exercise.checks_digest
-    with Session(engine) as session, session.begin():
-        session.add(
-            Result(
-                submission_id=submission_id,
-                checks_digest=exercise.checks_digest,
-                seed=1,
-                status="error",
-                score=0.0,
-                max_score=max_score(exercise.checks),
-                document=json.dumps(record),
-                graded_at=clock.now(),
-            )
-        )
-
-
 def _own_submission(client: Client, engine: Engine, course: Course) -> int:
     web = client("a")
-    reply = _submit(web)
+    reply = hand_in(web)
     assert reply.status_code == 303, reply.text
     submission_id = int(reply.headers["location"].rsplit("/", 1)[-1])
-    _graded(engine, submission_id, course)
+    record_result(engine, submission_id, course)
     return submission_id
 
 
@@ -127,6 +74,8 @@ ROUTES = [
     ("/class/download/grades.csv", "instructor"),
     ("/class/download/mistakes.csv", "instructor"),
     ("/api/class", "instructor"),
+    ("/class/download/scores.csv", "instructor"),
+    ("/class/review", "instructor"),
 ]
 
 
@@ -250,10 +199,10 @@ def test_hostile_names_show_as_text_on_every_page(
     client: Client, engine: Engine, course: Course
 ) -> None:
     b = client("b")
-    reply = _submit(b, name=HOSTILE + ".py")
+    reply = hand_in(b, name=HOSTILE + ".py")
     assert reply.status_code == 303
     submission_id = int(reply.headers["location"].rsplit("/", 1)[-1])
-    _graded(engine, submission_id, course)
+    record_result(engine, submission_id, course)
     teacher = client("instructor")
     pages = [
         b.get("/").text,
@@ -261,6 +210,7 @@ def test_hostile_names_show_as_text_on_every_page(
         b.get(f"/submissions/{submission_id}/report").text,
         teacher.get("/class").text,
         teacher.get("/class/overview").text,
+        teacher.get("/class/review").text,
     ]
     for page in pages:
         assert "<img src=x" not in page
@@ -302,7 +252,7 @@ def test_bad_input_gets_one_clear_line_and_nothing_is_kept(
     client: Client, name: str, raw: bytes, exercise: str, status: int, words: str
 ) -> None:
     a = client("a")
-    reply = _submit(a, name=name, raw=raw, exercise=exercise)
+    reply = hand_in(a, name=name, raw=raw, exercise=exercise)
     assert reply.status_code == status, reply.text
     assert words in reply.text
     assert "Traceback" not in reply.text
@@ -398,7 +348,7 @@ def test_regrade_queues_the_latest_submissions_graded_with_older_checks(
     page = teacher.get("/class").text
     assert "Regrade 01" in page
     before = _jobs(engine)
-    reply = teacher.post("/class/regrade", data={"exercise": "01", "csrf_token": _token(page)})
+    reply = teacher.post("/class/regrade", data={"exercise": "01", "csrf_token": csrf_token(page)})
     assert reply.status_code == 303 and reply.headers["location"].endswith("regraded=1")
     assert _jobs(engine) == before + 1
     with Session(engine) as session:
