@@ -253,3 +253,22 @@ def test_a_token_the_platform_revoked_is_replaced_at_the_next_try(
         assert worker.run_once()
     assert asked == 1 and len(setup.platform.tokens) == 1
     assert [s[2] for s in setup.platform.scored()] == [1.0, 1.0]
+
+
+def test_an_instructors_override_reaches_the_platform_as_the_new_final_score(
+    setup: Setup, course: Course, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from grader.rules import CourseRules
+    from grader.serve.decisions import override
+
+    _graded_as(monkeypatch, course, 4.0)
+    _launch_and_hand_in(setup, "hint-dan", "passes_all.py")
+    worker = _worker(setup.engine, course)
+    assert worker.run_once() and worker.run_once()  # graded, then passed back
+    with Session(setup.engine) as session, session.begin():
+        dan = session.scalars(select(Student).order_by(Student.id.desc())).first()
+        assert dan is not None
+        override(session, course, CourseRules(), "best", dan.id, "01", 1.5, "prof", "copied")
+    assert worker.run_once()  # the override's passback
+    assert not worker.run_once()
+    assert [s[2] for s in setup.platform.scored()] == [4.0, 1.5]
