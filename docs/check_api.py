@@ -1,7 +1,7 @@
 """Write docs/check-api.md, the reference of the check API, from its docstrings.
 
-Run ``python docs/check_api.py`` after changing a docstring of ``grader.check``,
-``grader.testfunc`` or ``grader.plots``; ``tests/unit/test_check_api_docs.py``
+Run ``python docs/check_api.py`` after changing a docstring of what ``grader.check``
+offers (its own, ``grader.testfunc``'s and ``grader.plots``'); ``tests/unit/test_check_api_docs.py``
 fails while the page is out of date or a public name has no entry.
 """
 
@@ -15,11 +15,9 @@ from pathlib import Path
 from typing import Any
 
 PAGE = Path(__file__).resolve().with_name("check-api.md")
-# What a check imports: grader.check is the front door; unseen functions and plots beside it.
+# What a check imports: grader.check is the one front door (unseen functions and plots too).
 MODULES = {
     "grader.check": None,
-    "grader.testfunc": ("random_function", "named_function", "TestFunction"),
-    "grader.plots": ("plot", "side_by_side"),
 }
 
 INTRO = """\

@@ -31,8 +31,10 @@ from grader.answers import (
 from grader.causes import fail_if_caused, fail_if_inference
 from grader.child import wire
 from grader.hints import CheckFailed, expect, fail, hint
+from grader.plots import plot, side_by_side
 from grader.session import Submission
 from grader.shapes import explain, explain_steps, explain_swap
+from grader.testfunc import TestFunction, named_function, random_function
 
 __all__ = [
     "CheckFailed",
@@ -62,6 +64,12 @@ __all__ = [
     "random_values",
     "preview",
     "expect_autograd",
+    # Unseen functions and plots: one front door for what a check imports.
+    "random_function",
+    "named_function",
+    "TestFunction",
+    "plot",
+    "side_by_side",
 ]
 
 

@@ -10,11 +10,12 @@ from grader.check import (
     expect_close,
     fail,
     flat_numbers,
+    named_function,
     points,
     preview,
+    random_function,
     random_values,
 )
-from grader.testfunc import named_function, random_function
 
 SIN = named_function("sin", {"op": "sin", "args": [{"var": 0}]})
 EXP = named_function("exp", {"op": "exp", "args": [{"var": 0}]})

@@ -9,10 +9,11 @@ from grader.check import (
     expect_close,
     fail,
     flat_numbers,
+    named_function,
     points,
+    random_function,
     random_values,
 )
-from grader.testfunc import named_function, random_function
 
 # sin(a) * b: grads cos(a) * b and sin(a)
 SIN_TIMES = named_function(

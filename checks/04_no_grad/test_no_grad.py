@@ -15,10 +15,10 @@ from grader.check import (
     points,
     preview,
     raising,
+    random_function,
     random_values,
     tensor,
 )
-from grader.testfunc import random_function
 
 # Names under which torch reports a squaring (x ** 2, x * x, torch.square, x.pow(2) ...).
 _SQUARING = {

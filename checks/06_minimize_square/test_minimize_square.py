@@ -17,10 +17,11 @@ from grader.check import (
     fail_if_caused,
     fail_if_shaped,
     fail_if_shifted,
+    named_function,
+    plot,
     points,
+    random_function,
 )
-from grader.plots import plot
-from grader.testfunc import named_function, random_function
 
 # Trajectories over tens of epochs: float32 solutions drift by ~1e-6 relative.
 RTOL = 1e-3

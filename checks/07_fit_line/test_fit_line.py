@@ -18,9 +18,10 @@ from grader.check import (
     fail,
     fail_if_caused,
     fail_if_shifted,
+    plot,
     points,
+    side_by_side,
 )
-from grader.plots import plot, side_by_side
 
 TUTORIAL_X = [1.0, 2.0, 3.0, 4.0, 5.0]
 TUTORIAL_Y = [3.0, 5.0, 7.0, 9.0, 11.0]

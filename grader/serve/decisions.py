@@ -3,7 +3,8 @@ the regrade threads where a student asks about a result and the instructor answe
 
 Each one is kept (a new row; nothing is updated in place) and written to the
 audit log in the same transaction: who, when, the old value, the new value,
-and why. A decision that can move a final score calls ``standing.changed``.
+and why. A decision that can move a final score queues its passback
+(``passback.enqueue``) in that transaction too.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from grader.course import Course, CourseError
 from grader.rules import CourseRules
-from grader.serve import clock, standing
+from grader.serve import clock, passback, standing
 from grader.serve.models import (
     AuditEntry,
     CheckComment,
@@ -118,7 +119,7 @@ def extend(
         own.local(until),
         why,
     )
-    standing.changed(session, student_id, exercise)  # the late penalty may change
+    passback.enqueue(session, student_id, exercise)  # the late penalty may change
     session.commit()
     return granted
 
@@ -166,7 +167,7 @@ def override(
         why,
         submission_id,
     )
-    standing.changed(session, student_id, exercise)
+    passback.enqueue(session, student_id, exercise)
     session.commit()
     return given
 

@@ -47,7 +47,9 @@ def _link(session: Session, student_id: int) -> LtiUser | None:
 def enqueue(session: Session, student_id: int, exercise: str) -> int | None:
     """Record that the student's final score of ``exercise`` is to be sent; return the job's id.
 
-    None: the student has no platform to send it to.
+    Called in the transaction of every change that may move a final score (a
+    graded attempt, an override, an extension), so a restart loses none. None:
+    the student has no platform to send it to.
 
     A job already waiting for the same student and exercise is enough: it reads
     the score when it runs.

@@ -3,9 +3,8 @@
 The final score of a student's exercise is decided in one place,
 ``final_scores``: the attempt that counts (best or last), its late penalty,
 then any instructor's override. Whatever may change it (a graded attempt, an
-override, an extension) calls ``changed`` in its own transaction: the one
-place to attach what must follow a final score (a passback to the learning
-platform).
+override, an extension) calls ``grader.serve.passback.enqueue`` in its own
+transaction, so the learning platform's gradebook hears of it.
 
 The document is the one ``grade batch`` writes (``grader.batch._assemble``):
 one record per student and exercise, "missing" where nothing was handed in,
@@ -47,7 +46,6 @@ __all__ = [
     "final_scores",
     "deadline_of",
     "late_days_spent",
-    "changed",
     "ClassView",
     "ClassViews",
 ]
@@ -218,19 +216,6 @@ def final_scores(
             final,
         )
     return finals
-
-
-def changed(session: Session, student_id: int, exercise: str) -> None:
-    """Mark that the final score of ``student_id``'s ``exercise`` may have changed.
-
-    Called in the transaction of every change that can move a final score (a
-    graded attempt, an override, an extension): the one hook for what follows a
-    new final score. A grade passback to the student's learning platform (LTI)
-    queues its job here, in the same transaction, so a restart loses none.
-    """
-    from grader.serve import passback  # it reads final scores from here
-
-    passback.enqueue(session, student_id, exercise)
 
 
 @dataclass(frozen=True)

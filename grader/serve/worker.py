@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session
 
 from grader.course import Course, CourseError
 from grader.executors import Executor, Limits
-from grader.serve import clock, jobs, standing
+from grader.serve import clock, jobs, passback
 from grader.serve.database import (
     DatabaseDown,
     ServeError,
@@ -198,7 +198,7 @@ class Worker:
                 # told: a durable job in this same transaction, so a restart loses nothing).
                 graded = session.get(Submission, submission_id)
                 if graded is not None:
-                    standing.changed(session, graded.student_id, graded.exercise)
+                    passback.enqueue(session, graded.student_id, graded.exercise)
         except IntegrityError:
             # Another worker took the job over (this one's lease ran out) and recorded
             # the same grade first: one result per submission and checks, never two.
