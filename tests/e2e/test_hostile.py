@@ -507,13 +507,16 @@ def test_memory_outside_the_address_space_is_bounded_too(run_grade, hostile, tmp
         way: int(mib) for way, mib in re.findall(r"^(.+?): held (\d+) MiB", hog["output"], re.M)
     }
     assert {"memfd", "pipes", "socket pairs"} <= set(held), hog["output"]
-    # Every way stops well under the limit: memfd refused, a descriptor limit on
-    # buffers, tmpfs folders sized from the limit...
-    assert held["memfd"] == 0 and all(mib < memory for mib in held.values()), held
-    if not hog["sandbox"].get("namespaces"):
+    on_host = not hog["sandbox"].get("namespaces")
+    # Every way of holding memory stops well under the limit: memfd refused, a
+    # descriptor limit on buffers, tmpfs folders sized from the limit...
+    memory_ways = {way: mib for way, mib in held.items() if not (on_host and way == "scratch")}
+    assert held["memfd"] == 0 and all(mib < memory for mib in memory_ways.values()), held
+    if on_host:
         # ...and on the host's disk the judge counts the scratch folder and ends the child.
-        hinted = {c["hint"]["id"] for c in hog["checks"] if c["name"].startswith("test_make_leaf")}
-        assert hinted == {"memory_limit"}, hog["checks"]
+        # A fast writer may finish between two counts (SECURITY.md): the next count ends it.
+        hinted = {(c.get("hint") or {}).get("id") for c in hog["checks"]}
+        assert "memory_limit" in hinted, hog["checks"]
     assert scratch_folders() - before == set()
 
 
