@@ -40,7 +40,7 @@ sys.path.insert(0, str(ROOT))
 
 def make_class(folder: Path, n: int, only: str | None = None) -> None:
     """Write ``n`` students who hand in the reference solutions (of exercise ``only``)."""
-    from grader.course import Course
+    from grader.course.find import Course
 
     course = Course.load(ROOT)
     exercises = [course.exercise(only)] if only else course.exercises
@@ -157,7 +157,7 @@ def batch(
 
 def naive(folder: Path, sample: int) -> float:
     """Seconds for the naive grader over the first ``sample`` students."""
-    from grader.course import Course
+    from grader.course.find import Course
 
     course = Course.load(ROOT)
     env = dict(
@@ -216,10 +216,10 @@ class _OwnCalls:
 def floor(students: int) -> tuple[float, float]:
     """Seconds per student for the checks on the reference solutions, in-process, and
     the seconds per student spent inside the solutions' own functions."""
-    from grader.course import Course
-    from grader.executors import Limits
-    from grader.executors.in_process import InProcessExecutor, InProcessSession
-    from grader.grade import Settings, grade_exercise
+    from grader.course.find import Course
+    from grader.engine.exercise import Settings, grade_exercise
+    from grader.run.executors import Limits
+    from grader.run.executors.in_process import InProcessExecutor, InProcessSession
 
     own = _OwnCalls()
 
@@ -261,7 +261,7 @@ def _verdict(ok: bool) -> str:
 
 def growth_table(tmp_path: Path, sizes: list[int], jobs_list: list[int]) -> None:
     """Print (c): wall time and peak memory per process for each class size and --jobs."""
-    from grader.course import Course
+    from grader.course.find import Course
 
     exercises = len(Course.load(ROOT).exercises)
     peaks: dict[tuple[int, int], dict[str, int]] = {}

@@ -35,7 +35,7 @@ sys.path.insert(0, str(ROOT))
 
 
 def make_class(folder: Path, n: int, exercises: list[str]) -> None:
-    from grader.course import Course
+    from grader.course.find import Course
 
     course = Course.load(ROOT)
     for i in range(n):

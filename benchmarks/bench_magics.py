@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from grader.submission import strip_magics
+from grader.submission.source import strip_magics
 
 
 def seconds(lines: int) -> float:

@@ -120,7 +120,7 @@ def disguise(source: str, rng: random.Random) -> str:
 
 
 def make_class(folder: Path, n: int, seed: int = 7) -> None:
-    from grader.course import Course
+    from grader.course.find import Course
 
     rng = random.Random(seed)
     course = Course.load(ROOT)
@@ -140,10 +140,10 @@ def make_class(folder: Path, n: int, seed: int = 7) -> None:
 
 
 def time_similarity(folder: Path) -> tuple[float, int]:
-    from grader import similarity
-    from grader.batch import students_in
-    from grader.course import Course
-    from grader.review import _stub, read_sources
+    from grader.course.find import Course
+    from grader.drivers.batch import students_in
+    from grader.review import similarity
+    from grader.review.overview import _stub, read_sources
 
     course = Course.load(ROOT)
     started = time.perf_counter()

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from grader.executors import Limits
-from grader.executors.in_process import InProcessExecutor
-from grader.session import Submission
-from grader.submission import read_source
+from grader.judge.submission import Submission
+from grader.run.executors import Limits
+from grader.run.executors.in_process import InProcessExecutor
+from grader.submission.source import read_source
 
 _source = read_source(Path(os.environ["STUDENT_FILE"]))
 _submission = Submission(

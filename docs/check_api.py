@@ -1,7 +1,8 @@
 """Write docs/check-api.md, the reference of the check API, from its docstrings.
 
 Run ``python docs/check_api.py`` after changing a docstring of what ``grader.check``
-offers (its own, ``grader.testfunc``'s and ``grader.plots``'); ``tests/unit/test_check_api_docs.py``
+offers (its own, ``grader.judge.testfunc``'s and ``grader.render.plots``');
+``tests/unit/test_check_api_docs.py``
 fails while the page is out of date or a public name has no entry.
 """
 
@@ -38,7 +39,7 @@ exception is a crash of the check: a fault of the course when the check
 fails on the reference solution too (the student is told the check could
 not run, `grade` exits 2, and the author gets the traceback from `grade
 verify`), else the student's answer's (`check_cannot_judge`, see
-`grader/reference.py`), though `grade verify` still asks for a hint.
+`grader/judge/reference.py`), though `grade verify` still asks for a hint.
 """
 
 

@@ -1,11 +1,11 @@
 """What a hidden check sees: calls into the submission as plain data, and verdicts.
 
 Checks are ordinary pytest tests in ``checks/NN_name/``. They receive the
-``submission`` fixture (a ``Submission``, ``grader.session``), call the
+``submission`` fixture (a ``Submission``, ``grader.judge.submission``), call the
 student's functions through it and judge the plain data that comes back
-(``grader.answers``), here in the trusted process. A failed check raises
+(``grader.judge.answers``), here in the trusted process. A failed check raises
 ``CheckFailed`` with a hint id from the catalogs in ``templates/locale``;
-its parameters fill the hint's blanks (``grader.hints``).
+its parameters fill the hint's blanks (``grader.judge.hints``).
 
 Comparisons are plain Python arithmetic in this process, which the
 submission cannot patch.
@@ -18,7 +18,8 @@ from typing import Any
 
 import pytest
 
-from grader.answers import (
+from grader.child import wire
+from grader.judge.answers import (
     ANSWERS,
     CallResult,
     Opaque,
@@ -28,13 +29,12 @@ from grader.answers import (
     flat_numbers,
     preview,
 )
-from grader.causes import fail_if_caused, fail_if_inference
-from grader.child import wire
-from grader.hints import CheckFailed, expect, fail, hint
-from grader.plots import plot, side_by_side
-from grader.session import Submission
-from grader.shapes import explain, explain_steps, explain_swap
-from grader.testfunc import TestFunction, named_function, random_function
+from grader.judge.causes import fail_if_caused, fail_if_inference
+from grader.judge.hints import CheckFailed, expect, fail, hint
+from grader.judge.shapes import explain, explain_steps, explain_swap
+from grader.judge.submission import Submission
+from grader.judge.testfunc import TestFunction, named_function, random_function
+from grader.render.plots import plot, side_by_side
 
 __all__ = [
     "CheckFailed",
@@ -132,7 +132,7 @@ def fail_if_shaped(
 ) -> None:
     """Fail with a shape's hint if a known mistake turns ``expected`` into ``actual``.
 
-    Shapes (``grader.shapes``): k times the answer (gradients accumulated over
+    Shapes (``grader.judge.shapes``): k times the answer (gradients accumulated over
     k backward() calls), its opposite (gradient ascent), n times it with
     ``mean_of=n`` or 1/n of it with ``sum_of=n`` (sum against mean), the
     worked ``example``'s answer, or what the same function returned for other

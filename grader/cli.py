@@ -15,18 +15,18 @@ from typing import Any, NoReturn
 
 import click
 
-from grader.course import Course, CourseError, Exercise
-from grader.judge import JudgeError
-from grader.options import complain as _complain
-from grader.options import course_of as _course
-from grader.options import course_option as _course_option
-from grader.options import exit_status
-from grader.options import fail as _fail
-from grader.options import lang_option as _lang_option
-from grader.options import limits_of as _limits
-from grader.options import with_limits as _with_limits
-from grader.results import crashed_checks
-from grader.similarity import DEFAULT_THRESHOLD
+from grader.course.find import Course, CourseError, Exercise
+from grader.drivers.options import complain as _complain
+from grader.drivers.options import course_of as _course
+from grader.drivers.options import course_option as _course_option
+from grader.drivers.options import exit_status
+from grader.drivers.options import fail as _fail
+from grader.drivers.options import lang_option as _lang_option
+from grader.drivers.options import limits_of as _limits
+from grader.drivers.options import with_limits as _with_limits
+from grader.judge.checks import JudgeError
+from grader.review.similarity import DEFAULT_THRESHOLD
+from grader.score.results import crashed_checks
 
 __all__ = ["main"]
 
@@ -146,9 +146,9 @@ def exercise_command(
     output: int,
 ) -> None:
     """Grade one exercise (TARGET: 03, exercises/03, a file), or all when TARGET is omitted."""
-    from grader import student
-    from grader.locale import Locale
-    from grader.publish import OutputError, check_outputs, publish
+    from grader.drivers import student
+    from grader.render.locale import Locale
+    from grader.render.publish import OutputError, check_outputs, publish
 
     course = _course(course_dir)
     try:
@@ -192,7 +192,7 @@ def exercise_command(
         record = outcome["students"][0]
         kept = None
         if crashed_checks(record["exercises"]):
-            from grader.crashes import write_kept
+            from grader.judge.crashes import write_kept
 
             # The tracebacks go to a file for the instructor, never into the report.
             folders = {e.name: e.checks for e, _ in work}
@@ -207,7 +207,7 @@ def exercise_command(
         return exit_status(record, min_score, kept=kept)
 
     if watch:
-        from grader import watch as watching
+        from grader.drivers import watch as watching
 
         def again() -> None:
             try:
@@ -223,7 +223,7 @@ def _resolve(
     course: Course, target: str | None, exercise_ref: str | None
 ) -> list[tuple[Exercise, Path | None]]:
     """Pair each exercise to grade with the file that holds the student's work."""
-    from grader.submission import find_in_folder
+    from grader.submission.source import find_in_folder
 
     if target is None:
         if exercise_ref:
@@ -357,9 +357,9 @@ def batch_command(
     output: int,
 ) -> None:
     """Grade a whole class: SUBMISSIONS holds a folder per student, or is a platform's download."""
-    from grader import batch
-    from grader.gradebook import RosterError, load_roster
-    from grader.review import Review
+    from grader.drivers import batch
+    from grader.review.gradebook import RosterError, load_roster
+    from grader.review.overview import Review
 
     course = _course(course_dir)
     if roster is not None and gradebook is None:
@@ -407,7 +407,7 @@ def verify_command(exercises: str | None, course_dir: str | None, seed: int | No
     Solutions pass, stubs score zero, every known mistake is caught; before
     that, every hint a check gives and every file it reads is checked by reading.
     """
-    from grader import verify
+    from grader.authoring import verify
 
     course = _course(course_dir)
     try:
@@ -434,7 +434,7 @@ def new_group() -> None:
 @_course_option
 def new_exercise_command(name: str, course_dir: str | None) -> None:
     """Write every file of exercise NAME (e.g. 09_detach) into the course."""
-    from grader.scaffold import ScaffoldError, new_exercise
+    from grader.authoring.scaffold import ScaffoldError, new_exercise
 
     course = _course(course_dir)
     try:
@@ -459,7 +459,7 @@ def new_exercise_command(name: str, course_dir: str | None) -> None:
 )
 def new_course_command(dest: str, title: str | None, source_dir: str | None) -> None:
     """Start a course in DEST (a new or empty folder) with one worked example exercise."""
-    from grader.scaffold import ScaffoldError, new_course
+    from grader.authoring.scaffold import ScaffoldError, new_course
 
     try:
         source = Course.load(Path(source_dir)) if source_dir else _own_course()
@@ -483,7 +483,7 @@ def _own_course() -> Course:
 @_course_option
 def release_command(dest: str, course_dir: str | None) -> None:
     """Write the student copy of the course to DEST, without reference solutions."""
-    from grader.release import ReleaseError, release
+    from grader.authoring.release import ReleaseError, release
 
     course = _course(course_dir)
     try:

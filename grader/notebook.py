@@ -77,8 +77,8 @@ class Result:
         if self.problem or self.course is None:
             return f'<p style="color:#a40e26"><b>check:</b> {html.escape(self.problem)}</p>'
         try:
-            from grader.locale import Locale
-            from grader.report import render_notebook_result
+            from grader.render.locale import Locale
+            from grader.render.report import render_notebook_result
 
             student: dict[str, Any] = {
                 "score": self.score,
@@ -116,7 +116,7 @@ def check(
     if shell is None:
         print("check() grades from a Jupyter notebook; in a terminal, run `grade` instead")
         return None
-    from grader.course import Course, CourseError
+    from grader.course.find import Course, CourseError
 
     try:
         course = Course.find(Path.cwd())
@@ -159,11 +159,11 @@ def submit(exercise: str, *, lang: str = "en", timeout: float = 600.0) -> Result
     if shell is None:
         print("submit() hands in from a Jupyter notebook; in a terminal, run `grade submit`")
         return None
-    from grader.course import Course, CourseError
-    from grader.locale import Locale
-    from grader.results import written
+    from grader.course.find import Course, CourseError
+    from grader.render.locale import Locale
+    from grader.render.terminal import terminal_summary
+    from grader.score.results import written
     from grader.serve.client import ClientError, submit_notebook
-    from grader.terminal import terminal_summary
 
     try:
         course = Course.find(Path.cwd())
@@ -251,7 +251,7 @@ def _grade_cells(
     """Run ``grade`` on ``cells`` in a fresh, isolated interpreter and read its results."""
     import nbformat
 
-    from grader.submission import KERNEL_HISTORY
+    from grader.submission.source import KERNEL_HISTORY
 
     with tempfile.TemporaryDirectory(prefix="grade-notebook-") as tmp:  # 0700: private
         notebook = Path(tmp) / "notebook.ipynb"

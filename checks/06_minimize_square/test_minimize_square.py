@@ -1,7 +1,7 @@
 """Hidden checks of exercise 06: minimising a function by gradient descent.
 
 The reference descent runs here in plain Python (float64). Unseen functions
-come from grader.testfunc, whose dual numbers give the exact derivative, so
+come from grader.judge.testfunc, whose dual numbers give the exact derivative, so
 every step the submission took can be checked on its own: from the x it
 reported, one step must land where ``x - lr * f'(x)`` says.
 """

@@ -40,7 +40,7 @@ import sys
 from typing import Any
 
 # Shared with the trusted side, which must not import this module to name a worker.
-from grader.process import die_with_parent, name_process
+from grader.run.process import die_with_parent, name_process
 
 CLONE_NEWNS = 0x00020000
 CLONE_NEWUTS = 0x04000000
@@ -243,7 +243,7 @@ def limit_memory(config: dict[str, Any]) -> None:
         resource.setrlimit(resource.RLIMIT_AS, (mapped + int(memory), mapped + int(memory)))
         # A scratch folder on the host's disk (no mount namespace) has no quota: one file
         # may not outgrow a quarter of the memory limit (Python ignores SIGXFSZ: write
-        # fails); the judge counts what the whole folder holds (grader.executors.scratch).
+        # fails); the judge counts what the whole folder holds (grader.run.executors.scratch).
         resource.setrlimit(resource.RLIMIT_FSIZE, (int(memory) // 4, int(memory) // 4))
         # Counted by number, not by how many are open: a new descriptor takes the lowest
         # free number, and those inherited may sit high.

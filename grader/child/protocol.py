@@ -9,7 +9,7 @@ A reply is read as hostile input: ``read_*`` keeps what an honest child can
 send and raises ``wire.Malformed`` for anything else (a count that is not a
 whole number, one argument id too many, a list where an object belongs).
 The values themselves (what a function returned, its arguments after the
-call) stay in wire form, for ``grader.answers.decode``.
+call) stay in wire form, for ``grader.judge.answers.decode``.
 
 Requests, one JSON object per line::
 
@@ -113,7 +113,7 @@ class Call:
 
     ``then`` lists follow-up steps on the returned value (``{"backward": [i, ...]}``:
     backward on that item), ``trace`` records every torch operation with its grad
-    mode, ``evidence`` records the graph (a replay, for ``grader.causes``).
+    mode, ``evidence`` records the graph (a replay, for ``grader.judge.causes``).
     """
 
     function: str

@@ -2,7 +2,7 @@
 
 One definition for both ends. The child (``grader.child.runner``) reads the
 judge's arguments and writes what the student's code returned with it; the
-judge (``grader.answers``, ``grader.check``) builds arguments and reads the
+judge (``grader.judge.answers``, ``grader.check``) builds arguments and reads the
 replies with it, validating every field, since a hostile submission can
 write anything on the pipe. Standard library only: the child imports this
 inside its confinement, and tensors are built and described by the caller.

@@ -15,7 +15,7 @@ from pathlib import PurePosixPath
 
 from grader.intake.archive import entry_name
 from grader.intake.layouts import MAX_FILES, Handed
-from grader.submission import MAX_BYTES, SourceFile
+from grader.submission.source import MAX_BYTES, SourceFile
 
 __all__ = ["is_archive", "members", "read_member"]
 

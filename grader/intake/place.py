@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 from grader.intake.placement import read_handed, take_one
-from grader.terminal import clean_for_terminal
+from grader.render.terminal import clean_for_terminal
 
 __all__ = ["place_into"]
 

@@ -28,7 +28,7 @@ from grader.intake.layouts import (
     unwrapped,
 )
 from grader.intake.names import Match, match_file
-from grader.submission import SourceFile
+from grader.submission.source import SourceFile
 
 __all__ = ["Placed", "Intake", "take", "take_one", "read_handed"]
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from grader.gradebook import Roster, RosterError
 from grader.intake.placement import Intake
+from grader.review.gradebook import Roster, RosterError
 
 __all__ = ["roster_from"]
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from grader.intake.placement import Intake
-from grader.terminal import clean_for_terminal
+from grader.render.terminal import clean_for_terminal
 
 __all__ = ["intake_table"]
 

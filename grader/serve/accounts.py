@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import Engine, delete, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
-from grader.gradebook import Roster, RosterError, load_roster
+from grader.review.gradebook import Roster, RosterError, load_roster
 from grader.serve import clock
 from grader.serve.database import ServeError, reading, setting, writing
 from grader.serve.models import Instructor, Setting, SigninAttempt, Student, Token
@@ -170,7 +170,7 @@ def import_roster(
 
 
 def roster_of(session: Session) -> Roster | None:
-    """Return the imported roster as ``grader.gradebook`` reads it (None: no platform named)."""
+    """Return the imported roster as ``grader.review.gradebook`` reads it (None: none named)."""
     platform = setting(session, "roster_platform")
     if not platform:
         return None
@@ -183,7 +183,7 @@ def write_links(path: Path, links: list[tuple[str, str, str]]) -> None:
     """Write signin-links.csv (mode 0600: every line signs a student in)."""
     import os
 
-    from grader import export
+    from grader.render import export
 
     rows: list[list[str]] = [["folder", "student", "link"], *map(list, links)]
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

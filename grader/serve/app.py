@@ -31,12 +31,12 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
-from grader.course import Course
-from grader.judge import max_score
-from grader.locale import Locale
-from grader.results import written_student
-from grader.rules import CourseRules, local_time
-from grader.score import results_document, student_result, to_json
+from grader.course.find import Course
+from grader.course.rules import CourseRules, local_time
+from grader.judge.checks import max_score
+from grader.render.locale import Locale
+from grader.score.points import results_document, student_result, to_json
+from grader.score.results import written_student
 from grader.serve import clock, csrf, lti
 from grader.serve.accounts import (
     Actor,
@@ -579,7 +579,7 @@ def create_app(config: Config) -> FastAPI:
 
     @app.get("/submissions/{submission_id}/report", response_class=HTMLResponse)
     def report(request: Request, submission_id: int) -> Response:
-        from grader.report import render_student_report
+        from grader.render.report import render_student_report
 
         with Session(reader) as session:
             actor, submission = _owned(session, request, submission_id)

@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from grader.options import course_option as _course_option
+from grader.drivers.options import course_option as _course_option
 
 __all__ = ["serve_group", "login_command", "submit_command"]
 
@@ -23,20 +23,20 @@ WORKER_NICENESS = 10
 
 
 def _fail(message: str) -> None:
-    from grader.options import fail
+    from grader.drivers.options import fail
 
     fail(message)
 
 
 def _course(path: str | None) -> Any:
-    from grader.options import course_of as course
+    from grader.drivers.options import course_of as course
 
     return course(path)
 
 
 def _rules(course: Any) -> Any:
     """Return the course's rules, or stop with one line per mistake (exit 2)."""
-    from grader.rules import RulesError, load_rules
+    from grader.course.rules import RulesError, load_rules
 
     try:
         return load_rules(course)
@@ -93,13 +93,13 @@ _lease_option = click.option(
 
 
 def _limits_options(f: Any) -> Any:
-    from grader.options import with_limits
+    from grader.drivers.options import with_limits
 
     return with_limits(f)
 
 
 def _lang(f: Any) -> Any:
-    from grader.options import lang_option
+    from grader.drivers.options import lang_option
 
     return lang_option(f)
 
@@ -314,7 +314,7 @@ def worker_command_(
     import signal
     import threading
 
-    from grader.options import limits_of as _limits
+    from grader.drivers.options import limits_of as _limits
     from grader.serve.database import ServeError
     from grader.serve.supervisor import READY
     from grader.serve.worker import run_worker
@@ -322,7 +322,7 @@ def worker_command_(
     if parent is not None:
         import os
 
-        from grader.process import die_with_parent
+        from grader.run.process import die_with_parent
 
         die_with_parent()  # started by grade serve: ends with it, however it ends
         if os.getppid() != parent:
@@ -647,7 +647,7 @@ def extend_command(
     from sqlalchemy import select
     from sqlalchemy.orm import Session
 
-    from grader.rules import local_time
+    from grader.course.rules import local_time
     from grader.serve.decisions import DecisionError, extend
     from grader.serve.models import Student
 
@@ -702,11 +702,11 @@ def login_command(link: str) -> None:
 @_course_option
 def submit_command(target: str, no_wait: bool, wait_seconds: float, course_dir: str | None) -> None:
     """Hand in exercise TARGET (03) to the grading server; print its grade as grade 03 does."""
-    from grader.course import CourseError
-    from grader.options import exit_status
-    from grader.publish import publish
+    from grader.course.find import CourseError
+    from grader.drivers.options import exit_status
+    from grader.render.publish import publish
     from grader.serve.client import ClientError, send, wait_for
-    from grader.submission import find_in_folder
+    from grader.submission.source import find_in_folder
 
     course = _course(course_dir)
     try:
@@ -737,7 +737,7 @@ def submit_command(target: str, no_wait: bool, wait_seconds: float, course_dir: 
         click.echo(f"on the server: {saved['server']}{answer['url']}")
         return
     results = answer["results"]
-    from grader.locale import Locale
+    from grader.render.locale import Locale
 
     unwritten = publish(
         course,

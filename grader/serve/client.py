@@ -160,7 +160,7 @@ def notebook_bytes(cells: list[str]) -> bytes:
     """Return the kernel's cells as the notebook ``check()`` grades (cells in the order run)."""
     import nbformat
 
-    from grader.submission import KERNEL_HISTORY
+    from grader.submission.source import KERNEL_HISTORY
 
     notebook = nbformat.v4.new_notebook(
         cells=[nbformat.v4.new_code_cell(c) for c in cells], metadata=KERNEL_HISTORY
@@ -175,7 +175,7 @@ def submit_notebook(
 
     Raises ClientError (the server's one-line answer) or CourseError.
     """
-    from grader.course import Course
+    from grader.course.find import Course
 
     course = Course.load(course_root)
     name = course.exercise(exercise).name

@@ -14,8 +14,8 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from grader.course import Course, CourseError
-from grader.rules import CourseRules
+from grader.course.find import Course, CourseError
+from grader.course.rules import CourseRules
 from grader.serve import clock, passback, standing
 from grader.serve.models import (
     AuditEntry,
@@ -141,7 +141,7 @@ def override(
     why = _why(comment, "an override")
     if score is not None:
         top = course.exercise(exercise)
-        from grader.judge import max_score
+        from grader.judge.checks import max_score
 
         highest = max_score(top.checks)
         if not 0 <= score <= highest:

@@ -22,12 +22,12 @@ from sqlalchemy import Engine, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from grader.course import Course, CourseError
-from grader.rules import CourseRules, days_late
+from grader.course.find import Course, CourseError
+from grader.course.rules import CourseRules, days_late
 from grader.serve import clock, jobs
 from grader.serve.database import reading, writing
 from grader.serve.models import Student, Submission
-from grader.submission import MAX_BYTES, SourceFile, SubmissionError
+from grader.submission.source import MAX_BYTES, SourceFile, SubmissionError
 
 __all__ = ["HandInError", "MAX_BYTES", "accept", "refusal", "regrade"]
 

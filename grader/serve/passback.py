@@ -20,9 +20,9 @@ from sqlalchemy import Engine, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from grader.course import Course, CourseError
-from grader.judge import max_score
-from grader.rules import load_rules
+from grader.course.find import Course, CourseError
+from grader.course.rules import load_rules
+from grader.judge.checks import max_score
 from grader.serve import clock, jobs
 from grader.serve.lti_services import Access, PlatformError, Score, Services
 from grader.serve.models import Job, LtiContext, LtiLineItem, LtiPlatform, LtiUser, Student

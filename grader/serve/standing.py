@@ -6,10 +6,10 @@ then any instructor's override. Whatever may change it (a graded attempt, an
 override, an extension) calls ``grader.serve.passback.enqueue`` in its own
 transaction, so the learning platform's gradebook hears of it.
 
-The document is the one ``grade batch`` writes (``grader.batch._assemble``):
+The document is the one ``grade batch`` writes (``grader.drivers.batch._assemble``):
 one record per student and exercise, "missing" where nothing was handed in,
-the review (mistakes, near-copies, gradebook) added by ``grader.review``, and
-every export written by the same ``grader.export`` functions.
+the review (mistakes, near-copies, gradebook) added by ``grader.review.overview``, and
+every export written by the same ``grader.render.export`` functions.
 """
 
 from __future__ import annotations
@@ -25,12 +25,12 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from grader.course import Course
-from grader.judge import max_score
-from grader.locale import Locale
-from grader.results import ExerciseResult
-from grader.rules import CourseRules, days_late
-from grader.score import results_document, student_result, to_json, unjudged_result
+from grader.course.find import Course
+from grader.course.rules import CourseRules, days_late
+from grader.judge.checks import max_score
+from grader.render.locale import Locale
+from grader.score.points import results_document, student_result, to_json, unjudged_result
+from grader.score.results import ExerciseResult
 from grader.serve.accounts import roster_of
 from grader.serve.models import Extension, Override, Result, Student, Submission
 
@@ -256,7 +256,7 @@ def exercise_record(document: str) -> dict[str, Any]:
 
 def missing_record(course: Course, name: str) -> ExerciseResult:
     """Return the record of an exercise nothing was handed in for, as a batch writes it."""
-    from grader.results import hint
+    from grader.score.results import hint
 
     exercise = course.exercise(name)
     return unjudged_result(
@@ -310,11 +310,11 @@ class ClassViews:
             return self._cached
 
     def _build(self, session: Session, version: tuple[int, ...]) -> ClassView:
-        from grader import export
-        from grader.report import render_class_overview
-        from grader.results import written_student
-        from grader.review import Review, add_review
-        from grader.submission import SourceFile, SubmissionError
+        from grader.render import export
+        from grader.render.report import render_class_overview
+        from grader.review.overview import Review, add_review
+        from grader.score.results import written_student
+        from grader.submission.source import SourceFile, SubmissionError
 
         course = self.course
         exercises = list(course.exercises)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from grader.rules import CourseRules
+from grader.course.rules import CourseRules
 from grader.serve.accounts import Actor
 
 __all__ = ["View", "level_for", "student_view"]

@@ -2,7 +2,7 @@
 
 Each worker is its own process (started by ``grade serve --jobs N``, or by
 ``grade serve worker`` on another machine) with its own warm zygote. It grades
-a submission through ``grader.parcel.grade_parcel``, the very function a batch
+a submission through ``grader.engine.parcel.grade_parcel``, the very function a batch
 worker calls, behind the same sandbox gate. When the grading environment fails
 (the child could not start, the zygote died) the submission is the server's
 fault: it goes back in the queue, marked delayed, and is never scored.
@@ -29,8 +29,8 @@ from sqlalchemy import Engine, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from grader.course import Course, CourseError
-from grader.executors import Executor, Limits
+from grader.course.find import Course, CourseError
+from grader.run.executors import Executor, Limits
 from grader.serve import clock, jobs, passback
 from grader.serve.database import (
     DatabaseDown,
@@ -68,9 +68,9 @@ class Worker:
 
     def start(self) -> dict[str, Any]:
         """Start the warm executor and refuse now if the sandbox falls short here."""
-        from grader.executors.warm_fork import warm_executor
-        from grader.gate import TRUST_SUBMISSIONS, refuse_half_confined
-        from grader.judge import JudgeError
+        from grader.judge.checks import JudgeError
+        from grader.run.executors.warm_fork import warm_executor
+        from grader.run.gate import TRUST_SUBMISSIONS, refuse_half_confined
 
         self.executor = warm_executor(self.hide)
         try:
@@ -122,8 +122,8 @@ class Worker:
             _say(f"grade serve worker: passback job {claimed.id}: {outcome}")
 
     def _grade(self, claimed: jobs.Claimed) -> None:
-        from grader.parcel import Parcel, grade_parcel
-        from grader.submission import SourceFile
+        from grader.engine.parcel import Parcel, grade_parcel
+        from grader.submission.source import SourceFile
 
         submission_id = claimed.submission_id or 0
         # Reads only, in a transaction that holds no lock: the web process takes
@@ -233,8 +233,8 @@ def run_worker(
     stop: threading.Event | None = None,
 ) -> None:
     """Grade jobs from the database at ``url`` until stopped (SIGTERM, Ctrl-C, ``stop``)."""
-    from grader.grade import Settings, secrets_of
-    from grader.process import name_process
+    from grader.engine.exercise import Settings, secrets_of
+    from grader.run.process import name_process
 
     engine = open_engine(url)
     if pending_migrations(engine):

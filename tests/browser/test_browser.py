@@ -17,8 +17,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit"))
 
 import report_samples as samples  # noqa: E402
 
-from grader.locale import Locale  # noqa: E402
-from grader.report import (  # noqa: E402
+from grader.render.locale import Locale  # noqa: E402
+from grader.render.report import (  # noqa: E402
     render_class_overview,
     render_near_copy,
     render_student_report,

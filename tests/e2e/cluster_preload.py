@@ -17,9 +17,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-import grader.cluster
+import grader.drivers.cluster
 
-_grade_parcel = grader.cluster.grade_parcel
+_grade_parcel = grader.drivers.cluster.grade_parcel
 
 
 def _grade_parcel_with_hooks(parcel: Any, *args: Any, **kwargs: Any) -> Any:
@@ -37,4 +37,4 @@ def _grade_parcel_with_hooks(parcel: Any, *args: Any, **kwargs: Any) -> Any:
 
 
 def dask_setup(worker: Any) -> None:
-    grader.cluster.grade_parcel = _grade_parcel_with_hooks
+    grader.drivers.cluster.grade_parcel = _grade_parcel_with_hooks

@@ -14,7 +14,7 @@ from typing import Any, NamedTuple
 
 import pytest
 
-from grader.results import WRITTEN_EXERCISE_KEYS
+from grader.score.results import WRITTEN_EXERCISE_KEYS
 
 COURSE = Path(__file__).resolve().parents[2]
 SUBMISSIONS = COURSE / "tests" / "fixtures" / "submissions"

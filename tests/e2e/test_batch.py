@@ -26,10 +26,10 @@ import pytest
 from conftest import EXERCISE_KEYS
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from grader.course import Course
+from grader.course.find import Course
 from grader.intake import report_folders
-from grader.judge import max_score
-from grader.locale import Locale
+from grader.judge.checks import max_score
+from grader.render.locale import Locale
 
 REPO = Path(__file__).resolve().parents[2]
 EXERCISE = "01_leaf_tensors"
@@ -635,8 +635,8 @@ def test_a_batch_that_breaks_leaves_no_pool_thread_to_trip_on_at_exit(tmp_path):
     from concurrent.futures.process import _ExecutorManagerThread
     from types import SimpleNamespace
 
-    from grader import batch
-    from grader.grade import Settings
+    from grader.drivers import batch
+    from grader.engine.exercise import Settings
 
     course = SimpleNamespace(root=tmp_path / "no-course")  # every worker fails to start
     pending = [batch._Job(f"s{i}", ()) for i in range(2)]
@@ -649,7 +649,7 @@ def test_a_batch_that_breaks_leaves_no_pool_thread_to_trip_on_at_exit(tmp_path):
 def test_reports_drawn_on_forked_processes_are_the_ones_drawn_here(
     graded: tuple[Path, Path, Run], tmp_path: Path
 ) -> None:
-    from grader import batch
+    from grader.drivers import batch
 
     _, out, _ = graded
     results = load_results(out)

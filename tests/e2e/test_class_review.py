@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from grader.similarity import DEFAULT_THRESHOLD
+from grader.review.similarity import DEFAULT_THRESHOLD
 
 REPO = Path(__file__).resolve().parents[2]
 FIXTURES = REPO / "tests" / "fixtures" / "class_review"

@@ -36,7 +36,7 @@ from test_batch import (
     run_batch,
 )
 
-from grader.process import die_with_parent
+from grader.run.process import die_with_parent
 
 pytest.importorskip("distributed", reason="grade batch --cluster needs the [cluster] extra")
 

@@ -48,8 +48,8 @@ def record(files: list[str] | None = None, extra: str = "") -> dict[str, Any]:
 
     Keeps verdicts only: status, score, and each check's verdict, points and hint id.
     """
-    from grader.course import Course
-    from grader.verify import _executor, _Grader
+    from grader.authoring.verify import _executor, _Grader
+    from grader.course.find import Course
 
     course = Course.load(REPO)
     grader = _Grader(course, _executor(course))

@@ -33,7 +33,7 @@ from conftest import (
     results,
 )
 
-from grader.executors import scratch
+from grader.run.executors import scratch
 
 FULL = 10.0
 
@@ -627,8 +627,8 @@ sys.stdin.buffer.read()
 
 _JUDGE = """
 import json, resource, subprocess, sys, time
-from grader.executors.base import ChildGone, Limits, Timeout
-from grader.executors.sandboxed import PipeSession
+from grader.run.executors.base import ChildGone, Limits, Timeout
+from grader.run.executors.sandboxed import PipeSession
 
 def peak():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024

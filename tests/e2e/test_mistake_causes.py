@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 from test_grades_unchanged import REPO, record
 
-from grader.verify import read_header
+from grader.authoring.verify import read_header
 
 # Each mistake, the check that catches it, and the hint naming its cause.
 CAUSED = {

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from test_grades_unchanged import REPO, record
 
-from grader.verify import read_header
+from grader.authoring.verify import read_header
 
 ALTERNATIVES = sorted(
     str(p.relative_to(REPO)) for p in (REPO / "solutions").glob("*/alternatives/*.py")

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from conftest import COURSE
 
-from grader.release import release
+from grader.authoring.release import release
 
 pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
 

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 from conftest import COURSE, GRADE, SUBMISSIONS, only_exercise, results, without_intake_table
 
-from grader.sandbox import held
+from grader.run.sandbox import held
 
 REFUSE = COURSE / "tests" / "deploy" / "refuse.py"
 PASSES = SUBMISSIONS / "01_leaf_tensors" / "passes_all.py"
@@ -253,8 +253,8 @@ def _zygote_makes_pid_namespaces() -> bool:
 @linux_only
 @pytest.mark.skipif(not _zygote_makes_pid_namespaces(), reason="needs root with namespaces")
 def test_a_submission_costs_one_fork_and_holds_only_its_own_pipes():
-    from grader.executors import Limits
-    from grader.executors.warm_fork import ZygoteExecutor
+    from grader.run.executors import Limits
+    from grader.run.executors.warm_fork import ZygoteExecutor
 
     def open_files(pid: int) -> set[str]:
         return {os.readlink(f"/proc/{pid}/fd/{fd}") for fd in os.listdir(f"/proc/{pid}/fd")}
@@ -302,8 +302,8 @@ def test_the_zygote_outlives_the_thread_that_started_it():
     # signal tied to that thread took the zygote, and the running children with it.
     import threading
 
-    from grader.executors import Limits
-    from grader.executors.warm_fork import ZygoteExecutor
+    from grader.run.executors import Limits
+    from grader.run.executors.warm_fork import ZygoteExecutor
 
     executor = ZygoteExecutor()
     sessions = []

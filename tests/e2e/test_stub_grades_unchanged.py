@@ -28,8 +28,8 @@ def record(new_only: dict[str, Any] | None = None) -> dict[str, Any]:
     With ``new_only`` (the records so far), grade only the stubs it lacks and
     return it with theirs added.
     """
-    from grader.course import Course
-    from grader.verify import _executor, _Grader
+    from grader.authoring.verify import _executor, _Grader
+    from grader.course.find import Course
 
     course = Course.load(REPO)
     grader = _Grader(course, _executor(course))
@@ -62,7 +62,7 @@ def record(new_only: dict[str, Any] | None = None) -> dict[str, Any]:
 
 def stubs() -> list[str]:
     """Name every exercise's stub as the records do."""
-    from grader.course import Course
+    from grader.course.find import Course
 
     return [f"exercises/{e.name}/exercise.py" for e in Course.load(REPO).exercises]
 

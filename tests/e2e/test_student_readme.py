@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from conftest import COURSE
 
-from grader.course import Course
-from grader.release import release
+from grader.authoring.release import release
+from grader.course.find import Course
 
 
 @pytest.fixture(scope="module")

@@ -30,7 +30,7 @@ from joserfc.jwk import KeySet, RSAKey
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from grader.course import Course
+from grader.course.find import Course
 from grader.serve import lti
 from grader.serve.app import Config, create_app
 

@@ -23,9 +23,9 @@ import pytest
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
-from grader.course import Course
-from grader.judge import max_score
-from grader.score import unjudged_result
+from grader.course.find import Course
+from grader.judge.checks import max_score
+from grader.score.points import unjudged_result
 from grader.serve import clock
 from grader.serve.accounts import add_instructor, import_roster
 from grader.serve.database import migrate, open_engine

@@ -10,8 +10,8 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 from starlette.testclient import TestClient
 
-from grader.course import Course
-from grader.rules import rules_from_toml
+from grader.course.find import Course
+from grader.course.rules import rules_from_toml
 from grader.serve.app import Config, create_app
 from grader.serve.handin import accept
 from grader.serve.models import Job, Submission

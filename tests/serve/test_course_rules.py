@@ -22,8 +22,8 @@ from sqlalchemy.orm import Session
 from starlette.testclient import TestClient
 
 from grader.cli import cli
-from grader.course import Course
-from grader.rules import rules_from_toml
+from grader.course.find import Course
+from grader.course.rules import rules_from_toml
 from grader.serve import clock
 from grader.serve.app import Config, create_app
 from grader.serve.client import held_back

@@ -22,8 +22,8 @@ from sqlalchemy import Engine, func, select, update
 from sqlalchemy.orm import Session
 
 from grader.cli import cli
-from grader.course import Course
-from grader.grade import Settings, secrets_of
+from grader.course.find import Course
+from grader.engine.exercise import Settings, secrets_of
 from grader.serve import clock, passback
 from grader.serve.accounts import import_roster
 from grader.serve.database import open_engine
@@ -85,7 +85,7 @@ def _graded_as(monkeypatch: pytest.MonkeyPatch, course: Course, score: float) ->
         }
         return None, {exercise.name: result}
 
-    monkeypatch.setattr("grader.parcel.grade_parcel", graded)
+    monkeypatch.setattr("grader.engine.parcel.grade_parcel", graded)
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
@@ -258,7 +258,7 @@ def test_a_token_the_platform_revoked_is_replaced_at_the_next_try(
 def test_an_instructors_override_reaches_the_platform_as_the_new_final_score(
     setup: Setup, course: Course, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from grader.rules import CourseRules
+    from grader.course.rules import CourseRules
     from grader.serve.decisions import override
 
     _graded_as(monkeypatch, course, 4.0)

@@ -18,7 +18,7 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 from starlette.testclient import TestClient
 
-from grader.course import Course
+from grader.course.find import Course
 from grader.serve import clock
 from grader.serve.app import Config, create_app
 from grader.serve.database import migrate, open_engine

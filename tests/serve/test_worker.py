@@ -11,9 +11,9 @@ from serving import People
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
-from grader.course import Course
-from grader.grade import EnvironmentBroken, Settings, secrets_of
-from grader.judge import JudgeError
+from grader.course.find import Course
+from grader.engine.exercise import EnvironmentBroken, Settings, secrets_of
+from grader.judge.checks import JudgeError
 from grader.serve import jobs
 from grader.serve.database import ServeError
 from grader.serve.handin import accept
@@ -46,7 +46,7 @@ def test_a_broken_environment_leaves_the_submission_delayed_and_unscored(
     def broken(*args: Any, **kwargs: Any) -> Any:
         raise EnvironmentBroken("the grading environment failed before exercise.py could run")
 
-    monkeypatch.setattr("grader.parcel.grade_parcel", broken)
+    monkeypatch.setattr("grader.engine.parcel.grade_parcel", broken)
     worker = _worker(engine, course)
     worker.executor = _NoExecutor()  # type: ignore[assignment]
     assert worker.run_once()
@@ -65,7 +65,7 @@ def test_a_worker_refuses_where_the_sandbox_falls_short(
     def short(*args: Any, **kwargs: Any) -> Any:
         raise JudgeError("refusing to run submissions: here a submission could use the network")
 
-    monkeypatch.setattr("grader.gate.refuse_half_confined", short)
+    monkeypatch.setattr("grader.run.gate.refuse_half_confined", short)
     with pytest.raises(ServeError, match="refusing to run submissions"):
         _worker(engine, course).start()
 
@@ -74,9 +74,9 @@ def test_a_worker_refuses_where_the_sandbox_falls_short(
 def test_a_worker_grades_each_submission_once_as_grade_batch_does(
     engine: Engine, course: Course, people: People
 ) -> None:
-    from grader.executors.warm_fork import warm_executor
-    from grader.parcel import Parcel, grade_parcel
-    from grader.submission import SourceFile
+    from grader.engine.parcel import Parcel, grade_parcel
+    from grader.run.executors.warm_fork import warm_executor
+    from grader.submission.source import SourceFile
 
     right = _hand_in(engine, course, people, "passes_all.py")
     wrong = _hand_in(engine, course, people, "forgot_requires_grad.py")

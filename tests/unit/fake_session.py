@@ -13,7 +13,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from grader.executors import Ending
+from grader.run.executors import Ending
 
 __all__ = ["FakeChild", "FakeSession"]
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from grader.plots import plot, side_by_side
+from grader.render.plots import plot, side_by_side
 
 HOSTILE = "<script>alert(1)</script>"
 SEED = 12345

@@ -14,8 +14,11 @@ from typing import Any
 import pytest
 from fake_session import FakeChild
 
-from grader.answers import ANSWERS, Answers, CallResult, TensorValue
-from grader.causes import (
+from grader.check import CheckFailed, expect_close, tensor
+from grader.child import wire
+from grader.child.protocol import Chunk, read_graph, read_versions
+from grader.judge.answers import ANSWERS, Answers, CallResult, TensorValue
+from grader.judge.causes import (
     changed_caller,
     explain_cause,
     fail_if_caused,
@@ -26,12 +29,9 @@ from grader.causes import (
     shared_storage,
     zeroed_after_reading,
 )
-from grader.check import CheckFailed, expect_close, tensor
-from grader.child import wire
-from grader.child.protocol import Chunk, read_graph, read_versions
-from grader.executors import ChildGone
-from grader.executors.in_process import InProcessSession
-from grader.session import Submission
+from grader.judge.submission import Submission
+from grader.run.executors import ChildGone
+from grader.run.executors.in_process import InProcessSession
 
 T = TensorValue(
     data=[1.0, 2.0],

@@ -9,13 +9,13 @@ from typing import Any
 
 import pytest
 
-from grader import content
-from grader.answers import Opaque, TensorValue, decode
 from grader.check import CheckFailed, Submission, expect_close
 from grader.child.protocol import Chunk
 from grader.child.wire import Malformed
-from grader.content import ExerciseContent
-from grader.hints import error_hint
+from grader.course import content
+from grader.course.content import ExerciseContent
+from grader.judge.answers import Opaque, TensorValue, decode
+from grader.judge.hints import error_hint
 
 # What Submission.call turns into a "malformed_reply" verdict: anything else escapes.
 REJECTED = (Malformed, TypeError, ValueError, IndexError, AttributeError)

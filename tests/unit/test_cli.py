@@ -56,7 +56,7 @@ def test_a_fault_of_the_grader_is_one_line_and_exit_2(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from grader import cli as cli_module
-    from grader import student
+    from grader.drivers import student
 
     def broken(*args: object, **kwargs: object) -> None:
         raise SystemError("AST constructor recursion depth mismatch")

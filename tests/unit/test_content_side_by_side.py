@@ -20,18 +20,18 @@ from typing import Any
 import pytest
 from fake_session import FakeChild, FakeSession
 
-from grader.course import Course, Exercise
-from grader.executors import Limits
-from grader.grade import Settings, grade_each, grade_exercise
-from grader.results import ExerciseResult
+from grader.course.find import Course, Exercise
+from grader.engine.exercise import Settings, grade_each, grade_exercise
+from grader.run.executors import Limits
+from grader.score.results import ExerciseResult
 
 # What each check sees after the barrier: the other exercise is mid-judge by then.
 SEES = """
 import side_by_side
 
-from grader import content
-from grader.answers import CallResult
-from grader.hints import CheckFailed
+from grader.course import content
+from grader.judge.answers import CallResult
+from grader.judge.hints import CheckFailed
 
 
 def test_sees_its_own_content(submission):

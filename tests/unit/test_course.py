@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from grader.course import Course, CourseError
+from grader.course.find import Course, CourseError
 
 REPO = Path(__file__).resolve().parents[2]
 

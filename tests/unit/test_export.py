@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from grader.export import (
+from grader.render.export import (
     fence_github_log,
     grades_csv,
     gradescope_json,

@@ -15,15 +15,15 @@ import tomllib
 from fake_session import FakeChild
 
 from grader.child.protocol import Chunk
-from grader.executors import Timeout
-from grader.gradebook import RosterError, gradebook_table, load_roster
-from grader.hints import CheckFailed
-from grader.locale import Locale
-from grader.plots import histogram_edges
-from grader.report import hint_markup, render_student_report
-from grader.results import written_student
-from grader.session import Submission, SubmissionBroken
-from grader.terminal import terminal_summary
+from grader.judge.hints import CheckFailed
+from grader.judge.submission import Submission, SubmissionBroken
+from grader.render.locale import Locale
+from grader.render.plots import histogram_edges
+from grader.render.report import hint_markup, render_student_report
+from grader.render.terminal import terminal_summary
+from grader.review.gradebook import RosterError, gradebook_table, load_roster
+from grader.run.executors import Timeout
+from grader.score.results import written_student
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATES = ROOT / "templates"

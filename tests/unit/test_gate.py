@@ -7,10 +7,10 @@ from typing import Any
 import pytest
 from fake_session import FakeChild, FakeSession
 
-from grader.executors import ChildGone, Limits
-from grader.gate import LEAVE_OUT_REQUIREMENT, TRUST_SUBMISSIONS, refuse_half_confined
-from grader.grade import EnvironmentBroken, Settings
-from grader.judge import JudgeError
+from grader.engine.exercise import EnvironmentBroken, Settings
+from grader.judge.checks import JudgeError
+from grader.run.executors import ChildGone, Limits
+from grader.run.gate import LEAVE_OUT_REQUIREMENT, TRUST_SUBMISSIONS, refuse_half_confined
 
 EVERY_LAYER = {
     "namespaces": True,

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from grader.gradebook import RosterError, gradebook_table, load_roster
+from grader.review.gradebook import RosterError, gradebook_table, load_roster
 
 RESULTS = {
     "students": [

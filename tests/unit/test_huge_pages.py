@@ -62,8 +62,8 @@ def test_elsewhere_it_changes_nothing(monkeypatch):
 def test_the_zygote_collapses_its_memory_once_it_serves_a_class(tmp_path):
     # The zygote imports torch before it forks: where torch is absent there is none.
     pytest.importorskip("torch")
-    from grader.executors import Limits
-    from grader.executors.warm_fork import ZygoteExecutor
+    from grader.run.executors import Limits
+    from grader.run.executors.warm_fork import ZygoteExecutor
 
     executor = ZygoteExecutor()
     try:

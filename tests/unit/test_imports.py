@@ -48,11 +48,11 @@ def test_no_modules_import_each_other_round_a_circle() -> None:
 
 def test_the_trusted_side_imports_nothing_from_the_childs_confinement() -> None:
     # The judge's processes name themselves and die with their parent through
-    # grader.process; the child's confinement code is the child's alone.
+    # grader.run.process; the child's confinement code is the child's alone.
     trusted = [name for name in GRAPH if not name.startswith("grader.child")]
     assert [name for name in trusted if "grader.child.confine" in GRAPH[name]] == []
 
 
 def test_every_driver_passes_the_one_sandbox_gate() -> None:
-    drivers = ("grader.student", "grader.batch", "grader.cluster")
-    assert [name for name in drivers if "grader.gate" not in GRAPH[name]] == []
+    drivers = ("grader.drivers.student", "grader.drivers.batch", "grader.drivers.cluster")
+    assert [name for name in drivers if "grader.run.gate" not in GRAPH[name]] == []

@@ -8,12 +8,12 @@ from typing import Any
 
 import pytest
 
-from grader.course import Course, Exercise
-from grader.executors.in_process import InProcessExecutor
-from grader.grade import Settings, grade_exercise
-from grader.judge import max_score
-from grader.locale import Locale
-from grader.results import with_messages
+from grader.course.find import Course, Exercise
+from grader.engine.exercise import Settings, grade_exercise
+from grader.judge.checks import max_score
+from grader.render.locale import Locale
+from grader.run.executors.in_process import InProcessExecutor
+from grader.score.results import with_messages
 
 # Every grade here runs the submission in this process, with torch.
 pytest.importorskip("torch")

@@ -15,7 +15,6 @@ from pathlib import Path
 
 import pytest
 
-from grader.gradebook import RosterError
 from grader.intake import (
     Intake,
     IntakeError,
@@ -32,6 +31,7 @@ from grader.intake.feedback import feedback_name
 from grader.intake.folders import RESERVED
 from grader.intake.names import match_file
 from grader.intake.place import place_into
+from grader.review.gradebook import RosterError
 
 EXERCISES = (
     "01_leaf_tensors",

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from grader.executors import Limits
-from grader.executors.in_process import InProcessExecutor
-from grader.judge import JudgeError, judge
-from grader.session import Submission
+from grader.judge.checks import JudgeError, judge
+from grader.judge.submission import Submission
+from grader.run.executors import Limits
+from grader.run.executors.in_process import InProcessExecutor
 
 CHECKS = '''
 from grader.check import fail, points
@@ -179,7 +179,7 @@ def test_a_plain_assert_is_a_failed_check_showing_the_values(
 
 
 def test_a_crashed_check_keeps_its_traceback_for_the_author(tmp_path: Path) -> None:
-    from grader import crashes
+    from grader.judge import crashes
 
     folder = _checks(tmp_path, ASSERTS, "x08_crash")
     judge(folder, _submission(), seed=1)
@@ -200,7 +200,7 @@ def test_a_crashed_check_keeps_its_traceback_for_the_author(tmp_path: Path) -> N
 
 
 def test_a_parametrized_check_is_titled_with_its_parameter(tmp_path: Path) -> None:
-    from grader.locale import Locale
+    from grader.render.locale import Locale
 
     text = (
         "import pytest\n\n\n"

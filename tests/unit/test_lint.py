@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from grader.course import Course
-from grader.lint import lint
+from grader.authoring.lint import lint
+from grader.course.find import Course
 
 REPO = Path(__file__).resolve().parents[2]
 

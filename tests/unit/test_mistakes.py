@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from grader.export import mistakes_csv, similarity_csv
-from grader.locale import Locale
-from grader.mistakes import common_mistakes
+from grader.render.export import mistakes_csv, similarity_csv
+from grader.render.locale import Locale
+from grader.review.mistakes import common_mistakes
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
 

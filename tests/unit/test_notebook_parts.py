@@ -14,8 +14,8 @@ from watchdog.events import (
 )
 
 from grader import notebook
-from grader.course import Course
-from grader.watch import _Saves, watched_files
+from grader.course.find import Course
+from grader.drivers.watch import _Saves, watched_files
 
 COURSE = Path(__file__).resolve().parents[2]
 

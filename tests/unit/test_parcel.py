@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from grader.parcel import digest_of, pack
-from grader.submission import MAX_BYTES, SourceFile, SubmissionError, read_source
+from grader.engine.parcel import digest_of, pack
+from grader.submission.source import MAX_BYTES, SourceFile, SubmissionError, read_source
 
 
 def test_pack_reads_each_exercise_file_as_bytes(tmp_path: Path) -> None:
@@ -60,7 +60,7 @@ def test_digest_names_the_bytes_and_the_file() -> None:
 
 
 def test_cluster_without_dask_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
-    from grader.cluster import ClusterError, _import_distributed
+    from grader.drivers.cluster import ClusterError, _import_distributed
 
     monkeypatch.setitem(sys.modules, "distributed", None)  # as if not installed
     with pytest.raises(ClusterError, match=r"autograd-grader\[cluster\]"):

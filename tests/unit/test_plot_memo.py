@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from grader import plots
-from grader.locale import Locale
+from grader.render import plots
+from grader.render.locale import Locale
 
 REPO = Path(__file__).resolve().parents[2]
 PLOT = plots.plot(

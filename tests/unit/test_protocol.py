@@ -173,6 +173,6 @@ def test_no_message_key_is_written_outside_the_protocol() -> None:
                     if isinstance(key, ast.Constant) and key.value in keys:
                         found.append(f"{path.relative_to(GRADER)}:{key.lineno} {key.value!r}")
     # Not messages: testfunc's {"op": ...} is an expression tree inside a value, causes'
-    # a hint's parameter (the operation that broadcast), score's the result's record.
-    elsewhere = ("testfunc.py", "causes.py:160 'op'", "score.py")
+    # a hint's parameter (the operation that broadcast), points' the result's record.
+    elsewhere = ("judge/testfunc.py", "judge/causes.py:160 'op'", "score/points.py")
     assert [f for f in found if not f.startswith(elsewhere)] == []

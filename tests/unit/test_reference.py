@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from grader.judge import CheckOutcome
-from grader.reference import charged, passed_by_reference
+from grader.judge.checks import CheckOutcome
+from grader.judge.reference import charged, passed_by_reference
 
 
 def _crashed(name: str, function: str = "") -> CheckOutcome:

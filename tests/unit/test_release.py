@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from grader.release import ReleaseError, release
+from grader.authoring.release import ReleaseError, release
 
 REPO = Path(__file__).resolve().parents[2]
 

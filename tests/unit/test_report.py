@@ -16,9 +16,9 @@ import pytest
 import report_samples as samples
 import tomllib
 
-from grader.locale import Locale
-from grader.report import render_class_overview, render_student_report
-from grader.results import written_student
+from grader.render.locale import Locale
+from grader.render.report import render_class_overview, render_student_report
+from grader.score.results import written_student
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
 ESCAPED = html.escape(samples.HOSTILE, quote=False)
@@ -270,7 +270,7 @@ def test_overview_of_an_empty_class() -> None:
 
 
 def test_importing_the_report_does_not_import_matplotlib() -> None:
-    code = "import sys, grader.report; print('matplotlib' in sys.modules)"
+    code = "import sys, grader.render.report; print('matplotlib' in sys.modules)"
     root = Path(__file__).resolve().parents[2]
     done = subprocess.run(
         [sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=True
@@ -295,7 +295,7 @@ def test_every_word_is_in_both_languages() -> None:
     for template in TEMPLATES.glob("*.html.j2"):
         used |= {"ui." + k for k in re.findall(r"\bt\([\"']([\w.]+)[\"']", template.read_text())}
     for module in ("report.py", "plots.py"):
-        source = (TEMPLATES.parent / "grader" / module).read_text()
+        source = (TEMPLATES.parent / "grader" / "render" / module).read_text()
         used |= set(re.findall(r"[\"'](ui\.[\w.]+)[\"']", source))
     used |= {f"ui.status.{s}" for s in ("graded", "missing", "error", "timeout")}
     used |= {f"ui.plots.{k}" for k in ("yours", "reference", "data", "loss", "epoch")}

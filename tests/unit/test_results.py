@@ -6,10 +6,10 @@ import math
 import re
 from pathlib import Path
 
-from grader.judge import max_score
-from grader.locale import Locale
-from grader.results import EXERCISE_KEYS, WRITTEN_EXERCISE_KEYS, Hint, message_of, written
-from grader.score import results_document, student_result, unjudged_result
+from grader.judge.checks import max_score
+from grader.render.locale import Locale
+from grader.score.points import results_document, student_result, unjudged_result
+from grader.score.results import EXERCISE_KEYS, WRITTEN_EXERCISE_KEYS, Hint, message_of, written
 
 REPO = Path(__file__).resolve().parents[2]
 TEMPLATES = REPO / "templates"
@@ -94,7 +94,7 @@ def _finite(value):
 def test_results_json_is_strict_and_keeps_a_series_on_one_line():
     import json
 
-    from grader.score import to_json
+    from grader.score.points import to_json
 
     losses = [0.5, 1e-07, -3, None, float("nan"), float("inf"), float("-inf")]
     document = {

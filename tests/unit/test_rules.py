@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from grader.course import Course
-from grader.lint import lint
-from grader.rules import (
+from grader.authoring.lint import lint
+from grader.course.find import Course
+from grader.course.rules import (
     ExerciseRules,
     RulesError,
     days_late,

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from grader.course import Course
-from grader.executors import Limits
-from grader.executors.in_process import InProcessExecutor
-from grader.grade import Settings, grade_exercise
+from grader.course.find import Course
+from grader.engine.exercise import Settings, grade_exercise
+from grader.run.executors import Limits
+from grader.run.executors.in_process import InProcessExecutor
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "tests" / "fixtures" / "same_grades"))

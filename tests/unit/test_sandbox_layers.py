@@ -7,8 +7,8 @@ import sys
 import pytest
 
 from grader.child import confine
-from grader.executors.sandboxed import python_folders
-from grader.sandbox import GUARANTEES, held, layers, shortfall
+from grader.run.executors.sandboxed import python_folders
+from grader.run.sandbox import GUARANTEES, held, layers, shortfall
 
 LANDLOCK = {"abi": 7, "files": True, "tcp": True, "signals": True}
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from grader.executors import scratch
+from grader.run.executors import scratch
 
 posix_only = pytest.mark.skipif(os.name != "posix", reason="modes and descriptors are POSIX")
 

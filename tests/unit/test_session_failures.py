@@ -11,9 +11,9 @@ import pytest
 from fake_session import FakeChild
 
 from grader.child.protocol import Chunk, Hello, Load, encode_request
-from grader.executors import ChildGone, Limits, Timeout
-from grader.hints import CheckFailed
-from grader.session import ENVIRONMENT, Submission, SubmissionBroken
+from grader.judge.hints import CheckFailed
+from grader.judge.submission import ENVIRONMENT, Submission, SubmissionBroken
+from grader.run.executors import ChildGone, Limits, Timeout
 
 CHUNKS = [Chunk("exercise.py", "def f():\n    return 1\n")]
 
@@ -53,7 +53,7 @@ def test_a_child_that_dies_while_loading_the_file_is_the_submissions_fault() -> 
 def test_a_killed_zygote_is_replaced() -> None:
     # The zygote imports torch before it forks: where torch is absent there is none.
     pytest.importorskip("torch")
-    from grader.executors.warm_fork import ZygoteExecutor
+    from grader.run.executors.warm_fork import ZygoteExecutor
 
     executor = ZygoteExecutor(namespaces=False)
     try:
@@ -204,7 +204,7 @@ def test_a_closed_zygote_ends_on_its_own() -> None:
     """Closing the executor ends the zygote by closing its socket, not by killing it late."""
     # The zygote imports torch before it forks: where torch is absent there is none.
     pytest.importorskip("torch")
-    from grader.executors.warm_fork import ZygoteExecutor
+    from grader.run.executors.warm_fork import ZygoteExecutor
 
     executor = ZygoteExecutor(namespaces=False)
     session = executor.start(Limits(timeout=60), time.monotonic() + 60)

@@ -6,7 +6,6 @@ from typing import Any
 
 import pytest
 
-from grader.answers import Answers
 from grader.check import (
     CallResult,
     CheckFailed,
@@ -18,8 +17,9 @@ from grader.check import (
     fail_if_shifted,
 )
 from grader.child.protocol import Chunk
-from grader.session import _same_answer
-from grader.shapes import MAX_FACTOR, explain, explain_steps, explain_swap
+from grader.judge.answers import Answers
+from grader.judge.shapes import MAX_FACTOR, explain, explain_steps, explain_swap
+from grader.judge.submission import _same_answer
 
 WANT = [0.5, -1.25, 3.0]
 

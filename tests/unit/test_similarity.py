@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import textwrap
 
-from grader.similarity import (
+from grader.review.similarity import (
     WINDOW,
     K,
     common_limit,

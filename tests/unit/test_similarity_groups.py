@@ -10,9 +10,9 @@ from pathlib import Path
 import report_samples
 from test_similarity import DISGUISED, ORIGINAL
 
-from grader.locale import Locale
-from grader.report import render_class_overview
-from grader.similarity import WHOLE, groups, near_copies
+from grader.render.locale import Locale
+from grader.render.report import render_class_overview
+from grader.review.similarity import WHOLE, groups, near_copies
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
 

@@ -11,7 +11,7 @@ import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_raw_cell
 
 from grader.child.protocol import Chunk, Load, LoadReply
-from grader.submission import (
+from grader.submission.source import (
     MAX_BYTES,
     SubmissionError,
     find_for_student,
@@ -324,7 +324,7 @@ def test_cells_a_kernel_ran_go_on_after_one_that_raised(tmp_path: Path, capsys) 
     # after one that raised, and whatever that cell defined before raising stayed.
     pytest.importorskip("torch")  # the child's runtime runs the cells
     from grader.child.runner import Runtime
-    from grader.submission import KERNEL_HISTORY
+    from grader.submission.source import KERNEL_HISTORY
 
     cells = [
         new_code_cell("def f(x):\n    return x * 2\n\nf()  # a try-out that raises"),

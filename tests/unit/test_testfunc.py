@@ -11,7 +11,7 @@ import pytest
 
 from grader.child.operations import BUILTIN
 from grader.child.protocol import Chunk, Load
-from grader.testfunc import Dual, named_function, random_function
+from grader.judge.testfunc import Dual, named_function, random_function
 
 _UNARY = sorted(n for n, op in BUILTIN.items() if op.arity == 1)
 _BINARY = sorted(n for n, op in BUILTIN.items() if op.arity == 2)
@@ -196,8 +196,8 @@ def test_child_and_judge_agree_on_every_builtin_operation(op: str) -> None:
 def test_an_exercise_adds_an_operation_at_both_ends(tmp_path: Path) -> None:
     torch = pytest.importorskip("torch")
 
-    from grader import content
-    from grader.content import ExerciseContent
+    from grader.course import content
+    from grader.course.content import ExerciseContent
 
     checks = tmp_path / "checks" / "08_cube"
     checks.mkdir(parents=True)
@@ -232,7 +232,7 @@ def test_an_exercise_adds_an_operation_at_both_ends(tmp_path: Path) -> None:
 def test_a_malformed_operation_is_a_one_line_course_error(
     tmp_path: Path, text: str, problem: str
 ) -> None:
-    from grader.content import ContentError, ExerciseContent
+    from grader.course.content import ContentError, ExerciseContent
 
     (tmp_path / "operations.toml").write_text(text)
     with pytest.raises(ContentError, match=problem):

@@ -1,0 +1,1 @@
+"""The course author's commands: lay out, lint, self-test and release a course."""

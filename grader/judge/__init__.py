@@ -1,0 +1,1 @@
+"""Judge: run the hidden checks against the submission's answers and name each mistake."""

@@ -1,0 +1,1 @@
+"""Render: put a result in the reader's language and write what each reader sees."""

@@ -1,0 +1,1 @@
+"""Review a graded class: common mistakes, near-copies, the gradebook."""

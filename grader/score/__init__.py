@@ -1,0 +1,1 @@
+"""Score: turn verdicts into points and the one typed results record."""

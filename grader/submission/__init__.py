@@ -1,0 +1,1 @@
+"""Read the submission: find a student's file and turn it into source; nothing runs."""
