@@ -14,13 +14,14 @@ from pathlib import Path
 import pytest
 
 from grader.judge.submission import Submission
+from grader.run.children import Children
 from grader.run.executors import Limits
 from grader.run.executors.in_process import InProcessExecutor
 from grader.submission.source import read_source
 
 _source = read_source(Path(os.environ["STUDENT_FILE"]))
 _submission = Submission(
-    lambda: InProcessExecutor().start(Limits(), time.monotonic() + 600), _source.wire()
+    Children(lambda: InProcessExecutor().start(Limits(), time.monotonic() + 600)), _source.wire()
 )
 
 

@@ -16,8 +16,9 @@ from grader.course.content import ContentError, ExerciseContent
 from grader.course.find import Course, Exercise
 from grader.judge import reference
 from grader.judge.checks import CheckOutcome, JudgeError, judge, max_score
-from grader.judge.submission import ENVIRONMENT, Submission, SubmissionBroken
-from grader.run.executors import STARTUP, Executor, Limits
+from grader.judge.submission import Submission
+from grader.run.children import ENVIRONMENT, Children, RunFailure
+from grader.run.executors import Executor, Limits
 from grader.score.points import exercise_result, unjudged_result
 from grader.score.results import ExerciseResult, hint
 from grader.submission.source import SourceFile, SubmissionError
@@ -69,18 +70,11 @@ def _submission(
     exercise: ExerciseContent | None = None,
     waiting: Callable[[str, float], None] | None = None,
 ) -> Submission:
-    return Submission(
-        # Each child gets its start-up time; the exercise's own clock runs from its hello.
-        lambda: executor.start(limits, time.monotonic() + max(STARTUP, limits.timeout)),
-        chunks,
-        timeout=limits.timeout,
-        operations=exercise.wire() if exercise else None,
-        waiting=waiting,
-    )
+    children = Children.of(executor, limits, waiting)
+    return Submission(children, chunks, operations=exercise.wire() if exercise else None)
 
 
-def _environment_broken(broken: SubmissionBroken, what: str) -> EnvironmentBroken:
-    reason = broken.failure.params.get("reason", "")
+def _environment_broken(reason: str, what: str) -> EnvironmentBroken:
     return EnvironmentBroken(
         f"the grading environment failed before {what or 'the submission'} could run "
         f"(the process for it: {reason}); this is not the student's doing: check the "
@@ -90,14 +84,14 @@ def _environment_broken(broken: SubmissionBroken, what: str) -> EnvironmentBroke
 
 def sandbox_ready(executor: Executor, limits: Limits) -> dict[str, Any]:
     """Start one child, wait until it is confined, and return how (before any student code)."""
-    submission = _submission(executor, limits, [])
+    children = Children.of(executor, limits)
     try:
-        submission.ready()
-    except SubmissionBroken as broken:
-        raise _environment_broken(broken, "any submission") from None
+        children.ready()
+    except RunFailure as failure:
+        raise _environment_broken(failure.reason, "any submission") from None
     finally:
-        submission.close()
-    return submission.sandbox
+        children.close()
+    return children.sandbox
 
 
 def grade_exercise(
@@ -163,7 +157,7 @@ def grade_exercise(
     with content.using(data):
         verdict = judge(exercise.checks, submission, settings.seed)
     if verdict.broken is not None and verdict.broken.status == ENVIRONMENT:
-        raise _environment_broken(verdict.broken, shown)
+        raise _environment_broken(verdict.broken.failure.params.get("reason", ""), shown)
     if reference.crashed_on_answers(verdict.checks):
         passed = reference.passed_by_reference(
             exercise.solution,
@@ -173,8 +167,7 @@ def grade_exercise(
             lambda: _reference_outcomes(exercise, data, executor, settings),
         )
         verdict.checks = reference.charged(verdict.checks, passed)
-    output = "".join(ending.output for ending in submission.endings)
-    dropped = sum(ending.dropped for ending in submission.endings)
+    output, dropped = submission.children.output(settings.limits.output)
     return exercise_result(
         exercise.name,
         exercise.title,
@@ -182,10 +175,10 @@ def grade_exercise(
         source=shown,
         digest=source.digest,
         duration=time.monotonic() - started,
-        output=output[: settings.limits.output],
+        output=output,
         dropped=dropped,
         load_error=submission.load_error,
-        sandbox=submission.sandbox,
+        sandbox=submission.children.sandbox,
     )
 
 

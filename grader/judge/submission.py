@@ -1,29 +1,22 @@
-"""The session with the child: start it, load the submission, call it, restart it, end it.
+"""The submission as the checks see it: its functions, callable by name as plain data.
 
-``Submission`` is what a check's ``submission`` fixture holds. It starts a
-child through the executor on first use, loads the source, keeps the
-exercise's clock (counted from the first child that is ready: a slow
-machine's start-up is not the student's time), restarts the child after a
-crash so that one crashing function does not cost the others, and keeps how
-each child ended for the report.
-
-A call may run for half of the time the exercise has left (``call_deadline``):
-one that runs longer is stopped, fails the checks that need its function, and
-the next call gets a fresh child, so an endless loop in one function does not
-erase the points of the others and the exercise still ends within its timeout.
+``Submission`` is what a check's ``submission`` fixture holds. It loads the
+student's source into each new child the run stage (``grader.run.children``)
+readies, calls functions on the checks' behalf, records the answers, and
+turns how a request failed into the hint the student reads: a function that
+crashed, a call that ran past its share, code that did not load.
 """
 
 from __future__ import annotations
 
 import json
 import math
-import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any, NoReturn
 
 from grader.child import protocol, wire
-from grader.child.protocol import Call, Chunk, ErrorKind, Hello, Load, Request
+from grader.child.protocol import Call, Chunk, ErrorKind, Load, Request
 from grader.judge.answers import (
     ANSWERS,
     Answers,
@@ -35,16 +28,9 @@ from grader.judge.answers import (
     preview,
 )
 from grader.judge.hints import CheckFailed, error_hint, load_failure
-from grader.run.executors import STARTUP, ChildGone, Timeout
-from grader.run.executors.base import ScratchFull
-from grader.run.spare import SpareChild
+from grader.run.children import Children, RunFailure, Stop
 
-__all__ = ["ENVIRONMENT", "Submission", "SubmissionBroken"]
-
-
-# The status of a submission that never ran because the grading environment failed:
-# never a score, always the grader's error (exit 2).
-ENVIRONMENT = "grader_error"
+__all__ = ["Submission", "SubmissionBroken"]
 
 
 class SubmissionBroken(Exception):
@@ -57,46 +43,25 @@ class SubmissionBroken(Exception):
 
 
 class Submission:
-    """The student's module as the checks see it: callable by name, through the executor.
+    """The student's module as the checks see it: callable by name, in the run stage's children.
 
-    Starts the child on first use, loads the source, and restarts the child
-    after a crash so that one crashing function does not cost the others.
-    A check gets it as the ``submission`` fixture. Example:
+    Loads the source into every new child, so that after a crash one
+    function's failure does not cost the others. A check gets it as the
+    ``submission`` fixture. Example:
     ``grad = submission.call("mean_grad", f.spec(), values).tensor()``.
     """
 
-    MAX_RESTARTS = 3
-    # Below this many seconds a call's share is not worth a fresh child: the call gets
-    # all the time left, and running out of it is the exercise's timeout.
-    MIN_SHARE = 1.0
-    # Seconds a call runs before ``waiting`` hears of it.
-    SLOW = 5.0
-
     def __init__(
         self,
-        start: Callable[[], Any],
+        children: Children,
         chunks: Sequence[Chunk],
-        timeout: float | None = None,
         operations: dict[str, Any] | None = None,
-        waiting: Callable[[str, float], None] | None = None,
     ) -> None:
-        self._start = start
-        self._spare = SpareChild(start)
-        # Told (function, seconds it may run) when a call is slow to return ("" for the
-        # load), so that a student facing an endless loop sees what the grade waits for.
-        self._waiting = waiting
+        self.children = children
         self._chunks = chunks
         # The exercise's own operations for unseen functions, built by the child at load.
         self._operations = operations or {}
-        # The exercise's wall-clock budget, counted from the first child that is ready
-        # (confined, torch imported): a slow machine's start-up is not the student's time.
-        self._timeout = timeout
-        self._budget_end: float | None = None
-        self._session: Any = None
-        self._loaded = False
         self.broken: SubmissionBroken | None = None
-        self.restarts = 0
-        self.endings: list[Any] = []
         self.load_error: dict[str, Any] | None = None
         self.answers = Answers()
         # A check that finds a wrong value may replay its call for evidence (grader.judge.causes).
@@ -106,8 +71,6 @@ class Submission:
         # Functions stopped for running past their share, with that share in seconds:
         # a later call fails at once instead of spending another share on the same loop.
         self.hung: dict[str, float] = {}
-        # What confinement the child reached, as it reported (shown, never trusted).
-        self.sandbox: dict[str, Any] = {}
         # Functions that returned a tensor past the child's cut: numbers a check never
         # sees. A check that cannot judge such a value fails the student, with a hint.
         self.too_large: dict[str, int] = {}
@@ -117,137 +80,68 @@ class Submission:
 
     def start_early(self) -> None:
         """Start the child now, so it imports torch while pytest collects the checks."""
-        if self._session is None and self.broken is None:
-            try:
-                self._session = self._start()
-            except (RuntimeError, OSError):
-                return  # _ensure tries again and reports it
-            self._loaded = False
+        if self.broken is None:
+            self.children.start_early()
 
-    def _ensure(self) -> Any:
+    def _ensure(self) -> None:
+        """Have a ready child with the source loaded in it."""
         if self.broken is not None:
             raise self.broken
-        if self._session is None:
-            self._loaded = False  # a crash ended the last child: the next one loads afresh
-        if not self._loaded:
-            self.ready()
-            self._loaded = True
-            load = Load(tuple(self._chunks), self._operations)
-            try:
-                loaded = protocol.read_load(self._talk(load, "(loading)"))
-            except wire.Malformed:
-                loaded = protocol.LoadReply(False, error={})
-            self.answers.grad_enabled_at_import = loaded.grad_enabled
-            if not loaded.ok:
-                self.load_error = loaded.error or {}
-                self._break(load_failure(self.load_error), "error")
-        return self._session
-
-    def ready(self) -> None:
-        """Start a child and wait until it is confined and ready; a death before that is ours."""
-        if self.broken is not None:
-            raise self.broken
-        starting = time.monotonic()
-        if self._session is None:
-            self._session = self._spare.take()
-            if self._session is not None:
-                # Its start-up allowance ran from when it was started, maybe long ago.
-                self._session.deadline = max(self._session.deadline, starting + STARTUP)
-        if self._session is None:
-            try:
-                self._session = self._start()
-            except (RuntimeError, OSError) as exc:
-                # The grader's own machinery failed (no fork, no python): not the student's fault.
-                self._environment_failed(str(exc))
-            self._loaded = False
         try:
-            reply = self._session.request(protocol.encode_request(Hello()))
-        except (Timeout, ChildGone) as exc:
-            ending = self._session.close()
-            self._session = None
-            said = [line for line in ending.output.strip().splitlines() if line.strip()]
-            how = "it did not start in time" if isinstance(exc, Timeout) else str(exc)
-            self._environment_failed(f"{how}: {said[-1] if said else 'it printed nothing'}")
-        self.sandbox = protocol.read_hello(reply).sandbox
-        now = time.monotonic()
-        if self._timeout is not None:
-            if self._budget_end is None:
-                self._budget_end = now + self._timeout
-            else:
-                # A replacement child's start-up is the grader's time, not the student's
-                # (seconds where each child imports torch afresh, no zygote).
-                self._budget_end += now - starting
-            self._session.deadline = self._budget_end
-
-    def _environment_failed(self, reason: str) -> NoReturn:
-        self._break(CheckFailed("grader_failed", reason=reason[:300]), ENVIRONMENT)
+            fresh = self.children.ready()
+        except RunFailure as failure:
+            self._failed(failure, "")
+        if not fresh:
+            return
+        load = Load(tuple(self._chunks), self._operations)
+        try:
+            loaded = protocol.read_load(self._talk(load, "(loading)"))
+        except wire.Malformed:
+            loaded = protocol.LoadReply(False, error={})
+        self.answers.grad_enabled_at_import = loaded.grad_enabled
+        if not loaded.ok:
+            self.load_error = loaded.error or {}
+            self._break(load_failure(self.load_error), "error")
 
     def _break(self, failure: CheckFailed, status: str) -> NoReturn:
         self.broken = SubmissionBroken(failure, status)
         self.close()
         raise self.broken
 
-    def call_deadline(self) -> float | None:
-        """Return until when the next call may run: half of the exercise's time left.
-
-        Half, so that whatever one call does, the remaining checks keep as much
-        time as it had; None while the exercise has no clock.
-        """
-        if self._budget_end is None:
-            return None
-        share = (self._budget_end - time.monotonic()) / 2
-        return time.monotonic() + share if share >= self.MIN_SHARE else self._budget_end
-
     def _talk(self, message: Request, function: str, until: float | None = None) -> Any:
         """Send one request; ``until`` bounds a call more tightly than the exercise does."""
-        began = time.monotonic()
-        timers: list[threading.Timer] = []
-        if until is not None and self._budget_end is not None:
-            self._session.deadline = min(until, self._budget_end)
-            # Halfway through its share a call may be a loop: have its successor ready.
-            self._spare.want()
-            timers.append(threading.Timer(min(self.SLOW, (until - began) / 2), self._spare.start))
-        if self._waiting is not None and self._budget_end is not None:
-            # The load is named "" to ``waiting``: no function of the student's runs yet.
-            named = function if isinstance(message, Call) else ""
-            limit = self._session.deadline - began
-            timers.append(threading.Timer(self.SLOW, self._waiting, (named, limit)))
-        for timer in timers:
-            timer.daemon = True
-            timer.start()
         try:
-            return self._session.request(protocol.encode_request(message))
-        except Timeout:
-            if isinstance(message, Load):
-                self._break(CheckFailed("timeout_at_load", timeout=self._seconds()), "timeout")
-            if until is None or self._budget_end is None or until >= self._budget_end:
-                self._break(CheckFailed("timeout", function=function), "timeout")
-            # Only this call's share ran out: its child is gone (stopped mid-loop), the
-            # next call starts a fresh one, and the exercise's clock goes on.
-            self._end_session()
-            self.hung[function] = round(until - began, 1)
-            raise self._hung(function) from None
-        except ChildGone as gone:
-            self._end_session()
-            reason = str(gone)
-            if isinstance(message, Load):
-                self._break(CheckFailed("crashed_at_load", reason=reason), "error")
-            self.restarts += 1
-            if self.restarts > self.MAX_RESTARTS:
-                self._break(CheckFailed("crashed_repeatedly", reason=reason), "error")
-            if isinstance(gone, ScratchFull):
-                # Files are memory too (tmpfs) or disk: the memory limit's hint.
-                raise CheckFailed("memory_limit", function=function) from None
-            raise CheckFailed("crashed_in_call", function=function, reason=reason) from None
-        finally:
-            for timer in timers:
-                timer.cancel()
-            self._spare.settle()
+            return self.children.request(message, function, until)
+        except RunFailure as failure:
+            self._failed(failure, function)
 
-    def _end_session(self) -> None:
-        if self._session is not None:
-            self.endings.append(self._session.close())
-            self._session = None
+    def _failed(self, failure: RunFailure, function: str) -> NoReturn:
+        """Name for the student how a request failed; end the submission if it cannot go on."""
+        if failure.stop is Stop.SHARE:
+            self.hung[function] = failure.share
+        hint = self._hint(failure, function)
+        if failure.status is not None:
+            self._break(hint, failure.status)
+        raise hint from None
+
+    def _hint(self, failure: RunFailure, function: str) -> CheckFailed:
+        stop, reason = failure.stop, failure.reason
+        if stop is Stop.ENVIRONMENT:
+            return CheckFailed("grader_failed", reason=reason)
+        if stop is Stop.TIMEOUT_AT_LOAD:
+            return CheckFailed("timeout_at_load", timeout=self._seconds())
+        if stop is Stop.TIMEOUT:
+            return CheckFailed("timeout", function=function)
+        if stop is Stop.SHARE:
+            return self._hung(function)
+        if stop is Stop.CRASH_AT_LOAD:
+            return CheckFailed("crashed_at_load", reason=reason)
+        if stop is Stop.CRASHES:
+            return CheckFailed("crashed_repeatedly", reason=reason)
+        if stop is Stop.SCRATCH_FULL:
+            # Files are memory too (tmpfs) or disk: the memory limit's hint.
+            return CheckFailed("memory_limit", function=function)
+        return CheckFailed("crashed_in_call", function=function, reason=reason)
 
     def _hung(self, function: str) -> CheckFailed:
         return CheckFailed(
@@ -258,7 +152,8 @@ class Submission:
         )
 
     def _seconds(self) -> str:
-        return f"{self._timeout:g}" if self._timeout is not None else "?"
+        timeout = self.children.timeout
+        return f"{timeout:g}" if timeout is not None else "?"
 
     def call(
         self,
@@ -285,7 +180,7 @@ class Submission:
         self._ensure()
         request = Call(function, tuple(args), dict(kwargs), tuple(then), trace, grad_enabled)
         started = time.monotonic()
-        answered = self._talk(request, function, self.call_deadline())
+        answered = self._talk(request, function, self.children.call_deadline())
         seconds = time.monotonic() - started
         try:
             reply = protocol.read_call(answered, request)
@@ -293,7 +188,7 @@ class Submission:
                 self.repeated.add(function)
                 repeated = request.again(trace=False)
                 again = protocol.read_call(
-                    self._talk(repeated, function, self.call_deadline()), repeated
+                    self._talk(repeated, function, self.children.call_deadline()), repeated
                 )
                 if not (
                     again.ok
@@ -347,15 +242,16 @@ class Submission:
         if result.graph is not None or result.request is None or self.broken is not None:
             return
         result.graph = {}
-        if self.restarts >= self.MAX_RESTARTS or (
-            self._budget_end is not None
-            and time.monotonic() + 3 * result.seconds + 1.0 > self._budget_end
+        children = self.children
+        left = children.time_left()
+        if children.restarts >= children.MAX_RESTARTS or (
+            left is not None and 3 * result.seconds + 1.0 > left
         ):
             return  # one more crash, or a slower repeat, would cost the student
-        restarts, hung = self.restarts, dict(self.hung)
+        restarts, hung = children.restarts, dict(self.hung)
         # The replay's own bound, inside the call's share: a replay that runs past it
         # stops its child like any call, and nothing of that is charged to the student.
-        until = self.call_deadline()
+        until = children.call_deadline()
         if until is not None:
             until = min(until, time.monotonic() + 3 * result.seconds + 1.0)
         try:
@@ -363,7 +259,7 @@ class Submission:
             replay = result.request.again(trace=False, evidence=True)
             answered = self._talk(replay, result.function, until)
         except (CheckFailed, SubmissionBroken):
-            self.restarts, self.hung = restarts, hung  # a crash in our replay is not charged
+            children.restarts, self.hung = restarts, hung  # a crash in our replay is not charged
             return
         result.graph = protocol.read_graph(
             answered.get("graph") if isinstance(answered, dict) else None
@@ -371,8 +267,7 @@ class Submission:
 
     def close(self) -> None:
         """End the child, keeping how it ended for the report (and a spare, unused)."""
-        self._end_session()
-        self._spare.close()
+        self.children.close()
 
 
 def _past_the_cut(value: Any) -> int:

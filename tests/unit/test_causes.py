@@ -30,6 +30,7 @@ from grader.judge.causes import (
     zeroed_after_reading,
 )
 from grader.judge.submission import Submission
+from grader.run.children import Children
 from grader.run.executors import ChildGone
 from grader.run.executors.in_process import InProcessSession
 
@@ -182,7 +183,7 @@ def grad_zeroed(xs):
 @pytest.fixture
 def submission() -> Submission:
     chunks = [Chunk("exercise.py", SOURCE)]
-    return Submission(lambda: InProcessSession(time.monotonic() + 600), chunks)
+    return Submission(Children(lambda: InProcessSession(time.monotonic() + 600)), chunks)
 
 
 def test_the_child_reports_versions_and_inference_flags(submission: Submission) -> None:
@@ -233,7 +234,7 @@ def test_a_matrix_product_or_a_scalar_is_no_broadcast_mistake(submission: Submis
 
 def _requests(submission: Submission) -> list[dict[str, Any]]:
     # The in-process session answers through the very runtime; record what it was asked.
-    return submission._session.asked
+    return submission.children._child.asked
 
 
 @pytest.fixture(autouse=True)
@@ -252,7 +253,7 @@ def test_a_file_that_turns_grad_mode_off_at_import_is_told_so() -> None:
 
     def graded(source: str) -> CallResult:
         chunks = [Chunk("exercise.py", source)]
-        submission = Submission(lambda: InProcessSession(time.monotonic() + 600), chunks)
+        submission = Submission(Children(lambda: InProcessSession(time.monotonic() + 600)), chunks)
         result = submission.call("half_sum", [1.0])
         # The loader undoes it: the next file loaded in this process starts with it on.
         assert torch.is_grad_enabled()
@@ -267,7 +268,7 @@ def test_a_file_that_turns_grad_mode_off_at_import_is_told_so() -> None:
 
 def test_no_replay_when_the_exercise_time_could_not_cover_it(submission: Submission) -> None:
     result = submission.call("column_loss", [1.0, 2.0], [2.0, 3.0])
-    submission._budget_end = time.monotonic() + 0.5  # less than a replay may take
+    submission.children._budget_end = time.monotonic() + 0.5  # less than a replay may take
     assert explain_cause(result, got=[1.0], want=[2.0]) is None
     assert result.graph == {}
     assert not [r for r in _requests(submission) if r.get("evidence")]
@@ -290,10 +291,10 @@ def test_expect_close_names_a_cause_before_the_numbers() -> None:
 
 def test_a_replay_that_crashes_is_not_charged_to_the_student() -> None:
     child = FakeChild({"f": [1.5, 1.5, ChildGone(-9)]})
-    submission = Submission(child.start, [Chunk("exercise.py", "")])
+    submission = Submission(Children(child.start), [Chunk("exercise.py", "")])
     result = submission.call("f")
     assert explain_cause(result, got=[1.5], want=[2.0]) is None
-    assert submission.restarts == 0 and submission.broken is None
+    assert submission.children.restarts == 0 and submission.broken is None
     assert [r.get("evidence") for r in child.requests("call")] == [None, None, True]
     assert result.graph == {}  # asked once: a second wrong value does not replay again
     explain_cause(result, got=[1.5], want=[2.0])

@@ -16,6 +16,7 @@ from grader.course import content
 from grader.course.content import ExerciseContent
 from grader.judge.answers import Opaque, TensorValue, decode
 from grader.judge.hints import error_hint
+from grader.run.children import Children
 
 # What Submission.call turns into a "malformed_reply" verdict: anything else escapes.
 REJECTED = (Malformed, TypeError, ValueError, IndexError, AttributeError)
@@ -150,7 +151,7 @@ class _FakeSession:
     ],
 )
 def test_submission_call_turns_malformed_replies_into_a_verdict(reply: dict[str, Any]) -> None:
-    submission = Submission(lambda: _FakeSession(reply), [Chunk("x.py", "")])
+    submission = Submission(Children(lambda: _FakeSession(reply)), [Chunk("x.py", "")])
     with pytest.raises(CheckFailed) as info:
         submission.call("make_leaf", [1, 2])
     assert info.value.hint == "malformed_reply"

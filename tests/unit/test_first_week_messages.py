@@ -22,6 +22,7 @@ from grader.render.plots import histogram_edges
 from grader.render.report import hint_markup, render_student_report
 from grader.render.terminal import terminal_summary
 from grader.review.gradebook import RosterError, gradebook_table, load_roster
+from grader.run.children import Children
 from grader.run.executors import Timeout
 from grader.score.results import written_student
 
@@ -37,7 +38,7 @@ def _hints(lang: str) -> dict[str, str]:
 
 # -- hints -------------------------------------------------------------------------------
 def test_a_load_that_runs_out_of_time_says_so_not_while_running_loading() -> None:
-    submission = Submission(FakeChild(load=Timeout()).start, CHUNKS, timeout=10)
+    submission = Submission(Children(FakeChild(load=Timeout()).start, timeout=10), CHUNKS)
     with pytest.raises(SubmissionBroken) as info:
         submission.call("f")
     assert (info.value.status, info.value.failure.hint) == ("timeout", "timeout_at_load")
@@ -179,7 +180,7 @@ def test_a_slow_call_is_told_with_its_function_and_when_it_is_stopped() -> None:
     child = FakeChild(script={"slow": [1]})
     told: list[tuple[str, int]] = []
 
-    class Quick(Submission):
+    class Quick(Children):
         SLOW = 0.05
 
     def start() -> object:
@@ -194,7 +195,8 @@ def test_a_slow_call_is_told_with_its_function_and_when_it_is_stopped() -> None:
         session.request = slow  # type: ignore[method-assign]
         return session
 
-    submission = Quick(start, CHUNKS, timeout=10, waiting=lambda f, s: told.append((f, round(s))))
+    quick = Quick(start, timeout=10, waiting=lambda f, s: told.append((f, round(s))))
+    submission = Submission(quick, CHUNKS)
     submission.call("slow", repeat=False)
     assert told == [("slow", 5)]  # the load was quick: nothing said of it
 
@@ -204,7 +206,7 @@ def test_a_long_call_has_its_replacement_started_before_it_is_stopped() -> None:
     started: list[float] = []
     stopped: list[float] = []
 
-    class Quick(Submission):
+    class Quick(Children):
         SLOW = 0.05
 
     def start() -> object:
@@ -222,7 +224,7 @@ def test_a_long_call_has_its_replacement_started_before_it_is_stopped() -> None:
         session.request = loops  # type: ignore[method-assign]
         return session
 
-    submission = Quick(start, CHUNKS, timeout=10)
+    submission = Submission(Quick(start, timeout=10), CHUNKS)
     with pytest.raises(CheckFailed):
         submission.call("loops")
     assert submission.call("fast").returned() == 1

@@ -9,6 +9,7 @@ import pytest
 
 from grader.judge.checks import JudgeError, judge
 from grader.judge.submission import Submission
+from grader.run.children import Children
 from grader.run.executors import Limits
 from grader.run.executors.in_process import InProcessExecutor
 
@@ -36,7 +37,7 @@ def test_breaks(submission, rng):
 
 def _submission() -> Submission:
     return Submission(
-        lambda: InProcessExecutor().start(Limits(), time.monotonic() + 60), [], timeout=60
+        Children(lambda: InProcessExecutor().start(Limits(), time.monotonic() + 60), timeout=60), []
     )
 
 

@@ -12,7 +12,8 @@ from fake_session import FakeChild
 
 from grader.child.protocol import Chunk, Hello, Load, encode_request
 from grader.judge.hints import CheckFailed
-from grader.judge.submission import ENVIRONMENT, Submission, SubmissionBroken
+from grader.judge.submission import Submission, SubmissionBroken
+from grader.run.children import ENVIRONMENT, Children
 from grader.run.executors import ChildGone, Limits, Timeout
 
 CHUNKS = [Chunk("exercise.py", "def f():\n    return 1\n")]
@@ -22,7 +23,7 @@ def test_a_child_that_cannot_start_breaks_the_submission_with_a_grader_hint() ->
     def start() -> None:
         raise RuntimeError("the grader's zygote process failed: EOF")
 
-    submission = Submission(start, CHUNKS)
+    submission = Submission(Children(start), CHUNKS)
     submission.start_early()  # swallowed: _ensure reports it
     with pytest.raises(SubmissionBroken) as info:
         submission.call("f")
@@ -34,7 +35,7 @@ def test_a_child_that_cannot_start_breaks_the_submission_with_a_grader_hint() ->
 @pytest.mark.parametrize("error", [ChildGone(1), Timeout()])
 def test_a_child_that_dies_before_its_hello_is_the_environments_fault(error) -> None:
     child = FakeChild(hello=error, output="ModuleNotFoundError: No module named 'torch'\n")
-    submission = Submission(child.start, CHUNKS, timeout=5)
+    submission = Submission(Children(child.start, timeout=5), CHUNKS)
     with pytest.raises(SubmissionBroken) as info:
         submission.call("f")
     assert info.value.status == ENVIRONMENT
@@ -42,7 +43,7 @@ def test_a_child_that_dies_before_its_hello_is_the_environments_fault(error) -> 
 
 
 def test_a_child_that_dies_while_loading_the_file_is_the_submissions_fault() -> None:
-    submission = Submission(FakeChild(load=ChildGone(1)).start, CHUNKS, timeout=5)
+    submission = Submission(Children(FakeChild(load=ChildGone(1)).start, timeout=5), CHUNKS)
     with pytest.raises(SubmissionBroken) as info:
         submission.call("f")
     assert info.value.status == "error"
@@ -74,17 +75,17 @@ def test_a_killed_zygote_is_replaced() -> None:
 # -- restarts and timeouts, with scripted children (tests/unit/fake_session.py) ------------
 def test_a_crash_costs_one_call_and_the_next_child_loads_the_file_again() -> None:
     child = FakeChild(script={"f": [ChildGone(-11), 42]})
-    submission = Submission(child.start, CHUNKS, timeout=5)
+    submission = Submission(Children(child.start, timeout=5), CHUNKS)
     with pytest.raises(CheckFailed) as info:
         submission.call("f")
     assert info.value.hint == "crashed_in_call"
     assert "SIGSEGV" in info.value.params["reason"]
     assert submission.call("f").returned() == 42
     assert child.starts == 2 and len(child.requests("load")) == 2
-    assert submission.restarts == 1 and submission.broken is None
+    assert submission.children.restarts == 1 and submission.broken is None
     submission.close()
     # What both children printed reaches the report, in order.
-    assert [e.output for e in submission.endings] == [
+    assert [e.output for e in submission.children.endings] == [
         "child 1 printed this\n",
         "child 2 printed this\n",
     ]
@@ -92,8 +93,8 @@ def test_a_crash_costs_one_call_and_the_next_child_loads_the_file_again() -> Non
 
 def test_too_many_crashes_break_the_submission() -> None:
     child = FakeChild(script={"f": [ChildGone(-9)]})
-    submission = Submission(child.start, CHUNKS, timeout=5)
-    for _ in range(Submission.MAX_RESTARTS):
+    submission = Submission(Children(child.start, timeout=5), CHUNKS)
+    for _ in range(Children.MAX_RESTARTS):
         with pytest.raises(CheckFailed) as info:
             submission.call("f")
         assert info.value.hint == "crashed_in_call"
@@ -103,13 +104,13 @@ def test_too_many_crashes_break_the_submission() -> None:
     starts = child.starts
     with pytest.raises(SubmissionBroken):
         submission.call("g")  # broken for good: no further child is started
-    assert child.starts == starts == Submission.MAX_RESTARTS + 1
+    assert child.starts == starts == Children.MAX_RESTARTS + 1
 
 
 def test_running_out_of_the_exercises_time_breaks_the_submission() -> None:
     # 1.5 s: half of it is below a call's least share, so the call had all of it.
     child = FakeChild(script={"slow": [Timeout()]})
-    submission = Submission(child.start, CHUNKS, timeout=1.5)
+    submission = Submission(Children(child.start, timeout=1.5), CHUNKS)
     with pytest.raises(SubmissionBroken) as info:
         submission.call("slow")
     assert (info.value.status, info.value.failure.hint) == ("timeout", "timeout")
@@ -122,7 +123,7 @@ def test_running_out_of_the_exercises_time_breaks_the_submission() -> None:
 
 def test_a_call_past_its_share_fails_alone_and_the_next_call_gets_a_fresh_child() -> None:
     child = FakeChild(script={"slow": [Timeout()], "fast": [1]})
-    submission = Submission(child.start, CHUNKS, timeout=10)
+    submission = Submission(Children(child.start, timeout=10), CHUNKS)
     with pytest.raises(CheckFailed) as info:
         submission.call("slow")
     assert info.value.hint == "call_timeout"
@@ -136,12 +137,12 @@ def test_a_call_past_its_share_fails_alone_and_the_next_call_gets_a_fresh_child(
     assert again.value.params == info.value.params
     assert len(child.requests("call")) == 3  # slow, then fast twice (the repeat check)
     assert child.starts == 2
-    assert submission.restarts == 0  # a stopped loop is not a crash
+    assert submission.children.restarts == 0  # a stopped loop is not a crash
 
 
 def test_each_call_may_use_half_of_the_exercises_time_left() -> None:
     child = FakeChild(script={"f": [1]})
-    submission = Submission(child.start, CHUNKS, timeout=8)
+    submission = Submission(Children(child.start, timeout=8), CHUNKS)
     now = time.monotonic()
     submission.call("f")
     load, first, repeat = child.sessions[0].deadlines[1:]
@@ -152,7 +153,7 @@ def test_each_call_may_use_half_of_the_exercises_time_left() -> None:
 
 def test_a_restarted_child_keeps_the_exercises_clock() -> None:
     child = FakeChild(script={"f": [ChildGone(1), 1]})
-    submission = Submission(child.start, CHUNKS, timeout=5)
+    submission = Submission(Children(child.start, timeout=5), CHUNKS)
     with pytest.raises(CheckFailed):
         submission.call("f")
     submission.call("f")
@@ -171,7 +172,7 @@ def test_a_replacement_childs_start_up_is_not_the_students_time() -> None:
             time.sleep(1.0)  # a fresh interpreter importing torch, where there is no zygote
         return child.start()
 
-    submission = Submission(start, CHUNKS, timeout=10)
+    submission = Submission(Children(start, timeout=10), CHUNKS)
     with pytest.raises(CheckFailed):
         submission.call("slow")
     submission.call("fast")
@@ -182,7 +183,7 @@ def test_a_replacement_childs_start_up_is_not_the_students_time() -> None:
 def test_a_file_that_does_not_load_breaks_the_submission_with_its_error() -> None:
     error = {"kind": "syntax", "line": 3, "message": "invalid syntax", "text": "def f(:"}
     child = FakeChild(load={"ok": False, "error": error})
-    submission = Submission(child.start, CHUNKS, timeout=5)
+    submission = Submission(Children(child.start, timeout=5), CHUNKS)
     with pytest.raises(SubmissionBroken) as info:
         submission.call("f")
     assert (info.value.status, info.value.failure.hint) == ("error", "syntax_error")
@@ -193,7 +194,7 @@ def test_a_file_that_does_not_load_breaks_the_submission_with_its_error() -> Non
 def test_the_exercises_operations_travel_with_the_load() -> None:
     child = FakeChild(script={"f": [1]})
     added = {"cube": {"arity": 1, "torch": "a ** 3"}}
-    submission = Submission(child.start, CHUNKS, operations=added)
+    submission = Submission(Children(child.start), CHUNKS, operations=added)
     submission.call("f")
     (load,) = child.requests("load")
     assert load == encode_request(Load(tuple(CHUNKS), added))

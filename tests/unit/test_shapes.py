@@ -20,6 +20,7 @@ from grader.child.protocol import Chunk
 from grader.judge.answers import Answers
 from grader.judge.shapes import MAX_FACTOR, explain, explain_steps, explain_swap
 from grader.judge.submission import _same_answer
+from grader.run.children import Children
 
 WANT = [0.5, -1.25, 3.0]
 
@@ -248,7 +249,7 @@ def _tensor(data: list[float], ident: int) -> dict[str, Any]:
 
 def test_first_call_of_each_function_is_repeated() -> None:
     session = _Replies([_tensor([1.0], 1), _tensor([1.0], 2), _tensor([1.0], 3)])
-    submission = Submission(lambda: session, [Chunk("x.py", "")])
+    submission = Submission(Children(lambda: session), [Chunk("x.py", "")])
     submission.call("f", 1.0)
     assert session.calls == 2  # the same answer twice, other ids: fine
     submission.call("f", 2.0)
@@ -257,7 +258,7 @@ def test_first_call_of_each_function_is_repeated() -> None:
 
 def test_a_different_second_answer_is_leaked_state() -> None:
     session = _Replies([_tensor([1.0, 2.0], 1), _tensor([2.0, 4.0], 1)])
-    submission = Submission(lambda: session, [Chunk("x.py", "")])
+    submission = Submission(Children(lambda: session), [Chunk("x.py", "")])
     with pytest.raises(CheckFailed) as info:
         submission.call("f", [1.0, 2.0])
     assert info.value.hint == "leaked_state"
@@ -266,7 +267,7 @@ def test_a_different_second_answer_is_leaked_state() -> None:
 
 def test_no_repeat_when_asked_not_to() -> None:
     session = _Replies([1.0, 2.0, 2.0])
-    submission = Submission(lambda: session, [Chunk("x.py", "")])
+    submission = Submission(Children(lambda: session), [Chunk("x.py", "")])
     submission.call("f", repeat=False)
     submission.call("f")
     assert session.calls == 3
