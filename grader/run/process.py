@@ -12,7 +12,7 @@ import ctypes
 import signal
 import sys
 
-__all__ = ["name_process", "die_with_parent"]
+__all__ = ["name_process", "die_with_parent", "helper_process"]
 
 PR_SET_PDEATHSIG = 1
 PR_SET_NAME = 15
@@ -28,3 +28,14 @@ def die_with_parent() -> None:
     """Have the kernel kill this process when its parent ends (Linux; elsewhere nothing)."""
     if sys.platform == "linux":
         ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+
+
+def helper_process(name: str) -> None:
+    """Make this process a helper of its parent: named, deaf to Ctrl-C, and dying with it.
+
+    Ctrl-C is the parent's to handle (once, with one line); a helper that heard it
+    too would print its own traceback.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    die_with_parent()
+    name_process(name)

@@ -6,7 +6,7 @@ then any instructor's override. Whatever may change it (a graded attempt, an
 override, an extension) calls ``grader.serve.passback.enqueue`` in its own
 transaction, so the learning platform's gradebook hears of it.
 
-The document is the one ``grade batch`` writes (``grader.drivers.batch._assemble``):
+The document is the one ``grade batch`` writes (``grader.drivers.batch.assemble``):
 one record per student and exercise, "missing" where nothing was handed in,
 the review (mistakes, near-copies, gradebook) added by ``grader.review.overview``, and
 every export written by the same ``grader.render.export`` functions.

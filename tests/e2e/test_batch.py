@@ -633,15 +633,15 @@ def test_a_batch_that_breaks_leaves_no_pool_thread_to_trip_on_at_exit(tmp_path):
     # Python 3.11.2 (Debian's) wakes a still-running pool thread at exit through the
     # pipe that thread is closing, and prints a traceback after the batch's one line.
     from concurrent.futures.process import _ExecutorManagerThread
-    from types import SimpleNamespace
 
-    from grader.drivers import batch
+    from grader.drivers.batch.dispatch import LocalPool
+    from grader.drivers.batch.state import Job
     from grader.engine.exercise import Settings
 
-    course = SimpleNamespace(root=tmp_path / "no-course")  # every worker fails to start
-    pending = [batch._Job(f"s{i}", ()) for i in range(2)]
+    root = str(tmp_path / "no-course")  # every worker fails to start
+    parcels = (Job(f"s{i}", ()).pack() for i in range(2))
     with pytest.raises(Exception, match="(?i)process pool"):
-        batch._grade_all(course, Settings(seed=1), [], pending, 2, tmp_path, {})
+        LocalPool(root, Settings(seed=1), [], 1, 2).grade(parcels, lambda *_: None)
     alive = [t for t in threading.enumerate() if isinstance(t, _ExecutorManagerThread)]
     assert not alive
 
@@ -649,7 +649,7 @@ def test_a_batch_that_breaks_leaves_no_pool_thread_to_trip_on_at_exit(tmp_path):
 def test_reports_drawn_on_forked_processes_are_the_ones_drawn_here(
     graded: tuple[Path, Path, Run], tmp_path: Path
 ) -> None:
-    from grader.drivers import batch
+    from grader.drivers.batch.assemble import _Reports
 
     _, out, _ = graded
     results = load_results(out)
@@ -661,7 +661,7 @@ def test_reports_drawn_on_forked_processes_are_the_ones_drawn_here(
     for student in students:
         (tmp_path / folders[student["student"]]).mkdir()
     locale = Locale(course.templates, results["lang"])
-    here = batch._Reports(tmp_path, students, results["seed"], locale, course, jobs=1)
+    here = _Reports(tmp_path, students, results["seed"], locale, course, jobs=1)
     here.wait()
     for student in students:
         name = folders[student["student"]]
