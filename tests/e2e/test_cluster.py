@@ -314,7 +314,7 @@ def test_an_unreachable_cluster_is_one_line(tmp_path: Path) -> None:
 
 def test_grade_does_not_import_dask_without_cluster() -> None:
     code = (
-        "import sys; from grader import cli, batch; "
+        "import sys; from grader import cli; from grader.drivers import batch; "
         "print(sorted(m for m in sys.modules if m.split('.')[0] in ('dask', 'distributed')))"
     )
     done = subprocess.run(
