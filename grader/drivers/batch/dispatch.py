@@ -16,11 +16,11 @@ from __future__ import annotations
 
 import itertools
 import multiprocessing
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from grader.course.find import Course
 from grader.drivers.batch.errors import BatchError
@@ -31,12 +31,14 @@ from grader.run.executors import Executor
 from grader.run.gate import TRUST_SUBMISSIONS, refuse_half_confined
 from grader.run.process import helper_process
 
-__all__ = ["Dispatch", "Graded", "Record", "dispatch_for"]
+if TYPE_CHECKING:
+    # Told each student's results in the batch's process: the one definition, the cluster's.
+    from grader.drivers.cluster import Record
+
+__all__ = ["Dispatch", "Graded", "dispatch_for"]
 
 # One student's results per exercise, as ``grade_parcel`` returns them.
 Graded = tuple[str, dict[str, dict[str, Any]]]
-# Told each student's results in the batch's process, as each student finishes.
-Record = Callable[[str, dict[str, dict[str, Any]]], None]
 
 
 class Dispatch(Protocol):
