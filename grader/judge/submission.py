@@ -32,6 +32,10 @@ from grader.run.children import Children, RunFailure, Stop
 
 __all__ = ["Submission", "SubmissionBroken"]
 
+# An evidence replay's bound: this many times the call's own seconds, and some more.
+REPLAY_SLOWER = 6.0
+REPLAY_SLACK = 2.0
+
 
 class SubmissionBroken(Exception):
     """The submission could not be loaded, timed out or kept crashing: no call can run."""
@@ -235,32 +239,29 @@ class Submission:
         """Call ``result``'s function again, recording the graph's evidence into ``result.graph``.
 
         Only for a value a check already found wrong, so a correct submission never
-        pays for it; skipped when the exercise's time could not cover a slower repeat
-        (a replay that timed out would end the submission), and silent when the
-        replay fails: evidence only chooses a hint's words, it never changes a verdict.
+        pays for it; on time the exercise's clock gives back, within a bound of its
+        own (a replay past it is stopped like a call past its share); skipped when
+        the grader's time in this exercise is spent; and silent when the replay
+        fails: evidence only chooses a hint's words, it never changes a verdict.
         """
         if result.graph is not None or result.request is None or self.broken is not None:
             return
         result.graph = {}
         children = self.children
-        left = children.time_left()
-        if children.restarts >= children.MAX_RESTARTS or (
-            left is not None and 3 * result.seconds + 1.0 > left
-        ):
-            return  # one more crash, or a slower repeat, would cost the student
+        # Recording the graph's evidence runs a call about 2.5 times slower; a loaded
+        # machine slower still. The replay is the grader's time, given back to the clock.
+        bound = REPLAY_SLOWER * result.seconds + REPLAY_SLACK
+        if children.restarts >= children.MAX_RESTARTS or bound > children.uncharged_left():
+            return  # one more crash would cost the student; or the grade would run long
         restarts, hung = children.restarts, dict(self.hung)
-        # The replay's own bound, inside the call's share: a replay that runs past it
-        # stops its child like any call, and nothing of that is charged to the student.
-        until = children.call_deadline()
-        if until is not None:
-            until = min(until, time.monotonic() + 3 * result.seconds + 1.0)
-        try:
-            self._ensure()
-            replay = result.request.again(trace=False, evidence=True)
-            answered = self._talk(replay, result.function, until)
-        except (CheckFailed, SubmissionBroken):
-            children.restarts, self.hung = restarts, hung  # a crash in our replay is not charged
-            return
+        with children.uncharged(bound) as until:
+            try:
+                self._ensure()
+                replay = result.request.again(trace=False, evidence=True)
+                answered = self._talk(replay, result.function, until)
+            except (CheckFailed, SubmissionBroken):
+                children.restarts, self.hung = restarts, hung  # our replay's crash: not charged
+                return
         result.graph = protocol.read_graph(
             answered.get("graph") if isinstance(answered, dict) else None
         )

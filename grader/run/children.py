@@ -20,10 +20,11 @@ exercise still ends within its timeout.
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from grader.child import protocol
@@ -101,6 +102,9 @@ class Children:
     MIN_SHARE = 1.0
     # Seconds a request runs before ``waiting`` hears of it.
     SLOW = 5.0
+    # The grader's own requests (an evidence replay) run on time the clock gives back,
+    # at most this share of the exercise's timeout in all: a grade still ends in bounded time.
+    UNCHARGED_SHARE = 0.5
 
     def __init__(
         self,
@@ -117,6 +121,7 @@ class Children:
         self._child: Any = None
         self._ready = False
         self.restarts = 0
+        self._uncharged = 0.0  # seconds given back to the clock so far
         self.endings: list[Any] = []
         # What confinement the child reached, as it reported (shown, never trusted).
         self.sandbox: dict[str, Any] = {}
@@ -203,6 +208,37 @@ class Children:
     def time_left(self) -> float | None:
         """Seconds until the exercise's time is over; None while it has no clock."""
         return None if self._budget_end is None else self._budget_end - time.monotonic()
+
+    def uncharged_left(self) -> float:
+        """Seconds the grader's own requests may still take off the exercise's clock."""
+        if self.timeout is None:
+            return float("inf")
+        return self.UNCHARGED_SHARE * self.timeout - self._uncharged
+
+    @contextlib.contextmanager
+    def uncharged(self, seconds: float) -> Iterator[float]:
+        """Run the grader's own request within ``seconds`` the exercise's clock does not count.
+
+        Yields the deadline to give that request. The clock makes room for it
+        first, so the request ends at its own bound (a share, as for a call)
+        and never at the exercise's end, whatever time the student had left;
+        afterwards the clock keeps just the time it took, a restarted child's
+        start-up included.
+        """
+        began = time.monotonic()
+        end = self._budget_end
+        if end is None:
+            yield began + seconds
+            return
+        self._budget_end = end + seconds
+        try:
+            yield began + seconds
+        finally:
+            spent = min(time.monotonic() - began, seconds + STARTUP)
+            self._uncharged += spent
+            self._budget_end = end + spent
+            if self._child is not None and self._ready:
+                self._child.deadline = self._budget_end
 
     def request(self, message: Request, function: str, until: float | None = None) -> Any:
         """Send one request to the ready child and return its reply as it came (unread).

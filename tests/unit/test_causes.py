@@ -266,9 +266,23 @@ def test_a_file_that_turns_grad_mode_off_at_import_is_told_so() -> None:
     assert explain_cause(result, replay=False, grad_mode=True) is None
 
 
-def test_no_replay_when_the_exercise_time_could_not_cover_it(submission: Submission) -> None:
+def test_a_replay_runs_on_time_given_back_to_the_clock(submission: Submission) -> None:
     result = submission.call("column_loss", [1.0, 2.0], [2.0, 3.0])
-    submission.children._budget_end = time.monotonic() + 0.5  # less than a replay may take
+    children = submission.children
+    children.timeout = 60.0
+    end = children._budget_end = time.monotonic() + 0.5  # less than the replay may take
+    assert hint(explain_cause(result, got=[1.0], want=[2.0])) == "cause_broadcast"
+    assert [r for r in _requests(submission) if r.get("evidence")]
+    # The exercise's end moved by just the replay's seconds: the student lost none.
+    assert children._uncharged > 0
+    assert children._budget_end == pytest.approx(end + children._uncharged)
+    assert children.uncharged_left() == pytest.approx(30.0 - children._uncharged)
+
+
+def test_no_replay_once_the_graders_own_time_is_spent(submission: Submission) -> None:
+    result = submission.call("column_loss", [1.0, 2.0], [2.0, 3.0])
+    submission.children.timeout = 4.0
+    submission.children._uncharged = 1.9  # of 2 s: less than a replay's bound
     assert explain_cause(result, got=[1.0], want=[2.0]) is None
     assert result.graph == {}
     assert not [r for r in _requests(submission) if r.get("evidence")]
