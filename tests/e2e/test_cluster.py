@@ -41,7 +41,9 @@ from grader.run.process import die_with_parent
 pytest.importorskip("distributed", reason="grade batch --cluster needs the [cluster] extra")
 
 PRELOAD = Path(__file__).with_name("cluster_preload.py")
-DASK = shutil.which("dask")
+# The dask command of this test's own Python: a `dask` found first on PATH may belong to
+# another Python, whose workers cannot import the grader and never arrive.
+DASK = [sys.executable, "-m", "dask"]
 
 
 def without_timing(results: dict[str, Any]) -> dict[str, Any]:
@@ -90,7 +92,6 @@ class Cluster:
         return process
 
     def start(self, workers: int, delay: float = 0.0) -> Cluster:
-        assert DASK, "the dask command is not installed (pip install -e '.[cluster]')"
         self.folder.mkdir(parents=True, exist_ok=True)
         self.busy.mkdir(exist_ok=True)
         env = {
@@ -105,7 +106,7 @@ class Cluster:
         self._start(
             "scheduler",
             # --no-dashboard still serves health checks on :8787 unless told another port.
-            [DASK, "scheduler", "--host", "127.0.0.1", "--port", str(self.port), "--no-dashboard"]
+            [*DASK, "scheduler", "--host", "127.0.0.1", "--port", str(self.port), "--no-dashboard"]
             + ["--dashboard-address", "127.0.0.1:0"],
             env,
         )
@@ -113,7 +114,7 @@ class Cluster:
             self._start(
                 f"worker{number}",
                 [
-                    DASK,
+                    *DASK,
                     "worker",
                     self.address,
                     "--nworkers",
