@@ -32,7 +32,7 @@ def test_an_empty_database_lacks_every_migration_and_gets_them_once(database_url
         engine.dispose()
 
 
-def test_sqlite_runs_in_wal_mode(tmp_path: object) -> None:
+def test_sqlite_runs_in_wal_mode_and_syncs_every_commit(tmp_path: object) -> None:
     from pathlib import Path
 
     engine = open_engine(f"sqlite:///{Path(str(tmp_path)) / 'g.db'}")
@@ -40,6 +40,8 @@ def test_sqlite_runs_in_wal_mode(tmp_path: object) -> None:
     with engine.connect() as connection:
         assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+        # 2 is FULL: a commit whose reply said "taken" survives a power cut too.
+        assert connection.exec_driver_sql("PRAGMA synchronous").scalar() == 2
     engine.dispose()
 
 
