@@ -20,6 +20,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import (
@@ -482,14 +483,16 @@ def test_a_child_cannot_tell_a_live_pid_from_a_dead_one(run_grade, hostile, tmp_
     assert told == {}, told
 
 
-@confined_only
-def test_memory_outside_the_address_space_is_bounded_too(run_grade, hostile, tmp_path):
-    memory = 192  # MiB: the hog wants 768 through each way
+def grade_a_hog_beside_a_good_student(
+    run_grade, tmp_path: Path, hog: Path, memory: int
+) -> dict[str, Any]:
+    """Grade ``hog`` and a correct student on 01 under ``--memory``; return the hog's grade.
+
+    The correct student gets full marks (the hog took nothing from them) and the
+    grade leaves no scratch folder behind.
+    """
     klass, out = tmp_path / "class", tmp_path / "out"
-    students = {
-        "good": SUBMISSIONS / "01_leaf_tensors" / "passes_all.py",
-        "hog": hostile("holds_memory_outside_the_address_space.py", memory=memory),
-    }
+    students = {"good": SUBMISSIONS / "01_leaf_tensors" / "passes_all.py", "hog": hog}
     for name, source in students.items():
         (klass / name / "01_leaf_tensors").mkdir(parents=True)
         shutil.copy(source, klass / name / "01_leaf_tensors" / "exercise.py")
@@ -501,11 +504,27 @@ def test_memory_outside_the_address_space_is_bounded_too(run_grade, hostile, tmp
     assert run.code in (0, 1), run.stderr
     scores = {s["student"]: s for s in results(out / "results.json")["students"]}
     assert scores["good"]["score"] == scores["good"]["max_score"] == FULL
-    (hog,) = scores["hog"]["exercises"]
-    assert hog["score"] < hog["max_score"], hog
-    held = {
-        way: int(mib) for way, mib in re.findall(r"^(.+?): held (\d+) MiB", hog["output"], re.M)
-    }
+    (graded,) = scores["hog"]["exercises"]
+    assert graded["score"] < graded["max_score"], graded
+    assert scratch_folders() - before == set()
+    return graded
+
+
+def held_mib(output: str) -> dict[str, int]:
+    """Map each way a hog held memory to the MiB it printed it held."""
+    return {way: int(mib) for way, mib in re.findall(r"^(.+?): held (\d+) MiB", output, re.M)}
+
+
+def hinted(graded: dict[str, Any]) -> set[str | None]:
+    return {(c.get("hint") or {}).get("id") for c in graded["checks"]}
+
+
+@confined_only
+def test_memory_outside_the_address_space_is_bounded_too(run_grade, hostile, tmp_path):
+    memory = 192  # MiB: the hog wants 768 through each way
+    source = hostile("holds_memory_outside_the_address_space.py", memory=memory)
+    hog = grade_a_hog_beside_a_good_student(run_grade, tmp_path, source, memory)
+    held = held_mib(hog["output"])
     assert {"memfd", "pipes", "socket pairs"} <= set(held), hog["output"]
     on_host = not hog["sandbox"].get("namespaces")
     # Every way of holding memory stops well under the limit: memfd refused, a
@@ -515,9 +534,23 @@ def test_memory_outside_the_address_space_is_bounded_too(run_grade, hostile, tmp
     if on_host:
         # ...and on the host's disk the judge counts the scratch folder and ends the child.
         # A fast writer may finish between two counts (SECURITY.md): the next count ends it.
-        hinted = {(c.get("hint") or {}).get("id") for c in hog["checks"]}
-        assert "memory_limit" in hinted, hog["checks"]
-    assert scratch_folders() - before == set()
+        assert "memory_limit" in hinted(hog), hog["checks"]
+
+
+@confined_only
+def test_deleted_files_held_open_count_against_the_memory_limit(run_grade, hostile, tmp_path):
+    memory = 192  # MiB: the hog wants 768 in files it deleted and keeps open
+    source = hostile("holds_deleted_files_open.py", memory=memory)
+    hog = grade_a_hog_beside_a_good_student(run_grade, tmp_path, source, memory)
+    held = held_mib(hog["output"])
+    if hog["sandbox"].get("namespaces"):
+        # A private tmpfs sized from the limit holds them: it fills, and the writes stop.
+        assert held["deleted files"] < memory, hog["output"]
+    else:
+        # On the host's disk no folder shows them: the judge counts the child's open
+        # files and ends it before it prints (or, a fast writer, on the next count).
+        assert "memory_limit" in hinted(hog), (hog["checks"], hog["output"])
+        assert held.get("deleted files", 0) < 4 * memory, hog["output"]
 
 
 def _descendants(root: int) -> dict[int, str]:
@@ -745,6 +778,7 @@ def test_every_attack_has_its_fixture():
         "reaches_the_grader",
         "probes_pids",
         "holds_memory_outside_the_address_space",
+        "holds_deleted_files_open",
     }
     have = {p.stem for p in (SUBMISSIONS / "hostile").glob("*.py")}
     assert wanted <= have

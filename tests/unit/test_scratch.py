@@ -6,6 +6,7 @@ import os
 import stat
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -124,3 +125,111 @@ def test_a_scratch_folder_too_full_to_count_is_over_any_bound(tmp_path: Path) ->
         (tmp_path / f"f{n}").write_bytes(b"")
     assert scratch.held(str(tmp_path), most=20) is None
     assert scratch.held(str(tmp_path), most=40) == 0
+
+
+linux_only = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/proc/<pid>/fd")
+
+# A child that keeps deleted files open: one unlinked, one nameless (O_TMPFILE), the first
+# opened twice (counted once), and a named file beside them (its folder's count, not this).
+_HOLDER = """
+import os, sys
+folder = sys.argv[1]
+a = os.open(os.path.join(folder, "a"), os.O_CREAT | os.O_RDWR, 0o600)
+os.write(a, b"x" * 2**20)
+os.dup(a)
+os.unlink(os.path.join(folder, "a"))
+try:
+    b = os.open(folder, os.O_TMPFILE | os.O_RDWR, 0o600)
+    os.write(b, b"y" * 2**20)
+except OSError:
+    b = None
+kept = os.open(os.path.join(folder, "kept"), os.O_CREAT | os.O_RDWR, 0o600)
+os.write(kept, b"z" * 2**20)
+print("tmpfile" if b is not None else "no tmpfile", flush=True)
+sys.stdin.read()
+"""
+
+
+@linux_only
+def test_deleted_files_a_process_holds_open_are_counted_once_each(tmp_path: Path) -> None:
+    child = subprocess.Popen(
+        [sys.executable, "-c", _HOLDER, str(tmp_path)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        files = 2 if child.stdout and child.stdout.readline().strip() == "tmpfile" else 1
+        held = scratch.held_open(child.pid)
+        assert held is not None
+        # Blocks, not lengths: a file system may allocate a little more than written.
+        assert files * 2**20 <= held < (files + 1) * 2**20, held
+    finally:
+        child.communicate("")
+    assert scratch.held_open(child.pid) == 0  # gone (and reaped): it holds nothing
+
+
+def _others_process() -> bool:
+    try:
+        return os.geteuid() != 0 and os.stat("/proc/1").st_uid != os.geteuid()
+    except OSError:
+        return False
+
+
+@linux_only
+@pytest.mark.skipif(not _others_process(), reason="needs a process this user may not read")
+def test_a_descriptor_table_the_judge_cannot_read_is_over_any_bound() -> None:
+    # pid 1 is another user's (root's): an ordinary user may not list its descriptors.
+    assert scratch.held_open(1) is None
+
+
+# Stands for a child: answers its first request at once, then fills its scratch folder
+# (a file kept, a file deleted and held open) and answers the second.
+_FILLER = """
+import os, sys
+folder, deleted = sys.argv[1], sys.argv[2] == "deleted"
+sys.stdin.readline()
+print('{"sandbox": {"namespaces": false}}', flush=True)
+sys.stdin.readline()
+fd = os.open(os.path.join(folder, "held"), os.O_CREAT | os.O_RDWR, 0o600)
+os.write(fd, b"x" * 3 * 2**20)
+if deleted:
+    os.unlink(os.path.join(folder, "held"))
+print('{"ok": true}', flush=True)
+sys.stdin.readline()
+"""
+
+
+@linux_only
+@pytest.mark.parametrize("how", ["kept", "deleted"])
+def test_a_child_that_fills_its_files_between_two_counts_is_ended_at_its_reply(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, how: str
+) -> None:
+    from grader.run.executors import Limits, sandboxed
+    from grader.run.executors.base import ScratchFull
+
+    monkeypatch.setattr(sandboxed, "SCRATCH_EVERY", 3600.0)  # the watch never counts
+    child = subprocess.Popen(
+        [sys.executable, "-c", _FILLER, str(tmp_path), how],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    session = sandboxed.PipeSession(
+        child.stdin,
+        child.stdout,
+        child.stderr,
+        Limits(memory=4 * 2**20),  # 2 MiB of files allowed: the child holds 3
+        deadline=time.monotonic() + 30,
+        kill=child.kill,
+        wait=lambda timeout: child.wait(timeout),
+        scratch=str(tmp_path),
+        holder=(child.pid, None),
+    )
+    try:
+        assert session.request({"op": "hello"})["sandbox"] == {"namespaces": False}
+        with pytest.raises(ScratchFull) as ended:
+            session.request({"op": "call"})
+        assert "MiB in files" in str(ended.value)
+    finally:
+        session.close()

@@ -51,9 +51,9 @@ class Ending:
 class ChildGone(Exception):
     """The child process ended while the judge waited for a reply."""
 
-    def __init__(self, returncode: int | None) -> None:
+    def __init__(self, returncode: int | None, why: str = "") -> None:
         self.returncode = returncode
-        super().__init__(describe_exit(returncode))
+        super().__init__(why or describe_exit(returncode))
 
 
 class ProtocolFault(ChildGone):

@@ -30,7 +30,13 @@ from grader.run.executors.base import (
     Timeout,
 )
 from grader.run.executors.pipes import MAX_ITEMS, Replies, send
-from grader.run.executors.scratch import MOST_ENTRIES, held, make_scratch, remove_scratch
+from grader.run.executors.scratch import (
+    MOST_ENTRIES,
+    held,
+    held_open,
+    make_scratch,
+    remove_scratch,
+)
 
 __all__ = [
     "SandboxExecutor",
@@ -99,6 +105,7 @@ class PipeSession:
         wait: Callable[[float], int | None],
         cleanup: Callable[[], None] = lambda: None,
         scratch: str = "",
+        holder: tuple[int, tuple[int, int] | None] | None = None,
     ) -> None:
         self.stdin = stdin
         self._cleanup = cleanup
@@ -111,10 +118,15 @@ class PipeSession:
         self._ended: Ending | None = None
         self._full = ""  # why the scratch watch ended the child, if it did
         self._done = threading.Event()
-        if scratch:
+        # The pid of a child whose scratch folder is on the host's disk, and the ids it
+        # becomes: the deleted files it holds open count too, once it is confined.
+        self._holder = holder
+        self._confined = False
+        self._scratch = (scratch, limits.memory // SCRATCH_SHARE) if scratch else None
+        if self._scratch:
             threading.Thread(
                 target=self._watch_scratch,
-                args=(scratch, limits.memory // SCRATCH_SHARE),
+                args=self._scratch,
                 name="scratch",
                 daemon=True,
             ).start()
@@ -127,16 +139,27 @@ class PipeSession:
         counts; RLIMIT_FSIZE bounds one file, this the folder.
         """
         while not self._done.wait(SCRATCH_EVERY):
-            size = held(scratch)
-            if size is None or size > most:
-                self._full = (
-                    f"held more than {most // 1024**2} MiB in files (half its memory limit)"
-                    if size is not None
-                    else f"made more than {MOST_ENTRIES:,} files, or a folder the grader "
-                    "cannot read, in its scratch folder"
-                )
+            self._full = self._over(scratch, most)
+            if self._full:
                 self._kill()
                 return
+
+    def _over(self, scratch: str, most: int) -> str:
+        """Say how the child holds more than ``most`` bytes in files; "" if it does not."""
+        size = held(scratch)
+        if size is None:
+            return (
+                f"made more than {MOST_ENTRIES:,} files, or a folder the grader "
+                "cannot read, in its scratch folder"
+            )
+        if self._holder is not None and self._confined:
+            hidden = held_open(*self._holder)
+            if hidden is None:
+                return "hid the files it holds open from the grader"
+            size += hidden
+        if size > most:
+            return f"held more than {most // 1024**2} MiB in files (half its memory limit)"
+        return ""
 
     def _gone(self, returncode: int | None) -> ChildGone:
         return ScratchFull(self._full, returncode) if self._full else ChildGone(returncode)
@@ -158,6 +181,13 @@ class PipeSession:
             raise self._fault(fault.what) from None
         if line is None or not line.endswith(b"\n"):
             raise self._gone(self._stop().returncode)
+        if self._scratch and not self._full:
+            # Counted once more before the answer is judged: a fast writer that filled
+            # its files between two of the watch's counts is ended all the same.
+            self._full = self._over(*self._scratch)
+        if self._full:
+            self._kill()
+            raise self._gone(self._stop().returncode)
         # Each value costs the judge's memory many times its bytes once parsed: count first.
         if line.count(b",") + line.count(b":") > MAX_ITEMS:
             raise self._fault(f"it sent a reply of over {MAX_ITEMS:,} values")
@@ -167,7 +197,30 @@ class PipeSession:
             reply = None
         if not isinstance(reply, dict):
             raise self._fault("it sent a reply that is not a JSON object")
+        if self._holder is not None and not self._confined:
+            self._confine(reply)
         return reply
+
+    def _confine(self, hello: dict[str, Any]) -> None:
+        """Count the child's open files from its hello on, where they need counting.
+
+        The hello comes once the child is confined and before any student code ran,
+        so a table the judge cannot read now is this machine's doing (exit 2), and
+        the hello is still the child's own word on its namespaces.
+        """
+        box = hello.get("sandbox")
+        if isinstance(box, dict) and box.get("namespaces") is True:
+            self._holder = None  # a tmpfs of a bounded size holds its deleted files
+            return
+        assert self._holder is not None
+        if held_open(*self._holder) is None:
+            self._stop()
+            raise ChildGone(
+                None,
+                f"the grader cannot read /proc/{self._holder[0]}/fd to count the files "
+                "the submission's process holds open",
+            )
+        self._confined = True
 
     def _fault(self, what: str) -> ProtocolFault:
         """End the child that broke the protocol; return the fault to raise."""
@@ -197,7 +250,11 @@ class PipeSession:
 
 
 def _popen_session(
-    process: subprocess.Popen[bytes], limits: Limits, deadline: float, scratch: str
+    process: subprocess.Popen[bytes],
+    limits: Limits,
+    deadline: float,
+    scratch: str,
+    owner: tuple[int, int] | None,
 ) -> PipeSession:
     def kill() -> None:
         try:
@@ -225,7 +282,14 @@ def _popen_session(
         wait,
         cleanup=lambda: remove_scratch(scratch),
         scratch=scratch,
+        holder=(process.pid, owner),
     )
+
+
+def child_ids(config: dict[str, Any]) -> tuple[int, int] | None:
+    """Return the uid and gid the child becomes (where the judge is root), or None."""
+    uid = config.get("uid")
+    return (uid, config.get("gid", uid)) if uid is not None else None
 
 
 def python_folders(hidden: list[str]) -> list[str]:
@@ -347,7 +411,8 @@ class SandboxExecutor:
     def start(self, limits: Limits, deadline: float) -> PipeSession:
         scratch = make_scratch()
         program = bootstrap("grader.child.runner", self.python())
-        argv = [sys.executable, "-I", "-c", program, json.dumps(self.config(limits, scratch))]
+        config = self.config(limits, scratch)
+        argv = [sys.executable, "-I", "-c", program, json.dumps(config)]
         kwargs: dict[str, Any] = {}
         if sys.platform == "win32":
             kwargs["creationflags"] = subprocess.CREATE_NEW_PROCESS_GROUP  # type: ignore[attr-defined]
@@ -366,7 +431,7 @@ class SandboxExecutor:
         except OSError:
             remove_scratch(scratch)
             raise
-        return _popen_session(process, limits, deadline, scratch)
+        return _popen_session(process, limits, deadline, scratch, child_ids(config))
 
     def close(self) -> None:
         """Hold nothing: each child ends with its session."""

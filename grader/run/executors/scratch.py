@@ -12,14 +12,26 @@ at a time.
 from __future__ import annotations
 
 import atexit
+import contextlib
+import ctypes
 import fcntl
 import os
 import re
 import stat
+import sys
 import tempfile
 import threading
+from collections.abc import Iterator
 
-__all__ = ["make_scratch", "remove_scratch", "remove_tree", "held", "MOST_ENTRIES", "left_behind"]
+__all__ = [
+    "make_scratch",
+    "remove_scratch",
+    "remove_tree",
+    "held",
+    "held_open",
+    "MOST_ENTRIES",
+    "left_behind",
+]
 
 # Files and folders a scratch folder may hold before the judge stops counting them:
 # an honest submission writes a handful, and each entry costs the judge a stat.
@@ -237,6 +249,63 @@ def held(path: str, most: int = MOST_ENTRIES) -> int | None:
         return counted[0]  # the tree changed under the walk: what was counted so far
     finally:
         os.close(fd)
+
+
+def held_open(pid: int, owner: tuple[int, int] | None = None) -> int | None:
+    """Return the bytes of deleted files process ``pid`` holds open; None when hidden.
+
+    A file the child unlinks while it keeps it open (or makes with ``O_TMPFILE``)
+    is in no folder ``held`` walks, yet it holds disk or memory for as long as the
+    child lives. The child cannot start processes (seccomp), so its own descriptor
+    table is all there is. A table the judge cannot read is taken as over any
+    bound: a dumpable child's is readable, and only the child can make it not.
+    ``owner``, the child's own uid and gid where the judge is root, are the file
+    system ids the table is read with when root lacks ``CAP_SYS_PTRACE`` (a
+    container): the kernel lets a reader whose ids match the child's in.
+    """
+    if not sys.platform.startswith("linux"):
+        return 0
+    table = f"/proc/{pid}/fd"
+    try:
+        try:
+            return _deleted_bytes(table)
+        except PermissionError:
+            if owner is None or os.geteuid() != 0:
+                return None
+            with _file_system_ids(*owner):
+                return _deleted_bytes(table)
+    except (FileNotFoundError, ProcessLookupError):
+        return 0  # the child is gone: it holds nothing
+    except OSError:
+        return None
+
+
+def _deleted_bytes(table: str) -> int:
+    names = os.listdir(table)
+    seen: set[tuple[int, int]] = set()
+    total = 0
+    for name in names:
+        try:
+            st = os.stat(f"{table}/{name}")  # follows the descriptor to its file
+        except FileNotFoundError:
+            continue  # closed while this counted
+        if stat.S_ISREG(st.st_mode) and st.st_nlink == 0 and (st.st_dev, st.st_ino) not in seen:
+            seen.add((st.st_dev, st.st_ino))
+            total += st.st_blocks * 512
+    return total
+
+
+@contextlib.contextmanager
+def _file_system_ids(uid: int, gid: int) -> Iterator[None]:
+    """Read as ``uid``:``gid`` on this thread alone (setfsuid is per thread; setuid is not)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    group = libc.setfsgid(gid)
+    user = libc.setfsuid(uid)
+    try:
+        yield
+    finally:
+        libc.setfsuid(user)
+        libc.setfsgid(group)
 
 
 class _TooMany(Exception):

@@ -25,6 +25,7 @@ from grader.run.executors.sandboxed import (
     SandboxExecutor,
     bootstrap,
     child_environment,
+    child_ids,
     make_scratch,
     remove_scratch,
 )
@@ -113,8 +114,8 @@ class ZygoteExecutor(SandboxExecutor):
         try:
             with self._lock:
                 control = self._zygote()
-                config = json.dumps(self.config(limits, scratch)).encode()
-                socket.send_fds(control, [config], theirs)
+                config = self.config(limits, scratch)
+                socket.send_fds(control, [json.dumps(config).encode()], theirs)
                 line = self._replies.readline()
             reply = json.loads(line)
             if "error" in reply:
@@ -148,6 +149,7 @@ class ZygoteExecutor(SandboxExecutor):
             status.wait,
             cleanup=lambda: remove_scratch(scratch),
             scratch=scratch,
+            holder=(pid, child_ids(config)),
         )
 
     def close(self) -> None:
