@@ -74,6 +74,7 @@ class ErrorKind(str, Enum):
     MISSING_FUNCTION = "missing_function"  # no function of that name
     UNREADABLE = "unreadable"  # it returned something with no numbers to read
     PROTOCOL = "protocol"  # the request made no sense to the child
+    TOO_LARGE = "too_large"  # what it returned is more than a reply may carry
 
 
 def error(kind: ErrorKind, message: str, **details: Any) -> dict[str, Any]:

@@ -477,6 +477,11 @@ def serve(proto_in: Any, proto_out: Any, runtime: Runtime) -> None:
             data = json.dumps(reply)
         except (TypeError, ValueError) as exc:
             data = json.dumps(protocol.failed(protocol.error(ErrorKind.PROTOCOL, str(exc))))
+        past = wire.too_large(data)
+        if past:
+            # An honest answer too big to send is the student's to shrink, said so; the
+            # judge would take the line itself for an attack and end the child.
+            data = json.dumps(protocol.failed(protocol.error(ErrorKind.TOO_LARGE, past)))
         proto_out.write(data.encode("utf-8") + b"\n")
         proto_out.flush()
 

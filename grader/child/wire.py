@@ -30,6 +30,10 @@ __all__ = [
     "MAX_TEXT",
     "MAX_TRACEBACK",
     "MAX_OPS",
+    "MAX_REPLY",
+    "MAX_ITEMS",
+    "items",
+    "too_large",
     "Malformed",
     "write",
     "read_argument",
@@ -53,6 +57,13 @@ MAX_TEXT = 2_000
 MAX_TRACEBACK = 8 * MAX_TEXT  # the student's frames of a traceback, as the child cuts them
 MAX_OPS = 2_000  # torch operations recorded per call
 MAX_DIMENSIONS = 64  # torch's own limit on a tensor's dimensions
+# The bounds of one reply line. An honest reply holds at most a few tensors of 100,000
+# numbers (the child cuts each there), about 2 MB apiece; past 16 MiB, or past what JSON
+# may build from 2,000,000 values (about 50 MB in the judge), a line costs the judge's
+# memory. The child measures its own reply against them and sends ``too_large`` instead;
+# a line past them that reaches the judge was not written honestly.
+MAX_REPLY = 16 * 1024 * 1024
+MAX_ITEMS = 2_000_000
 
 T = TypeVar("T")
 O = TypeVar("O")  # noqa: E741
@@ -116,6 +127,25 @@ def safe_repr(value: Any) -> str:
         return repr(value)[:MAX_TEXT]
     except BaseException:
         return f"<{type(value).__qualname__} whose repr() failed>"
+
+
+def too_large(line: str) -> str:
+    """Say how the encoded reply ``line`` is past what a reply may carry; "" when it is not."""
+    values = items(line)
+    if values > MAX_ITEMS:
+        return f"{values:,} values, over the {MAX_ITEMS:,} a reply may carry"
+    if len(line) + 1 > MAX_REPLY:  # json.dumps writes ASCII; the line ends in a newline
+        return (
+            f"{len(line) / 1024**2:.0f} MiB, over the {MAX_REPLY // 1024**2} MiB a reply may carry"
+        )
+    return ""
+
+
+def items(line: str | bytes) -> int:
+    """Count the values of a JSON line the way both ends do: its commas and colons."""
+    if isinstance(line, bytes):
+        return line.count(b",") + line.count(b":")
+    return line.count(",") + line.count(":")
 
 
 # -- the judge's end ---------------------------------------------------------------

@@ -141,6 +141,8 @@ def error_hint(error: dict[str, Any], function: str) -> CheckFailed:
         return CheckFailed("exited_in_call", **where)
     if kind == ErrorKind.UNREADABLE:
         return CheckFailed("unreadable_value", **where)
+    if kind == ErrorKind.TOO_LARGE:
+        return CheckFailed("answer_too_large", **where)
     if error.get("type") == "NotImplementedError":
         return CheckFailed("not_implemented", **where)
     return CheckFailed(content.active().error_hint(message) or "raised", **where)

@@ -378,14 +378,31 @@ def test_a_forged_load_traceback_is_cut_as_an_honest_one_is(run_grade, hostile, 
     assert len(run.stdout) < 64 * 1024
 
 
-def test_a_value_past_the_childs_cut_fails_the_student_not_the_checks(run_grade, tmp_path):
-    source = SUBMISSIONS / "06_minimize_square" / "returns_history_past_the_cut.py"
+def failed_06(run_grade, tmp_path: Path, name: str) -> tuple[set[str | None], str]:
+    """Grade 06's fixture ``name``; return its failed checks' hint ids and messages.
+
+    The student's 0 is theirs (exit 1), so it is kept for the gradebook.
+    """
+    source = SUBMISSIONS / "06_minimize_square" / name
     run = run_grade(source, "--exercise", "06", "--json", tmp_path / "r.json")
     ex = only_exercise(tmp_path / "r.json")
-    assert run.code == 1, run.stdout + run.stderr  # the student's 0, kept for the gradebook
-    hints = {(c["hint"] or {}).get("id") for c in ex["checks"] if not c["passed"]}
+    assert run.code == 1, run.stdout + run.stderr
+    return {(c["hint"] or {}).get("id") for c in ex["checks"] if not c["passed"]}, (
+        failed_messages(ex)
+    )
+
+
+def test_a_value_past_the_childs_cut_fails_the_student_not_the_checks(run_grade, tmp_path):
+    hints, messages = failed_06(run_grade, tmp_path, "returns_history_past_the_cut.py")
     assert "check_error" not in hints and "value_too_large" in hints, hints
-    assert "100002 numbers" in failed_messages(ex)
+    assert "100002 numbers" in messages
+
+
+def test_an_answer_too_large_to_send_fails_the_student_with_its_own_hint(run_grade, tmp_path):
+    hints, messages = failed_06(run_grade, tmp_path, "returns_history_too_large_to_send.py")
+    assert "answer_too_large" in hints, (hints, messages)
+    assert not hints & {"check_error", "crashed_in_call", "grader_failed"}, hints
+    assert "over the 2,000,000 a reply may carry" in messages
 
 
 def test_a_check_that_cannot_judge_an_answer_fails_the_student_not_the_checks(

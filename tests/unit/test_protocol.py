@@ -176,3 +176,17 @@ def test_no_message_key_is_written_outside_the_protocol() -> None:
     # a hint's parameter (the operation that broadcast), points' the result's record.
     elsewhere = ("judge/testfunc.py", "judge/causes.py:160 'op'", "score/points.py")
     assert [f for f in found if not f.startswith(elsewhere)] == []
+
+
+def test_a_reply_is_measured_against_the_bounds_the_judge_reads_it_with() -> None:
+    import json
+
+    from grader.child import wire
+
+    small = json.dumps({"value": list(range(1000))})
+    assert wire.too_large(small) == ""
+    many = json.dumps({"value": [0] * (wire.MAX_ITEMS + 1)})
+    assert "values, over the 2,000,000" in wire.too_large(many)
+    assert wire.items(many.encode()) == wire.items(many) > wire.MAX_ITEMS
+    long = json.dumps({"value": "x" * wire.MAX_REPLY})
+    assert "MiB, over the 16 MiB" in wire.too_large(long)

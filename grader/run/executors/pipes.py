@@ -18,15 +18,11 @@ import threading
 import time
 from typing import Any
 
+from grader.child.wire import MAX_ITEMS, MAX_REPLY
 from grader.run.executors.base import ProtocolFault, Timeout
 
 __all__ = ["MAX_REPLY", "MAX_ITEMS", "send", "Replies"]
 
-# An honest reply holds at most a few tensors of 100,000 numbers (the child cuts each
-# there), about 2 MB apiece: past 16 MiB a reply is an attack on the judge's memory.
-MAX_REPLY = 16 * 1024 * 1024
-# Values (commas and colons) in one reply: what JSON may build from it, about 50 MB at most.
-MAX_ITEMS = 2_000_000
 _CHUNK = 1 << 20
 _AWAKE = 0.2  # seconds: how long a wait on the child goes without looking at signals
 _POSIX = sys.platform != "win32"

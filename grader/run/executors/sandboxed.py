@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import grader
+from grader.child import wire
 from grader.run.executors.base import (
     ChildGone,
     Ending,
@@ -189,7 +190,7 @@ class PipeSession:
             self._kill()
             raise self._gone(self._stop().returncode)
         # Each value costs the judge's memory many times its bytes once parsed: count first.
-        if line.count(b",") + line.count(b":") > MAX_ITEMS:
+        if wire.items(line) > MAX_ITEMS:
             raise self._fault(f"it sent a reply of over {MAX_ITEMS:,} values")
         try:
             reply = json.loads(line)
