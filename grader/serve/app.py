@@ -58,6 +58,7 @@ from grader.serve.decisions import (
     thread,
 )
 from grader.serve.handin import MAX_BYTES, HandInError, accept, regrade
+from grader.serve.headers import PagePolicy
 from grader.serve.lti import LtiError, PlatformKeys
 from grader.serve.models import Instructor, LtiLogin, Result, Student, Submission
 from grader.serve.permissions import allowed
@@ -293,32 +294,27 @@ def create_app(config: Config) -> FastAPI:
             return JSONResponse({"error": message}, status_code=500)
         return PlainTextResponse(message + "\n", status_code=500)
 
-    @app.middleware("http")
-    async def _headers(request: Request, call_next: Any) -> Response:
-        try:
-            # Read once, before any route opens its session: on SQLite a writing
-            # transaction holds the write lock (BEGIN IMMEDIATE) from its start.
-            secret()
-            seed()
-            response: Response = await call_next(request)
-        except SQLAlchemyError as exc:  # raised where the handlers do not reach
-            response = await _on_database(request, exc)
-        response.headers.setdefault("Content-Security-Policy", PAGE_POLICY)
-        response.headers["X-Content-Type-Options"] = "nosniff"
-        if "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]:
-            response.headers["X-Frame-Options"] = "DENY"
-        response.headers["Referrer-Policy"] = "no-referrer"
-        response.headers.setdefault("Cache-Control", "no-store")
-        nonce = getattr(request.state, "csrf_nonce", None)
-        if nonce:
-            response.set_cookie(
-                csrf.COOKIE,
-                nonce,
-                httponly=True,
-                samesite="strict",
-                secure=request.url.scheme == "https",
-            )
-        return response
+    def before_any_route() -> None:
+        # Read once, before any route opens its session: on SQLite a writing
+        # transaction holds the write lock (BEGIN IMMEDIATE) from its start.
+        secret()
+        seed()
+
+    async def refused_outside_the_routes(request: Request, exc: Exception) -> Response | None:
+        # Raised where the handlers do not reach (the secret's read, say): the same answers.
+        if isinstance(exc, SQLAlchemyError):
+            return await _on_database(request, exc)
+        if isinstance(exc, _Refused):
+            return await _on_refused(request, exc)
+        return None
+
+    app.add_middleware(
+        PagePolicy,
+        policy=PAGE_POLICY,
+        csrf_cookie=csrf.COOKIE,
+        before=before_any_route,
+        refused=refused_outside_the_routes,
+    )
 
     def sign_in(response: Response, request: Request, role: str, ident: int) -> Response:
         response.set_cookie(

@@ -120,6 +120,14 @@ def _lang(f: Any) -> Any:
     help="Grading worker processes on this machine (default: the cores; 0: none here).",
 )
 @click.option(
+    "--web-processes",
+    "web_processes",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Web processes answering on the port (more for a large class on more cores).",
+)
+@click.option(
     "--trust-submissions",
     "trust",
     is_flag=True,
@@ -149,6 +157,7 @@ def serve_group(
     host: str,
     port: int,
     jobs: int | None,
+    web_processes: int,
     trust: bool,
     score_policy: str,
     seed: int | None,
@@ -163,7 +172,7 @@ def serve_group(
 
     \b
     grade serve                         this course, grade.db beside it, http://127.0.0.1:8000
-    grade serve --db postgresql://... --host 0.0.0.0 --jobs 8
+    grade serve --db postgresql://... --host 0.0.0.0 --jobs 8 --web-processes 4
     grade serve roster roster.csv       students and their sign-in links
     grade serve add-instructor NAME     an instructor with a password
     grade serve worker --db ...         more workers, on another machine
@@ -176,7 +185,7 @@ def serve_group(
     from grader.serve.supervisor import Workers, worker_command
 
     course = _course(course_dir)
-    rules = _rules(course)  # before anything starts: a mistake in course.toml stops here
+    _rules(course)  # before anything starts: a mistake in course.toml stops here
     engine = _engine(url, course)
     applied = _migrated(engine)
     if applied:
@@ -203,8 +212,14 @@ def serve_group(
         workers.start()
     except ServeError as exc:
         _fail(str(exc))
+    from grader.serve.web import Web, serve
+
+    address = engine.url.render_as_string(hide_password=False)
+    engine.dispose()  # each web process opens its own
+    web = Web(str(course.root), address, lang, trust, score_policy, public_url)
+    click.echo(f"grade serve: {course.title} on http://{host}:{port} (Ctrl-C ends)", err=True)
     try:
-        _run_web(course, rules, engine, host, port, lang, trust, score_policy, public_url)
+        serve(web, host, port, web_processes)
     finally:
         workers.stop()
 
@@ -242,36 +257,6 @@ def _set_policy(engine: Any, policy: str) -> None:
             session.add(Setting(key="score_policy", value=policy))
         else:
             stored.value = policy
-
-
-def _run_web(
-    course: Any,
-    rules: Any,
-    engine: Any,
-    host: str,
-    port: int,
-    lang: str,
-    trust: bool,
-    policy: str,
-    public_url: str | None,
-) -> None:
-    import uvicorn
-
-    from grader.serve.app import Config, create_app
-
-    app = create_app(
-        Config(
-            course=course,
-            engine=engine,
-            lang=lang,
-            trust=trust,
-            policy=policy,
-            public_url=public_url,
-            rules=rules,
-        )
-    )
-    click.echo(f"grade serve: {course.title} on http://{host}:{port} (Ctrl-C ends)", err=True)
-    uvicorn.run(app, host=host, port=port, log_level="warning", proxy_headers=True)
 
 
 @serve_group.command("migrate")

@@ -13,7 +13,9 @@ import signal
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -168,3 +170,103 @@ def _kill_mid_way(server: Server, students: list[str], engine: Engine) -> None:
         assert [bool(full) for (full,) in scores] == [True]
         if engine.dialect.name == "sqlite":
             assert connection.exec_driver_sql("PRAGMA integrity_check").scalar() == "ok"
+
+
+def _web_processes(server: Server) -> list[int]:
+    """The web processes uvicorn's supervisor started (spawned), not the grading workers."""
+    found = []
+    for pid in server.workers():
+        try:
+            command = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            continue
+        if b"spawn_main" in command:  # not the resource tracker spawning starts too
+            found.append(pid)
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def _graded(server: Server, token: str, submission_id: int) -> dict[str, Any]:
+    """Wait for the submission's grade (a worker loads torch first: minutes on a busy machine)."""
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline:
+        answer: dict[str, Any] = httpx.get(
+            f"{server.url}/api/submissions/{submission_id}",
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=30,
+        ).json()
+        if answer["status"] == "graded":
+            return answer
+        time.sleep(0.5)
+    raise AssertionError(f"submission {submission_id} was not graded")
+
+
+def test_several_web_processes_share_one_port_and_one_database(
+    tmp_path: Path, database_url: str
+) -> None:
+    server = Server(tmp_path, jobs=1, database=database_url, options=["--web-processes", "2"])
+    students = [f"student{n:02d}" for n in range(8)]
+    server.setup(students)
+    server.start()
+    try:
+        deadline = time.monotonic() + 120
+        while len(_web_processes(server)) < 2 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        first = _web_processes(server)
+        assert len(first) == 2, first
+
+        # Sign-ins and a hand-in, from many clients at once: whichever process answers,
+        # the tokens it issues are good at the other (they live in the database).
+        def login(name: str) -> str:
+            reply = httpx.post(f"{server.url}/api/login", json={"link": server.links[name]})
+            assert reply.status_code == 200, reply.text
+            return str(reply.json()["token"])
+
+        with ThreadPoolExecutor(8) as pool:
+            tokens = dict(zip(students, pool.map(login, students), strict=True))
+        for token in tokens.values():
+            mine = httpx.get(
+                f"{server.url}/api/submissions", headers={"Authorization": f"Bearer {token}"}
+            )
+            assert mine.status_code == 200 and mine.json() == {"submissions": []}
+
+        # One web process killed: the other answers at once, and a new one takes its place.
+        os.kill(first[0], signal.SIGKILL)
+        for _ in range(20):
+            assert httpx.get(f"{server.url}/api/health", timeout=10).status_code == 200
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            now = [pid for pid in _web_processes(server) if _alive(pid)]
+            if len(now) == 2 and first[0] not in now:
+                break
+            time.sleep(0.2)
+        assert len(now) == 2 and first[0] not in now, now
+
+        token = tokens[students[0]]
+        reply = httpx.post(
+            f"{server.url}/api/submissions",
+            headers={"Authorization": f"Bearer {token}"},
+            data={"exercise": "01"},
+            files={"file": ("exercise.py", (FIXTURES / "passes_all.py").read_bytes())},
+            timeout=60,
+        )
+        assert reply.status_code in (200, 202), reply.text
+        done = _graded(server, token, reply.json()["id"])
+        assert done["score"] == done["max_score"], done
+
+        # grade serve killed outright: none of its web processes goes on answering.
+        survivors = [pid for pid in _web_processes(server) if _alive(pid)]
+        server.kill()
+        deadline = time.monotonic() + 30
+        while any(_alive(pid) for pid in survivors) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not any(_alive(pid) for pid in survivors), survivors
+    finally:
+        server.stop()
