@@ -19,10 +19,12 @@ from __future__ import annotations
 import secrets
 import threading
 import weakref
-from collections.abc import Iterator
+from collections import deque
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import Engine, create_engine, event, select
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
@@ -135,6 +137,71 @@ def writing(engine: Engine) -> Iterator[Session]:
         lock = _WRITERS.setdefault(engine.pool, threading.Lock())
     with lock, Session(writer) as session, session.begin():
         yield session
+
+
+T = TypeVar("T")
+
+
+@dataclass
+class _Write:
+    """One caller's part of a shared write transaction: its work, then its outcome."""
+
+    work: Callable[[Session], Any]
+    done: bool = False
+    result: Any = None
+    error: BaseException | None = None
+
+
+# Writes waiting for the next shared transaction, per pool (as the writers' locks).
+_WAITING: weakref.WeakKeyDictionary[Any, deque[_Write]] = weakref.WeakKeyDictionary()
+# The most one shared transaction takes: a bound on how long its last caller waits.
+MOST_TOGETHER = 64
+
+
+def written_together(engine: Engine, work: Callable[[Session], T]) -> T:
+    """Run ``work`` in a write transaction, committed before this returns; return its result.
+
+    On SQLite every write of a process waits for one lock and each commit waits for
+    its fsync (``synchronous=FULL``), so writes that arrive together (a deadline's
+    hand-ins) share one transaction and one fsync: whichever caller takes the lock
+    runs the work of every caller waiting then, each in a savepoint of its own, and
+    commits once. A caller's error (its savepoint rolled back) is raised to that
+    caller alone; a failed commit to all of them, none of whose work was kept.
+    Elsewhere (PostgreSQL) each call is its own transaction, as ``writing``.
+    """
+    if engine.dialect.name != "sqlite":
+        with writing(engine) as session:
+            return work(session)
+    mine = _Write(work)
+    with _WRITERS_LOCK:
+        lock = _WRITERS.setdefault(engine.pool, threading.Lock())
+        waiting = _WAITING.setdefault(engine.pool, deque())
+        waiting.append(mine)
+    with lock:
+        if not mine.done:  # no earlier transaction took it: this one takes it and the rest
+            with _WRITERS_LOCK:
+                taken = [waiting.popleft() for _ in range(min(len(waiting), MOST_TOGETHER))]
+            _write_together(engine, taken)
+    if mine.error is not None:
+        raise mine.error
+    return cast(T, mine.result)
+
+
+def _write_together(engine: Engine, taken: list[_Write]) -> None:
+    writer = engine.execution_options(**{_BEGIN: "IMMEDIATE"})
+    try:
+        with Session(writer) as session, session.begin():
+            for write in taken:
+                try:
+                    with session.begin_nested():
+                        write.result = write.work(session)
+                except Exception as exc:  # this caller's alone: its savepoint is undone
+                    write.error = exc
+    except Exception as exc:  # the commit (or the BEGIN): nothing of anyone's was kept
+        for write in taken:
+            write.result, write.error = None, exc
+    for write in taken:
+        write.done = True
 
 
 def _alembic_config(engine: Engine) -> Any:

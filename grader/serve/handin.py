@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 from grader.course.find import Course, CourseError
 from grader.course.rules import CourseRules, days_late
 from grader.serve import clock, jobs
-from grader.serve.database import reading, writing
+from grader.serve.database import reading, written_together
 from grader.serve.models import Student, Submission
 from grader.submission.source import MAX_BYTES, SourceFile, SubmissionError
 
@@ -77,8 +77,10 @@ def accept(
     Everything that can be done before writing is: the file is checked, the
     key looked up in a transaction that only reads, and the write is one short
     transaction: the student's hand-ins taken one at a time, the course's rules
-    applied, two INSERTs (the submission, its job). A submission the rules
-    refuse is recorded too (never graded), then HandInError says why.
+    applied, two INSERTs (the submission, its job). On SQLite the hand-ins that
+    arrive together share one transaction and its fsync (``written_together``).
+    A submission the rules refuse is recorded too (never graded), then
+    HandInError says why.
     """
     try:
         exercise = course.exercise(exercise_ref)
@@ -98,32 +100,38 @@ def accept(
         earlier = _by_key(engine, student_id, key)
         if earlier is not None:
             return _repeat(earlier, exercise.name, digest)
-    rules = rules or CourseRules()
+    applied = rules or CourseRules()
+
+    def record(session: Session) -> tuple[int, tuple[int, str] | None]:
+        # One hand-in of a student at a time (PostgreSQL: the student's row locked;
+        # SQLite: every write transaction holds the write lock, and the hand-ins that
+        # share one run one after the other in it), so that twenty sent at once with
+        # one attempt left find the attempts each other took and only one is graded. A
+        # course without rules needs none of it.
+        refused = None
+        now = clock.now()
+        if applied.exercises:
+            session.scalar(select(Student.id).where(Student.id == student_id).with_for_update())
+            refused = refusal(session, applied, student_id, exercise.name, now)
+        row = {
+            "student_id": student_id,
+            "exercise": exercise.name,
+            "filename": name,
+            "content": raw,
+            "digest": digest,
+            "idempotency_key": key,
+            "status": "queued" if refused is None else "refused",
+            "created_at": now,
+            "refusal": None if refused is None else refused[1],
+        }
+        submission_id = session.connection().execute(_INSERT, row).scalar_one()
+        if refused is None:
+            jobs.enqueue(session, "grade", submission_id)
+        return submission_id, refused
+
     try:
-        with writing(engine) as session:
-            # One hand-in of a student at a time (PostgreSQL: the student's row locked;
-            # SQLite: every write transaction holds the write lock), so that twenty sent
-            # at once with one attempt left find the attempts each other took and only
-            # one is graded. A course without rules needs none of it.
-            refused = None
-            now = clock.now()
-            if rules.exercises:
-                session.scalar(select(Student.id).where(Student.id == student_id).with_for_update())
-                refused = refusal(session, rules, student_id, exercise.name, now)
-            row = {
-                "student_id": student_id,
-                "exercise": exercise.name,
-                "filename": name,
-                "content": raw,
-                "digest": digest,
-                "idempotency_key": key,
-                "status": "queued" if refused is None else "refused",
-                "created_at": now,
-                "refusal": None if refused is None else refused[1],
-            }
-            submission_id = session.connection().execute(_INSERT, row).scalar_one()
-            if refused is None:
-                jobs.enqueue(session, "grade", submission_id)
+        # Committed (on disk) before the student is told it was taken.
+        submission_id, refused = written_together(engine, record)
     except IntegrityError:
         # The same key, sent twice at once: the other request took it in first.
         earlier = _by_key(engine, student_id, key)

@@ -24,6 +24,19 @@ class FakeClock:
         return self.time
 
 
+def _queued(student_id: int, key: str) -> Submission:
+    return Submission(
+        student_id=student_id,
+        exercise="01_leaf_tensors",
+        filename="exercise.py",
+        content=b"x = 1\n",
+        digest="d",
+        idempotency_key=key,
+        status="queued",
+        created_at=START,
+    )
+
+
 def _submission(engine: Engine, count: int = 1) -> list[int]:
     with Session(engine) as session, session.begin():
         student = Student(name="alice", roster={}, created_at=START)
@@ -31,16 +44,7 @@ def _submission(engine: Engine, count: int = 1) -> list[int]:
         session.flush()
         ids = []
         for number in range(count):
-            submission = Submission(
-                student_id=student.id,
-                exercise="01_leaf_tensors",
-                filename="exercise.py",
-                content=b"x = 1\n",
-                digest="d",
-                idempotency_key=f"k{number}",
-                status="queued",
-                created_at=START,
-            )
+            submission = _queued(student.id, f"k{number}")
             session.add(submission)
             session.flush()
             jobs.enqueue(session, "grade", submission.id)
@@ -144,3 +148,51 @@ def test_the_clock_is_the_one_in_use() -> None:
         assert clock.now() == START
     assert clock.now() != START
     assert abs(clock.now() - datetime.utcnow()) < timedelta(minutes=1)  # noqa: DTZ003
+
+
+def test_writes_that_arrive_together_share_a_commit_and_keep_their_own_errors(
+    engine: Engine,
+) -> None:
+    from sqlalchemy import event
+
+    from grader.serve.database import written_together
+
+    commits: list[int] = []
+    event.listen(engine, "commit", lambda connection: commits.append(1))
+    with Session(engine) as session, session.begin():
+        student = Student(name="bob", roster={}, created_at=START)
+        session.add(student)
+        session.flush()
+        student_id = student.id
+    ready = threading.Barrier(24)
+    outcomes: dict[int, object] = {}
+
+    def hand_in(number: int) -> None:
+        def record(session: Session) -> int:
+            # Two callers send one key: the second's savepoint fails, and only its.
+            submission = _queued(student_id, f"k{min(number, 22)}")
+            session.add(submission)
+            session.flush()
+            return submission.id
+
+        ready.wait()
+        try:
+            outcomes[number] = written_together(engine, record)
+        except IntegrityError as exc:
+            outcomes[number] = exc
+
+    threads = [threading.Thread(target=hand_in, args=(n,)) for n in range(24)]
+    commits.clear()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    failed = [n for n, got in outcomes.items() if isinstance(got, IntegrityError)]
+    assert len(outcomes) == 24 and len(failed) == 1 and failed[0] in (22, 23), outcomes
+    with Session(engine) as session:
+        mine = select(Submission.id).where(Submission.student_id == student_id)
+        kept = set(session.scalars(mine))
+    assert kept == {got for got in outcomes.values() if isinstance(got, int)}
+    assert len(kept) == 23
+    if engine.dialect.name == "sqlite":
+        assert len(commits) < 24, len(commits)  # some shared one
