@@ -233,3 +233,18 @@ def test_a_child_that_fills_its_files_between_two_counts_is_ended_at_its_reply(
         assert "MiB in files" in str(ended.value)
     finally:
         session.close()
+
+
+@linux_only
+def test_a_child_that_exited_holds_nothing_though_its_folder_is_roots_now() -> None:
+    # An exiting process (or a zombie not yet reaped) has given up its memory; the
+    # kernel shows its /proc folder as root's, which an ordinary user may not list.
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    deadline = time.monotonic() + 30
+    while not scratch._exiting(child.pid) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    try:
+        assert scratch._exiting(child.pid)
+        assert scratch.held_open(child.pid) == 0
+    finally:
+        child.wait()

@@ -22,6 +22,7 @@ import sys
 import tempfile
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 
 __all__ = [
     "make_scratch",
@@ -270,14 +271,32 @@ def held_open(pid: int, owner: tuple[int, int] | None = None) -> int | None:
         try:
             return _deleted_bytes(table)
         except PermissionError:
-            if owner is None or os.geteuid() != 0:
-                return None
-            with _file_system_ids(*owner):
-                return _deleted_bytes(table)
+            if owner is not None and os.geteuid() == 0:
+                with _file_system_ids(*owner):
+                    return _deleted_bytes(table)
+            raise
     except (FileNotFoundError, ProcessLookupError):
         return 0  # the child is gone: it holds nothing
+    except PermissionError:
+        # A process that is exiting has given up its memory, and the kernel then shows
+        # its /proc folder as root's: it holds nothing, and hid nothing.
+        return 0 if _exiting(pid) else None
     except OSError:
         return None
+
+
+PF_EXITING = 0x4
+
+
+def _exiting(pid: int) -> bool:
+    """Say whether process ``pid`` is exiting, or gone (its flags in /proc/<pid>/stat)."""
+    try:
+        stat_line = Path(f"/proc/{pid}/stat").read_text(encoding="ascii", errors="replace")
+        fields = stat_line.rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return True
+    # After the command: state, ppid, pgrp, session, tty, tpgid, then the flags.
+    return fields[0] in ("Z", "X") or bool(int(fields[6]) & PF_EXITING)
 
 
 def _deleted_bytes(table: str) -> int:
