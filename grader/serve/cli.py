@@ -204,8 +204,9 @@ def serve_group(
         str(output),
     ]
     count = (os.cpu_count() or 1) if jobs is None else jobs
+    address = engine.url.render_as_string(hide_password=False)  # the workers' and the web's
     workers = Workers(
-        worker_command(str(engine.url.render_as_string(hide_password=False)), course.root, options),
+        worker_command(address, course.root, options),
         count,
     )
     try:
@@ -214,7 +215,6 @@ def serve_group(
         _fail(str(exc))
     from grader.serve.web import Web, serve
 
-    address = engine.url.render_as_string(hide_password=False)
     engine.dispose()  # each web process opens its own
     web = Web(str(course.root), address, lang, trust, score_policy, public_url)
     click.echo(f"grade serve: {course.title} on http://{host}:{port} (Ctrl-C ends)", err=True)

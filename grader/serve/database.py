@@ -128,15 +128,23 @@ def writing(engine: Engine) -> Iterator[Session]:
     Keep it short: prepare everything first, then write. On SQLite the threads of
     this process take the write lock one after the other.
     """
-    writer = engine.execution_options(**{_BEGIN: "IMMEDIATE"})
     if engine.dialect.name != "sqlite":
-        with Session(writer) as session, session.begin():
+        with Session(_immediate(engine)) as session, session.begin():
             yield session
         return
-    with _WRITERS_LOCK:
-        lock = _WRITERS.setdefault(engine.pool, threading.Lock())
-    with lock, Session(writer) as session, session.begin():
+    with _writers_lock(engine), Session(_immediate(engine)) as session, session.begin():
         yield session
+
+
+def _immediate(engine: Engine) -> Engine:
+    """Return ``engine`` for a write transaction (on SQLite: the write lock from its start)."""
+    return engine.execution_options(**{_BEGIN: "IMMEDIATE"})
+
+
+def _writers_lock(engine: Engine) -> threading.Lock:
+    """Return the lock this process's writers to ``engine`` take in turn."""
+    with _WRITERS_LOCK:
+        return _WRITERS.setdefault(engine.pool, threading.Lock())
 
 
 T = TypeVar("T")
@@ -173,8 +181,8 @@ def written_together(engine: Engine, work: Callable[[Session], T]) -> T:
         with writing(engine) as session:
             return work(session)
     mine = _Write(work)
+    lock = _writers_lock(engine)
     with _WRITERS_LOCK:
-        lock = _WRITERS.setdefault(engine.pool, threading.Lock())
         waiting = _WAITING.setdefault(engine.pool, deque())
         waiting.append(mine)
     with lock:
@@ -188,9 +196,8 @@ def written_together(engine: Engine, work: Callable[[Session], T]) -> T:
 
 
 def _write_together(engine: Engine, taken: list[_Write]) -> None:
-    writer = engine.execution_options(**{_BEGIN: "IMMEDIATE"})
     try:
-        with Session(writer) as session, session.begin():
+        with Session(_immediate(engine)) as session, session.begin():
             for write in taken:
                 try:
                     with session.begin_nested():

@@ -18,10 +18,10 @@ import threading
 import time
 from typing import Any
 
-from grader.child.wire import MAX_ITEMS, MAX_REPLY
+from grader.child.wire import MAX_REPLY
 from grader.run.executors.base import ProtocolFault, Timeout
 
-__all__ = ["MAX_REPLY", "MAX_ITEMS", "send", "Replies"]
+__all__ = ["send", "Replies"]
 
 _CHUNK = 1 << 20
 _AWAKE = 0.2  # seconds: how long a wait on the child goes without looking at signals

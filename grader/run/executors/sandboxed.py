@@ -30,7 +30,7 @@ from grader.run.executors.base import (
     ScratchFull,
     Timeout,
 )
-from grader.run.executors.pipes import MAX_ITEMS, Replies, send
+from grader.run.executors.pipes import Replies, send
 from grader.run.executors.scratch import (
     MOST_ENTRIES,
     held,
@@ -190,8 +190,8 @@ class PipeSession:
             self._kill()
             raise self._gone(self._stop().returncode)
         # Each value costs the judge's memory many times its bytes once parsed: count first.
-        if wire.items(line) > MAX_ITEMS:
-            raise self._fault(f"it sent a reply of over {MAX_ITEMS:,} values")
+        if wire.items(line) > wire.MAX_ITEMS:
+            raise self._fault(f"it sent a reply of over {wire.MAX_ITEMS:,} values")
         try:
             reply = json.loads(line)
         except (ValueError, RecursionError):  # RecursionError: a reply nested 5000 deep
