@@ -26,7 +26,7 @@ from fastapi.responses import (
 )
 from itsdangerous import BadSignature, URLSafeSerializer, URLSafeTimedSerializer
 from sqlalchemy import Engine, select
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
@@ -45,7 +45,7 @@ from grader.serve.accounts import (
     issue_token,
     student_for_secret,
 )
-from grader.serve.database import reading, setting
+from grader.serve.database import reading, setting, written_soon
 from grader.serve.decisions import (
     DecisionError,
     comment_check,
@@ -57,7 +57,7 @@ from grader.serve.decisions import (
     post_message,
     thread,
 )
-from grader.serve.handin import MAX_BYTES, HandInError, accept, regrade
+from grader.serve.handin import MAX_BYTES, Accepted, HandInError, outcome, prepare, regrade
 from grader.serve.headers import PagePolicy
 from grader.serve.lti import LtiError, PlatformKeys
 from grader.serve.models import Instructor, LtiLogin, Result, Student, Submission
@@ -183,7 +183,7 @@ def create_app(config: Config) -> FastAPI:
             student = student_for_secret(session, header[7:].strip(), ("api",))
             if student is None:
                 raise _Refused(401, "this token is not valid any more: run grade login LINK again")
-            return Actor("student", student.id, student.name)
+            return student
         cookie = request.cookies.get(SESSION_COOKIE)
         if not cookie:
             return None
@@ -330,7 +330,7 @@ def create_app(config: Config) -> FastAPI:
     def address(request: Request) -> str:
         return request.client.host if request.client else "?"
 
-    def linked_student(request: Request, session: Session, secret_value: str) -> Student:
+    def linked_student(request: Request, session: Session, secret_value: str) -> Actor:
         student = student_for_secret(session, secret_value, ("link",))
         if student is None:
             throttle.failed(address(request))
@@ -493,8 +493,7 @@ def create_app(config: Config) -> FastAPI:
     async def submit_page(request: Request) -> Response:
         form, filename, raw = await _upload(request)
         check_csrf(request, form)
-        done = await run_in_threadpool(
-            take_in,
+        done = await take_in(
             request,
             str(form.get("exercise") or ""),
             filename,
@@ -503,12 +502,26 @@ def create_app(config: Config) -> FastAPI:
         )
         return RedirectResponse(f"/submissions/{done.id}", status_code=303)
 
-    def take_in(request: Request, exercise: str, filename: str, raw: bytes, key: str) -> Any:
-        # On a worker thread: the database may make it wait for its lock, and the
-        # event loop must go on taking other requests meanwhile.
-        with Session(reader) as session:
+    async def take_in(
+        request: Request, exercise: str, filename: str, raw: bytes, key: str
+    ) -> Accepted:
+        hand_in = prepare(course, exercise, filename, raw, key)
+        student: list[int] = []
+
+        def record(session: Session) -> Accepted:
+            # In the write transaction, which the hand-ins that arrive together share:
+            # who sends it is asked there too, so a hand-in costs one trip to the
+            # database's writing thread and no worker thread of its own.
             actor = require(request, session, "submit")
-        return accept(engine, course, actor.id, exercise, filename, raw, key, rules=config.rules)
+            student.append(actor.id)
+            return hand_in.record(session, actor.id, config.rules)
+
+        try:
+            # Committed (on disk) before the student is told it was taken.
+            return outcome(await written_soon(engine, record))
+        except IntegrityError:
+            # The same key, sent twice at once: the other request took it in first.
+            return await run_in_threadpool(hand_in.again, engine, student[0])
 
     def _owned(session: Session, request: Request, submission_id: int) -> tuple[Actor, Submission]:
         submission = session.get(Submission, submission_id)
@@ -944,9 +957,7 @@ def create_app(config: Config) -> FastAPI:
             raise _Refused(401, "the API takes a bearer token: run grade login LINK first")
         form, filename, raw = await _upload(request)
         key = request.headers.get("idempotency-key") or str(form.get("idempotency_key") or "")
-        done = await run_in_threadpool(
-            take_in, request, str(form.get("exercise") or ""), filename, raw, key
-        )
+        done = await take_in(request, str(form.get("exercise") or ""), filename, raw, key)
         return JSONResponse(
             {
                 "id": done.id,

@@ -16,12 +16,14 @@ asks SQLite's, whose busy handler polls and favours nobody.
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import secrets
 import threading
 import weakref
 from collections import deque
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar, cast
@@ -44,6 +46,8 @@ __all__ = [
     "DatabaseDown",
     "reading",
     "writing",
+    "written_together",
+    "written_soon",
 ]
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -158,12 +162,16 @@ class _Write:
     done: bool = False
     result: Any = None
     error: BaseException | None = None
+    # Called (on the writing thread) once the outcome is known: an awaiting caller's wake-up.
+    settle: Callable[[], None] | None = None
 
 
 # Writes waiting for the next shared transaction, per pool (as the writers' locks).
 _WAITING: weakref.WeakKeyDictionary[Any, deque[_Write]] = weakref.WeakKeyDictionary()
 # The most one shared transaction takes: a bound on how long its last caller waits.
 MOST_TOGETHER = 64
+# The writing thread of each pool that the event loop hands writes to (written_soon).
+_SCRIBES: weakref.WeakKeyDictionary[Any, _Scribe] = weakref.WeakKeyDictionary()
 
 
 def written_together(engine: Engine, work: Callable[[Session], T]) -> T:
@@ -209,6 +217,87 @@ def _write_together(engine: Engine, taken: list[_Write]) -> None:
             write.result, write.error = None, exc
     for write in taken:
         write.done = True
+        if write.settle is not None:
+            write.settle()
+
+
+async def written_soon(engine: Engine, work: Callable[[Session], T]) -> T:
+    """Await ``written_together(engine, work)`` without holding a thread while it waits.
+
+    A request on the event loop hands its write to the pool's writing thread
+    (``_Scribe``), which takes every write waiting then (the threads' and the
+    loop's) into one transaction, as ``written_together`` does. Fifty hand-ins
+    at once then cost one thread and one fsync, not fifty threads taking turns
+    for one lock. Elsewhere (PostgreSQL) the write runs on a worker thread, in
+    a transaction of its own.
+    """
+    if engine.dialect.name != "sqlite":
+        from starlette.concurrency import run_in_threadpool
+
+        return await run_in_threadpool(written_together, engine, work)
+    loop = asyncio.get_running_loop()
+    woken = loop.create_future()
+
+    def wake() -> None:
+        if not woken.done():  # the request was given up meanwhile (its client went away)
+            woken.set_result(None)
+
+    def settle() -> None:
+        with suppress(RuntimeError):  # the loop has closed: nobody is waiting any more
+            loop.call_soon_threadsafe(wake)
+
+    # The work runs in the caller's context (its clock, say), as on a worker thread.
+    context = contextvars.copy_context()
+    mine = _Write(lambda session: context.run(work, session), settle=settle)
+    with _WRITERS_LOCK:
+        _WAITING.setdefault(engine.pool, deque()).append(mine)
+        scribe = _SCRIBES.get(engine.pool)
+        if scribe is None or not scribe.is_alive():
+            scribe = _SCRIBES[engine.pool] = _Scribe(engine)
+            scribe.start()
+    scribe.wake()
+    await woken
+    if mine.error is not None:
+        raise mine.error
+    return cast(T, mine.result)
+
+
+class _Scribe(threading.Thread):
+    """The thread that writes what the event loop hands in, in shared transactions.
+
+    It ends when nothing came for a while (the next write starts another), so an
+    engine no longer used is not kept alive by it.
+    """
+
+    IDLE = 10.0  # seconds without a write before it ends
+
+    def __init__(self, engine: Engine) -> None:
+        super().__init__(name="grade-serve-scribe", daemon=True)
+        self.engine = engine
+        self._woken = threading.Event()
+
+    def wake(self) -> None:
+        self._woken.set()
+
+    def run(self) -> None:
+        pool = self.engine.pool
+        lock = _writers_lock(self.engine)
+        while True:
+            if not self._woken.wait(self.IDLE):
+                with _WRITERS_LOCK:
+                    if not _WAITING.get(pool):  # truly idle: end (a new write starts another)
+                        _SCRIBES.pop(pool, None)
+                        return
+            self._woken.clear()
+            with lock:
+                with _WRITERS_LOCK:
+                    waiting = _WAITING.get(pool) or deque()
+                    taken = [waiting.popleft() for _ in range(min(len(waiting), MOST_TOGETHER))]
+                    more = bool(waiting)
+                if taken:
+                    _write_together(self.engine, taken)
+            if more:
+                self._woken.set()
 
 
 def _alembic_config(engine: Engine) -> Any:

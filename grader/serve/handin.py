@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import PurePosixPath
 
-from sqlalchemy import Engine, insert, select
+from sqlalchemy import Engine, bindparam, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -29,7 +29,16 @@ from grader.serve.database import reading, written_together
 from grader.serve.models import Student, Submission
 from grader.submission.source import MAX_BYTES, SourceFile, SubmissionError
 
-__all__ = ["HandInError", "MAX_BYTES", "accept", "refusal", "regrade"]
+__all__ = [
+    "HandIn",
+    "HandInError",
+    "MAX_BYTES",
+    "accept",
+    "outcome",
+    "prepare",
+    "refusal",
+    "regrade",
+]
 
 
 class HandInError(Exception):
@@ -46,6 +55,7 @@ class Accepted:
     exercise: str
     status: str
     repeated: bool  # the idempotency key named a submission already taken in
+    refused: tuple[int, str] | None = None  # the rules' refusal: its HTTP status and reason
 
 
 # Built once: a statement made anew for every request costs more than the INSERT itself.
@@ -62,25 +72,69 @@ def _checked_name(filename: str) -> str:
     return name
 
 
-def accept(
-    engine: Engine,
-    course: Course,
-    student_id: int,
-    exercise_ref: str,
-    filename: str,
-    raw: bytes,
-    idempotency_key: str | None,
-    rules: CourseRules | None = None,
-) -> Accepted:
-    """Record the submission and queue its grading; return it (committed).
+@dataclass(frozen=True)
+class HandIn:
+    """A file checked and ready to be recorded: everything done that needs no database."""
 
-    Everything that can be done before writing is: the file is checked, the
-    key looked up in a transaction that only reads, and the write is one short
-    transaction: the student's hand-ins taken one at a time, the course's rules
-    applied, two INSERTs (the submission, its job). On SQLite the hand-ins that
-    arrive together share one transaction and its fsync (``written_together``).
-    A submission the rules refuse is recorded too (never graded), then
-    HandInError says why.
+    exercise: str
+    name: str
+    raw: bytes
+    digest: str
+    key: str
+    keyed: bool  # the client sent the key (a retry may name a submission already taken)
+
+    def record(self, session: Session, student_id: int, rules: CourseRules) -> Accepted:
+        """Record it in ``session``'s write transaction (with its job, unless refused).
+
+        One hand-in of a student at a time (PostgreSQL: the student's row locked;
+        SQLite: every write transaction holds the write lock, and the hand-ins
+        that share one run one after the other in it), so that twenty sent at once
+        with one attempt left find the attempts each other took and only one is
+        graded. A course without rules needs none of it. A refused hand-in is
+        recorded too, and returned with its refusal (raised by ``outcome`` once
+        the transaction is committed).
+        """
+        if self.keyed:
+            earlier = _by_key(session, student_id, self.key)
+            if earlier is not None:
+                return _repeat(earlier, self.exercise, self.digest)
+        refused = None
+        now = clock.now()
+        if rules.exercises:
+            session.scalar(select(Student.id).where(Student.id == student_id).with_for_update())
+            refused = refusal(session, rules, student_id, self.exercise, now)
+        row = {
+            "student_id": student_id,
+            "exercise": self.exercise,
+            "filename": self.name,
+            "content": self.raw,
+            "digest": self.digest,
+            "idempotency_key": self.key,
+            "status": "queued" if refused is None else "refused",
+            "created_at": now,
+            "refusal": None if refused is None else refused[1],
+        }
+        submission_id = session.connection().execute(_INSERT, row).scalar_one()
+        if refused is None:
+            jobs.enqueue(session, "grade", submission_id)
+            return Accepted(submission_id, self.exercise, "queued", repeated=False)
+        return Accepted(submission_id, self.exercise, "refused", False, refused)
+
+    def again(self, engine: Engine, student_id: int) -> Accepted:
+        """The answer to a hand-in whose key another request took in first, at the same time."""
+        with Session(reading(engine)) as session:
+            earlier = _by_key(session, student_id, self.key)
+        if earlier is None:
+            raise HandInError(503, "the hand-in could not be recorded: send it again")
+        return _repeat(earlier, self.exercise, self.digest)
+
+
+def prepare(
+    course: Course, exercise_ref: str, filename: str, raw: bytes, idempotency_key: str | None
+) -> HandIn:
+    """Check the file and name its exercise (HandInError when either is wrong).
+
+    Nothing of the file runs: it is only decoded, as a batch reads it.
     """
     try:
         exercise = course.exercise(exercise_ref)
@@ -94,53 +148,53 @@ def accept(
         SourceFile(name, raw).source()
     except SubmissionError as exc:
         raise HandInError(422, str(exc)) from None
-    key = (idempotency_key or "").strip()[:128] or "once:" + secrets.token_urlsafe(16)
-    digest = hashlib.sha256(raw).hexdigest()
-    if idempotency_key:
-        earlier = _by_key(engine, student_id, key)
-        if earlier is not None:
-            return _repeat(earlier, exercise.name, digest)
+    given = (idempotency_key or "").strip()[:128]
+    return HandIn(
+        exercise.name,
+        name,
+        raw,
+        hashlib.sha256(raw).hexdigest(),
+        given or "once:" + secrets.token_urlsafe(16),
+        keyed=bool(given),
+    )
+
+
+def outcome(accepted: Accepted) -> Accepted:
+    """Return a hand-in that was taken; raise HandInError for one the rules refused."""
+    if accepted.refused is not None:
+        raise HandInError(*accepted.refused)
+    return accepted
+
+
+def accept(
+    engine: Engine,
+    course: Course,
+    student_id: int,
+    exercise_ref: str,
+    filename: str,
+    raw: bytes,
+    idempotency_key: str | None,
+    rules: CourseRules | None = None,
+) -> Accepted:
+    """Record the submission and queue its grading; return it (committed).
+
+    The file is checked first (``prepare``); the write is one short transaction:
+    the key looked up, the course's rules applied, two INSERTs (the submission,
+    its job). On SQLite the hand-ins that arrive together share one transaction
+    and its fsync (``written_together``). A submission the rules refuse is
+    recorded too (never graded), then HandInError says why.
+    """
+    hand_in = prepare(course, exercise_ref, filename, raw, idempotency_key)
     applied = rules or CourseRules()
-
-    def record(session: Session) -> tuple[int, tuple[int, str] | None]:
-        # One hand-in of a student at a time (PostgreSQL: the student's row locked;
-        # SQLite: every write transaction holds the write lock, and the hand-ins that
-        # share one run one after the other in it), so that twenty sent at once with
-        # one attempt left find the attempts each other took and only one is graded. A
-        # course without rules needs none of it.
-        refused = None
-        now = clock.now()
-        if applied.exercises:
-            session.scalar(select(Student.id).where(Student.id == student_id).with_for_update())
-            refused = refusal(session, applied, student_id, exercise.name, now)
-        row = {
-            "student_id": student_id,
-            "exercise": exercise.name,
-            "filename": name,
-            "content": raw,
-            "digest": digest,
-            "idempotency_key": key,
-            "status": "queued" if refused is None else "refused",
-            "created_at": now,
-            "refusal": None if refused is None else refused[1],
-        }
-        submission_id = session.connection().execute(_INSERT, row).scalar_one()
-        if refused is None:
-            jobs.enqueue(session, "grade", submission_id)
-        return submission_id, refused
-
     try:
         # Committed (on disk) before the student is told it was taken.
-        submission_id, refused = written_together(engine, record)
+        taken = written_together(
+            engine, lambda session: hand_in.record(session, student_id, applied)
+        )
     except IntegrityError:
         # The same key, sent twice at once: the other request took it in first.
-        earlier = _by_key(engine, student_id, key)
-        if earlier is None:
-            raise
-        return _repeat(earlier, exercise.name, digest)
-    if refused is not None:
-        raise HandInError(*refused)
-    return Accepted(submission_id, exercise.name, "queued", repeated=False)
+        return hand_in.again(engine, student_id)
+    return outcome(taken)
 
 
 def refusal(
@@ -200,18 +254,17 @@ class _Earlier:
     refusal: str | None
 
 
-def _by_key(engine: Engine, student_id: int, key: str) -> _Earlier | None:
-    # The columns only: the file's bytes stay in the database.
-    with Session(reading(engine)) as session:
-        row = session.execute(
-            select(
-                Submission.id,
-                Submission.exercise,
-                Submission.status,
-                Submission.digest,
-                Submission.refusal,
-            ).where(Submission.student_id == student_id, Submission.idempotency_key == key)
-        ).first()
+# The columns only: the file's bytes stay in the database. Built once, as _INSERT.
+_BY_KEY = select(
+    Submission.id, Submission.exercise, Submission.status, Submission.digest, Submission.refusal
+).where(
+    Submission.student_id == bindparam("student_id"),
+    Submission.idempotency_key == bindparam("key"),
+)
+
+
+def _by_key(session: Session, student_id: int, key: str) -> _Earlier | None:
+    row = session.execute(_BY_KEY, {"student_id": student_id, "key": key}).first()
     return None if row is None else _Earlier(*row)
 
 

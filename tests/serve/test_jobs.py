@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 import pytest
@@ -150,20 +151,30 @@ def test_the_clock_is_the_one_in_use() -> None:
     assert abs(clock.now() - datetime.utcnow()) < timedelta(minutes=1)  # noqa: DTZ003
 
 
-def test_writes_that_arrive_together_share_a_commit_and_keep_their_own_errors(
-    engine: Engine,
-) -> None:
+def _commits(engine: Engine) -> list[int]:
+    """A list that grows by one at each commit on ``engine``."""
     from sqlalchemy import event
-
-    from grader.serve.database import written_together
 
     commits: list[int] = []
     event.listen(engine, "commit", lambda connection: commits.append(1))
+    return commits
+
+
+def _student(engine: Engine, name: str) -> int:
     with Session(engine) as session, session.begin():
-        student = Student(name="bob", roster={}, created_at=START)
+        student = Student(name=name, roster={}, created_at=START)
         session.add(student)
         session.flush()
-        student_id = student.id
+        return student.id
+
+
+def test_writes_that_arrive_together_share_a_commit_and_keep_their_own_errors(
+    engine: Engine,
+) -> None:
+    from grader.serve.database import written_together
+
+    commits = _commits(engine)
+    student_id = _student(engine, "bob")
     ready = threading.Barrier(24)
     outcomes: dict[int, object] = {}
 
@@ -194,5 +205,45 @@ def test_writes_that_arrive_together_share_a_commit_and_keep_their_own_errors(
         kept = set(session.scalars(mine))
     assert kept == {got for got in outcomes.values() if isinstance(got, int)}
     assert len(kept) == 23
+    if engine.dialect.name == "sqlite":
+        assert len(commits) < 24, len(commits)  # some shared one
+
+
+def test_writes_handed_in_from_the_event_loop_share_a_commit_and_keep_their_own_errors(
+    engine: Engine,
+) -> None:
+    import asyncio
+
+    from grader.serve.database import written_soon
+
+    commits = _commits(engine)
+    student_id = _student(engine, "ann")
+    fake = FakeClock()
+    fake.time = START + timedelta(days=3)
+
+    def record(number: int) -> Callable[[Session], tuple[int, datetime]]:
+        def work(session: Session) -> tuple[int, datetime]:
+            # Two callers send one key: the second's savepoint fails, and only its.
+            submission = _queued(student_id, f"k{min(number, 22)}")
+            session.add(submission)
+            session.flush()
+            return submission.id, clock.now()  # the caller's clock, on the writing thread
+
+        return work
+
+    async def hand_in_all() -> list[object]:
+        calls = [written_soon(engine, record(n)) for n in range(24)]
+        return list(await asyncio.gather(*calls, return_exceptions=True))
+
+    commits.clear()
+    with clock.using(fake):
+        outcomes = asyncio.run(asyncio.wait_for(hand_in_all(), timeout=60))
+    failed = [n for n, got in enumerate(outcomes) if isinstance(got, IntegrityError)]
+    assert len(failed) == 1 and failed[0] in (22, 23), outcomes  # one of the two that sent k22
+    taken = [got for got in outcomes if isinstance(got, tuple)]
+    assert {when for _, when in taken} == {fake.time}
+    with Session(engine) as session:
+        mine = select(Submission.id).where(Submission.student_id == student_id)
+        assert set(session.scalars(mine)) == {submission_id for submission_id, _ in taken}
     if engine.dialect.name == "sqlite":
         assert len(commits) < 24, len(commits)  # some shared one
