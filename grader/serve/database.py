@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import secrets
+import sqlite3
 import threading
 import weakref
 from collections import deque
@@ -29,10 +30,11 @@ from pathlib import Path
 from typing import Any, TypeVar, cast
 
 from sqlalchemy import Engine, create_engine, event, select
-from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from grader.serve.models import Setting
+from grader.serve.turns import WAIT, TakingTurns, turns_file
 
 __all__ = [
     "ServeError",
@@ -79,7 +81,11 @@ def open_engine(url: str) -> Engine:
     kwargs: dict[str, Any] = {}
     if url.startswith("sqlite"):
         # Several processes share the file (the web process and every worker).
-        kwargs["connect_args"] = {"timeout": 30, "check_same_thread": False}
+        kwargs["connect_args"] = {
+            "timeout": WAIT,
+            "check_same_thread": False,
+            "factory": TakingTurns,
+        }
     else:
         kwargs["pool_pre_ping"] = True
     try:
@@ -87,15 +93,17 @@ def open_engine(url: str) -> Engine:
     except (SQLAlchemyError, ValueError, ImportError) as exc:
         raise ServeError(f"cannot use the database {url!r}: {exc}") from None
     if engine.dialect.name == "sqlite":
+        turns = turns_file(engine.url.database)
 
         @event.listens_for(engine, "connect")
         def _pragmas(connection: Any, _record: Any) -> None:
+            connection.open_turns(turns)
             # pysqlite's own implicit BEGIN off: the BEGIN IMMEDIATE below is the only one.
             connection.isolation_level = None
             cursor = connection.cursor()
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.execute(f"PRAGMA busy_timeout={int(WAIT * 1000)}")
             # FULL: a commit is on disk before the reply says the hand-in was taken. WAL
             # with NORMAL survives a crash of the process but can lose the last commits
             # on a power cut, after their replies went out; FULL costs an fsync a commit.
@@ -107,7 +115,13 @@ def open_engine(url: str) -> Engine:
             # BEGIN IMMEDIATE: take the write lock at once, so two writers queue on the
             # busy timeout instead of one failing at its first write ("database is locked").
             # A reading transaction begins deferred: it waits for nobody.
+            # A writer first waits for its turn among every process's writers (turns.py).
             mode = connection.get_execution_options().get(_BEGIN, "IMMEDIATE")
+            if mode == "IMMEDIATE":
+                try:
+                    connection.connection.dbapi_connection.take_turn()
+                except sqlite3.OperationalError as exc:
+                    raise OperationalError("BEGIN IMMEDIATE", None, exc) from None
             connection.exec_driver_sql(f"BEGIN {mode}")
 
     return engine
