@@ -176,8 +176,8 @@ class _Write:
     done: bool = False
     result: Any = None
     error: BaseException | None = None
-    # Called (on the writing thread) once the outcome is known: an awaiting caller's wake-up.
-    settle: Callable[[], None] | None = None
+    # An awaiting caller's (written_soon): the future its event loop wakes it with.
+    woken: asyncio.Future[None] | None = None
 
 
 # Writes waiting for the next shared transaction, per pool (as the writers' locks).
@@ -197,7 +197,10 @@ def written_together(engine: Engine, work: Callable[[Session], T]) -> T:
     runs the work of every caller waiting then, each in a savepoint of its own, and
     commits once. A caller's error (its savepoint rolled back) is raised to that
     caller alone; a failed commit to all of them, none of whose work was kept.
-    Elsewhere (PostgreSQL) each call is its own transaction, as ``writing``.
+    ``work`` writes with Core statements (``session.connection().execute``): a
+    write through the session (``session.add``) is refused with TypeError, since a
+    failed flush would end the transaction the others share. Elsewhere
+    (PostgreSQL) each call is its own transaction, as ``writing``.
     """
     if engine.dialect.name != "sqlite":
         with writing(engine) as session:
@@ -219,20 +222,44 @@ def written_together(engine: Engine, work: Callable[[Session], T]) -> T:
 
 def _write_together(engine: Engine, taken: list[_Write]) -> None:
     try:
-        with Session(_immediate(engine)) as session, session.begin():
+        with Session(_immediate(engine), autoflush=False) as session, session.begin():
+            # SQLite's savepoints, said to it directly: SQLAlchemy's bookkeeping of them
+            # (the session's or the connection's) cost a sixth of a hand-in. So the work
+            # writes with Core statements, as the session cannot know what a rollback
+            # to a savepoint undid (and a failed flush would end the shared transaction).
+            event.listen(session, "before_flush", _core_only)
+            sqlite = session.connection().connection.dbapi_connection
+            assert sqlite is not None
             for write in taken:
+                sqlite.execute("SAVEPOINT grade_write")
                 try:
-                    with session.begin_nested():
-                        write.result = write.work(session)
+                    write.result = write.work(session)
                 except Exception as exc:  # this caller's alone: its savepoint is undone
                     write.error = exc
+                    sqlite.execute("ROLLBACK TO grade_write")
+                sqlite.execute("RELEASE grade_write")
     except Exception as exc:  # the commit (or the BEGIN): nothing of anyone's was kept
         for write in taken:
             write.result, write.error = None, exc
+    loops: dict[asyncio.AbstractEventLoop, list[asyncio.Future[None]]] = {}
     for write in taken:
         write.done = True
-        if write.settle is not None:
-            write.settle()
+        if write.woken is not None:
+            loops.setdefault(write.woken.get_loop(), []).append(write.woken)
+    for loop, futures in loops.items():  # one wake-up a loop, not one a hand-in
+        with suppress(RuntimeError):  # the loop has closed: nobody is waiting any more
+            loop.call_soon_threadsafe(_wake, futures)
+
+
+def _core_only(session: Session, *_: Any) -> None:
+    session.expunge_all()
+    raise TypeError("a shared write's work writes with Core statements, not session.add")
+
+
+def _wake(futures: list[asyncio.Future[None]]) -> None:
+    for woken in futures:
+        if not woken.done():  # the request was given up meanwhile (its client went away)
+            woken.set_result(None)
 
 
 async def written_soon(engine: Engine, work: Callable[[Session], T]) -> T:
@@ -249,20 +276,10 @@ async def written_soon(engine: Engine, work: Callable[[Session], T]) -> T:
         from starlette.concurrency import run_in_threadpool
 
         return await run_in_threadpool(written_together, engine, work)
-    loop = asyncio.get_running_loop()
-    woken = loop.create_future()
-
-    def wake() -> None:
-        if not woken.done():  # the request was given up meanwhile (its client went away)
-            woken.set_result(None)
-
-    def settle() -> None:
-        with suppress(RuntimeError):  # the loop has closed: nobody is waiting any more
-            loop.call_soon_threadsafe(wake)
-
+    woken = asyncio.get_running_loop().create_future()
     # The work runs in the caller's context (its clock, say), as on a worker thread.
     context = contextvars.copy_context()
-    mine = _Write(lambda session: context.run(work, session), settle=settle)
+    mine = _Write(lambda session: context.run(work, session), woken=woken)
     with _WRITERS_LOCK:
         _WAITING.setdefault(engine.pool, deque()).append(mine)
         scribe = _SCRIBES.get(engine.pool)
