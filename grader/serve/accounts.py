@@ -10,7 +10,6 @@ from __future__ import annotations
 import csv
 import hashlib
 import secrets
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -79,21 +78,18 @@ _BY_SECRET = (
     .join(Token, Token.student_id == Student.id)
     .where(
         Token.digest == bindparam("digest"),
-        Token.kind.in_(bindparam("kinds", expanding=True)),
+        Token.kind == bindparam("kind"),
         Token.revoked_at.is_(None),
         or_(Token.expires_at.is_(None), Token.expires_at > bindparam("now")),
     )
 )
 
 
-def student_for_secret(session: Session, secret: str, kinds: Iterable[str]) -> Actor | None:
-    """Return the student whose live secret this is (of one of ``kinds``), or None."""
+def student_for_secret(session: Session, secret: str, kind: str) -> Actor | None:
+    """Return the student whose live secret of ``kind`` (``link``, ``api``) this is, or None."""
     found = (
         session.connection()
-        .execute(
-            _BY_SECRET,
-            {"digest": digest_of_secret(secret), "kinds": list(kinds), "now": clock.now()},
-        )
+        .execute(_BY_SECRET, {"digest": digest_of_secret(secret), "kind": kind, "now": clock.now()})
         .first()
     )
     return None if found is None else Actor("student", found.id, found.name)
