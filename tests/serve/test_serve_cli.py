@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
+import pytest
 from click.testing import CliRunner
 from serving import COURSE
 
@@ -47,3 +48,30 @@ def test_login_refuses_what_is_not_a_sign_in_link() -> None:
     result = CliRunner().invoke(cli, ["login", "not a link"])
     assert result.exit_code == 2
     assert "is not a sign-in link" in result.output
+
+
+def test_a_web_process_freezes_what_it_holds_before_serving(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import dataclasses
+    import gc
+    import json
+
+    from grader.serve import web
+    from grader.serve.database import migrate, open_engine
+
+    url = f"sqlite:///{tmp_path / 'grade.db'}"
+    migrate(open_engine(url))
+    settings = web.Web(course=str(COURSE), url=url)
+    monkeypatch.setenv(web.SETTINGS, json.dumps(dataclasses.asdict(settings)))
+    threshold = gc.get_threshold()
+    gc.unfreeze()
+    try:
+        app = web.application()
+        # Full collections walk none of the app (a 65-103 ms stall each, unfrozen).
+        assert gc.get_freeze_count() > 10_000
+        assert gc.get_threshold()[0] == 10_000
+        assert app.router.routes[0].path in ("/api/submissions", "/submit")
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*threshold)
