@@ -11,7 +11,8 @@ Prints, all measured in this one run on this machine (the figures of issue 23):
    `grade batch --jobs JOBS` on the same class in the same run, as a ratio
    of throughputs (goal: at least 0.8x the batch's);
  - the web process's CPU time per accepted submission (its own work, which
-   the machine's other load changes least), beside the load average;
+   the machine's other load changes least), beside the load average, and how
+   busy the cores were while accepting (the web, the clients, the workers);
  - the web process's resident memory after 100 and after 1,000 accepted
    submissions (goal: flat); the spike is topped up to 1,000 for that.
 
@@ -60,6 +61,13 @@ def _cpu_seconds(pid: int) -> float:
     # utime and stime of /proc/PID/stat (fields 14 and 15, after the command's parenthesis).
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _machine_jiffies() -> tuple[int, int]:
+    """Busy and total time of all the machine's cores so far (the first line of /proc/stat)."""
+    fields = [int(n) for n in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle and iowait
+    return sum(fields[:8]) - idle, sum(fields[:8])
 
 
 def _web_pids(server: int, processes: int) -> list[int]:
@@ -270,11 +278,15 @@ def _spike(
     spike_start = time.time()
     client_start = _own_cpu()
     cpu_start = sum(_cpu_seconds(pid) for pid in web_pids)
+    busy_start, total_start = _machine_jiffies()
     with ThreadPoolExecutor(args.clients) as pool:
         list(pool.map(send, jobs))
     accepted_in = time.time() - spike_start
+    busy_end, total_end = _machine_jiffies()
     web_cpu = sum(_cpu_seconds(pid) for pid in web_pids) - cpu_start
     client_cpu = _own_cpu() - client_start
+    cores = os.cpu_count() or 1
+    busy = cores * (busy_end - busy_start) / max(1, total_end - total_start)
     count = len(jobs)
     print(
         f"spike: {len(students)} students x {len(exercises)} exercises = {count} submissions, "
@@ -295,6 +307,14 @@ def _spike(
     print(
         f"  the clients' CPU per submission sent: {1000 * client_cpu / count:.1f} ms "
         f"({client_cpu / accepted_in:.2f} of a core while they sent)",
+        flush=True,
+    )
+    # The goal holds while the workers grade: the cores must be taken, not idle.
+    rest = busy - (web_cpu + client_cpu) / accepted_in
+    print(
+        f"  the cores while accepting: {busy:.2f} of {cores} busy (the web processes "
+        f"{web_cpu / accepted_in:.2f}, the clients {client_cpu / accepted_in:.2f}, "
+        f"the workers and the rest {rest:.2f})",
         flush=True,
     )
     if not args.accept_only:
