@@ -22,6 +22,7 @@ from grader.review.gradebook import Roster, RosterError, load_roster
 from grader.serve import clock
 from grader.serve.database import ServeError, reading, setting, writing
 from grader.serve.models import Instructor, Setting, SigninAttempt, Student, Token
+from grader.serve.prepared import Prepared
 
 __all__ = [
     "Actor",
@@ -73,7 +74,7 @@ def issue_token(
 
 # Built once (every request of the API asks it, a hand-in among them): building the
 # statement anew cost more than running it.
-_BY_SECRET = (
+_BY_SECRET = Prepared(
     select(Student.id, Student.name)
     .join(Token, Token.student_id == Student.id)
     .where(
@@ -87,12 +88,10 @@ _BY_SECRET = (
 
 def student_for_secret(session: Session, secret: str, kind: str) -> Actor | None:
     """Return the student whose live secret of ``kind`` (``link``, ``api``) this is, or None."""
-    found = (
-        session.connection()
-        .execute(_BY_SECRET, {"digest": digest_of_secret(secret), "kind": kind, "now": clock.now()})
-        .first()
+    found = _BY_SECRET.first(
+        session, {"digest": digest_of_secret(secret), "kind": kind, "now": clock.now()}
     )
-    return None if found is None else Actor("student", found.id, found.name)
+    return None if found is None else Actor("student", *found)
 
 
 def _read_plain_roster(path: Path) -> Roster:

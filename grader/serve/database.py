@@ -78,7 +78,9 @@ def open_engine(url: str) -> Engine:
         url = "postgresql://" + url.removeprefix("postgres://")
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
-    kwargs: dict[str, Any] = {}
+    # A statement's values stay out of its errors (and so out of any log or traceback):
+    # they are students' files and the digests of their tokens.
+    kwargs: dict[str, Any] = {"hide_parameters": True}
     if url.startswith("sqlite"):
         # Several processes share the file (the web process and every worker).
         kwargs["connect_args"] = {

@@ -27,6 +27,7 @@ from grader.course.rules import CourseRules, days_late
 from grader.serve import clock, jobs
 from grader.serve.database import reading, written_together
 from grader.serve.models import Student, Submission
+from grader.serve.prepared import Prepared
 from grader.submission.source import MAX_BYTES, SourceFile, SubmissionError
 
 __all__ = [
@@ -59,7 +60,7 @@ class Accepted:
 
 
 # Built once: a statement made anew for every request costs more than the INSERT itself.
-_INSERT = insert(Submission).returning(Submission.id)
+_INSERT = Prepared(insert(Submission).returning(Submission.id))
 
 
 def _checked_name(filename: str) -> str:
@@ -114,7 +115,7 @@ class HandIn:
             "created_at": now,
             "refusal": None if refused is None else refused[1],
         }
-        submission_id = session.connection().execute(_INSERT, row).scalar_one()
+        ((submission_id,),) = _INSERT.rows(session, row)
         if refused is None:
             jobs.enqueue(session, "grade", submission_id)
             return Accepted(submission_id, self.exercise, "queued", repeated=False)

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from grader.serve import clock
 from grader.serve.models import Job
+from grader.serve.prepared import Prepared
 
 __all__ = ["LEASE", "Claimed", "enqueue", "claim", "heartbeat", "finish", "retry_later"]
 
@@ -41,7 +42,7 @@ class Claimed:
 
 
 # Built once: a statement made anew for every hand-in costs more than the INSERT itself.
-_INSERT = insert(Job).returning(Job.id)
+_INSERT = Prepared(insert(Job).returning(Job.id))
 
 
 def enqueue(session: Session, kind: str, submission_id: int | None = None, **payload: Any) -> int:
@@ -59,7 +60,8 @@ def enqueue(session: Session, kind: str, submission_id: int | None = None, **pay
         "tries": 0,
         "created_at": now,
     }
-    return int(session.connection().execute(_INSERT, row).scalar_one())
+    ((job_id,),) = _INSERT.rows(session, row)
+    return int(job_id)
 
 
 def _requeue_expired(session: Session, now: datetime) -> None:
