@@ -35,6 +35,7 @@ import subprocess
 import tempfile
 import threading
 import time
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -265,7 +266,12 @@ def _spike(
         body, kind = forms[exercise]
         status = connections.client.post(
             "/api/submissions",
-            {"Authorization": f"Bearer {tokens[student]}", "Content-Type": kind},
+            # A key each, as `grade submit` sends: the server looks it up before it records.
+            {
+                "Authorization": f"Bearer {tokens[student]}",
+                "Content-Type": kind,
+                "Idempotency-Key": uuid.uuid4().hex,
+            },
             body,
         )
         if status not in (200, 202):

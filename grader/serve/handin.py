@@ -256,16 +256,18 @@ class _Earlier:
 
 
 # The columns only: the file's bytes stay in the database. Built once, as _INSERT.
-_BY_KEY = select(
-    Submission.id, Submission.exercise, Submission.status, Submission.digest, Submission.refusal
-).where(
-    Submission.student_id == bindparam("student_id"),
-    Submission.idempotency_key == bindparam("key"),
+_BY_KEY = Prepared(
+    select(
+        Submission.id, Submission.exercise, Submission.status, Submission.digest, Submission.refusal
+    ).where(
+        Submission.student_id == bindparam("student_id"),
+        Submission.idempotency_key == bindparam("key"),
+    )
 )
 
 
 def _by_key(session: Session, student_id: int, key: str) -> _Earlier | None:
-    row = session.execute(_BY_KEY, {"student_id": student_id, "key": key}).first()
+    row = _BY_KEY.first(session, {"student_id": student_id, "key": key})
     return None if row is None else _Earlier(*row)
 
 
