@@ -1,16 +1,15 @@
 """Statements of the hand-in path, compiled once and run on SQLite's own cursor.
 
-A hand-in runs three statements (the token looked up, the submission and its
-job inserted) in the database's writing thread, which shares the web
-process's one interpreter lock with the event loop. Through SQLAlchemy's
-``Connection.execute`` each cost about 70 µs of Python around 15 µs of SQLite:
-the three took a fifth of what the web process spent on a hand-in. Here the
-statement is compiled by SQLAlchemy once for each set of parameter names, its
-values are converted by the column types' own bind processors (so a date or
-a JSON payload is stored exactly as SQLAlchemy stores it), and the SQL goes
-to the DBAPI connection of the session's transaction. Errors come out as
-SQLAlchemy's (an ``IntegrityError`` for a key taken twice, an
-``OperationalError`` for a database that cannot be written).
+A hand-in runs four statements (its token and its idempotency key looked up,
+the submission and its job inserted) in the database's writing thread, which
+shares the web process's one interpreter lock with the event loop. Through
+SQLAlchemy's ``Connection.execute`` each cost about 70 µs of Python around
+15 µs of SQLite. Here the statement is compiled by SQLAlchemy once for each
+set of parameter names, its values are converted by the column types' own bind
+processors (so a date or a JSON payload is stored exactly as SQLAlchemy stores
+it), and the SQL goes to the DBAPI connection of the session's transaction.
+Errors come out as SQLAlchemy's (an ``IntegrityError`` for a key taken twice,
+an ``OperationalError`` for a database that cannot be written).
 
 Elsewhere (PostgreSQL) and for a statement whose parameters leave a column to
 a Python-side default, the statement runs through SQLAlchemy as usual.
@@ -26,7 +25,7 @@ from typing import Any
 from sqlalchemy import Dialect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
-from sqlalchemy.sql.expression import Executable, ReturnsRows
+from sqlalchemy.sql.selectable import ExecutableReturnsRows
 
 __all__ = ["Prepared"]
 
@@ -63,8 +62,7 @@ class _Compiled:
 class Prepared:
     """A Core statement that returns rows, run fast on SQLite (see the module's docstring)."""
 
-    def __init__(self, statement: Executable) -> None:
-        assert isinstance(statement, ReturnsRows)
+    def __init__(self, statement: ExecutableReturnsRows) -> None:
         self.statement = statement
         # One compiled form for each set of parameter names (an INSERT's columns).
         self._compiled: dict[tuple[str, ...], _Compiled | None] = {}
@@ -96,7 +94,6 @@ class Prepared:
             compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect)
             for name in names
         )
-        assert isinstance(self.statement, ReturnsRows)
         results = tuple(
             column.type.dialect_impl(dialect).result_processor(dialect, None)
             for column in self.statement.exported_columns
